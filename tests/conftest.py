@@ -1,0 +1,45 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from tfbert.config import BertConfig  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy():
+    """Every test starts and ends in float32, whatever a test set."""
+    keras.config.set_dtype_policy("float32")
+    yield
+    keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture
+def tiny_config():
+    """2 layers, hidden 32, 4 heads: small enough for milliseconds per call."""
+    return BertConfig(vocab_size=97, hidden_size=32, num_layers=2, num_heads=4,
+                      intermediate_size=64, max_position_embeddings=40)
+
+
+@pytest.fixture
+def make_inputs():
+    """Random token ids with right padding: `make_inputs(batch, seq, vocab, seed)`."""
+
+    def make(batch=3, seq=12, vocab=97, seed=0, pair=False):
+        rng = np.random.default_rng(seed)
+        lengths = rng.integers(min(2, seq), seq + 1, size=batch)
+        lengths[0] = seq  # one row without padding
+        padding_mask = (np.arange(seq)[None] < lengths[:, None]).astype("int32")
+        token_ids = rng.integers(1, vocab, size=(batch, seq)).astype("int32") * padding_mask
+        segment_ids = np.zeros((batch, seq), "int32")
+        if pair:
+            segment_ids = ((np.arange(seq)[None] >= lengths[:, None] // 2) * padding_mask)
+            segment_ids = segment_ids.astype("int32")
+        return {"token_ids": token_ids, "segment_ids": segment_ids,
+                "padding_mask": padding_mask}
+
+    return make

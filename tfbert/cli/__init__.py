@@ -1,0 +1,1 @@
+"""The `tfbert` command: one thin click command per module over library functions."""

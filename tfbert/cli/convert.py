@@ -1,0 +1,22 @@
+"""`tfbert convert SRC DST`: any supported checkpoint to tfbert, Hugging Face or Google."""
+
+import click
+
+from tfbert.convert.loader import FORMATS
+
+
+@click.command("convert")
+@click.argument("src", type=click.Path(exists=True))
+@click.argument("dst", type=click.Path())
+@click.option("--to", "to", type=click.Choice(FORMATS), default="tfbert", show_default=True,
+              help="Output format: a tfbert model directory, a Hugging Face directory "
+                   "(config.json + model.safetensors) or a Google TF1 checkpoint.")
+def command(src, dst, to):
+    """Convert the checkpoint at SRC (tfbert, Hugging Face, Google TF1 or keras-hub)
+    and write it to DST."""
+    from tfbert.convert.loader import convert, detect_format
+
+    checkpoint = convert(src, dst, to=to)
+    click.echo(f"{src} ({detect_format(src)}, task {checkpoint.spec.task}) -> {dst} ({to})")
+    if checkpoint.fresh:
+        click.echo(f"note: not in the source, left at initial values: {', '.join(checkpoint.fresh)}")

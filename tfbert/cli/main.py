@@ -1,0 +1,47 @@
+"""Entry point of the `tfbert` command.
+
+User errors (`ValueError`, missing files) end as one line on stderr and exit code 2;
+`--debug` shows the traceback instead.
+"""
+
+import os
+import sys
+
+import click
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (ValueError, OSError) as err:
+            if ctx.meta.get("tfbert.debug"):
+                raise
+            message = str(err).splitlines()[0] if str(err) else type(err).__name__
+            click.echo(f"Error: {message}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+@click.version_option(package_name="tfbert")
+@click.pass_context
+def cli(ctx, debug):
+    """tfbert: BERT for Keras 3 / TensorFlow, from raw corpus to serving artifacts."""
+    ctx.meta["tfbert.debug"] = debug
+
+
+def _register():
+    from tfbert.cli import convert, demo, info
+
+    for module in (convert, demo, info):
+        cli.add_command(module.command)
+
+
+_register()
+
+
+def main():
+    cli(prog_name="tfbert")

@@ -1,0 +1,91 @@
+"""`Checkpoint`: what every reader returns, in tfbert's terms, whatever the source format."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tfbert.config import BertConfig
+from tfbert.convert import names
+from tfbert.model_dir import TaskSpec
+
+
+@dataclasses.dataclass
+class Checkpoint:
+    """Weights keyed by tfbert variable path, with the config and task they belong to.
+
+    `fresh` lists variable paths the source did not hold and that keep their initial
+    values (a Hugging Face model saved without its pooler, say); `source` names the file
+    or directory for messages.
+    """
+
+    config: BertConfig
+    spec: TaskSpec
+    tensors: dict
+    source: str
+    vocab_file: str | None = None
+    fresh: tuple = ()
+
+    def restricted_to(self, task: str) -> "Checkpoint":
+        """The same checkpoint seen as a model of `task` (only `encoder` or its own)."""
+        if task == self.spec.task:
+            return self
+        if task != "encoder":
+            raise ValueError(
+                f"{self.source}: holds a {self.spec.task!r} model, which cannot be loaded "
+                f"as {task!r}. Expected task 'encoder' or {self.spec.task!r}")
+        keep = {row.tfbert for row in names.encoder_rows(self.config.num_layers)}
+        return dataclasses.replace(
+            self,
+            spec=dataclasses.replace(self.spec, task="encoder", labels=()),
+            tensors={k: v for k, v in self.tensors.items() if k in keep},
+            fresh=tuple(k for k in self.fresh if k in keep))
+
+
+def from_source_names(tensors: dict, rows, column: str, source: str,
+                      optional_prefixes=()) -> tuple[dict, tuple]:
+    """Renames `{source name: array}` to tfbert paths using one column of `rows`.
+
+    Returns `(tensors by tfbert path, paths absent from the source)`. A row absent from
+    the source is an error unless its tfbert path starts with one of `optional_prefixes`.
+    """
+    out, fresh, missing = {}, [], []
+    transpose_field = f"{column}_transpose"
+    for row in rows:
+        name = getattr(row, column)
+        if name in tensors:
+            value = tensors[name]
+            out[row.tfbert] = value.T if getattr(row, transpose_field) else value
+        elif row.tfbert.startswith(tuple(optional_prefixes)):
+            fresh.append(row.tfbert)
+        else:
+            missing.append(name)
+    if missing:
+        raise ValueError(f"{source}: missing tensor {missing[0]!r}"
+                         + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+                         + "; expected a BERT checkpoint with these variable names")
+    return out, tuple(fresh)
+
+
+def to_source_names(tensors: dict, rows, column: str) -> dict:
+    """The inverse of `from_source_names`: tfbert paths to one source's names."""
+    out = {}
+    for row in rows:
+        name = getattr(row, column)
+        if name is None or row.tfbert not in tensors:
+            continue
+        value = tensors[row.tfbert]
+        out[name] = value.T if getattr(row, f"{column}_transpose") else value
+    return out
+
+
+def check_vocab(config: BertConfig, vocab_file: str | None, source: str) -> None:
+    """A vocabulary whose size differs from the embedding matrix is an error."""
+    if not vocab_file:
+        return
+    with open(vocab_file, encoding="utf-8") as f:
+        size = sum(1 for _ in f)
+    if size != config.vocab_size:
+        raise ValueError(
+            f"{source}: vocabulary mismatch: {vocab_file} has {size} tokens but the "
+            f"checkpoint's token embedding has {config.vocab_size} rows "
+            "(tensor 'word_embeddings'); use the vocab.txt released with this checkpoint")

@@ -1,0 +1,161 @@
+"""Hugging Face BERT directories (`config.json` + `model.safetensors`), in and out."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+
+from tfbert.config import BertConfig
+from tfbert.convert import names
+from tfbert.convert.checkpoint import Checkpoint, check_vocab, from_source_names, to_source_names
+from tfbert.model_dir import TaskSpec
+
+# Buffers and tied copies that carry no information of their own.
+_IGNORED = ("embeddings.position_ids", "cls.predictions.decoder.weight",
+            "cls.predictions.decoder.bias")
+
+_ARCHITECTURES = {
+    "encoder": "BertModel",
+    "pretrain": "BertForPreTraining",
+    "classify": "BertForSequenceClassification",
+    "pair": "BertForSequenceClassification",
+    "ner": "BertForTokenClassification",
+    "qa": "BertForQuestionAnswering",
+}
+
+PICKLE_MESSAGE = (
+    "{path}: only pytorch_model.bin found. tfbert never unpickles PyTorch files: unpickling "
+    "runs arbitrary code from the file. Get model.safetensors instead (most Hub models "
+    "have one), or convert once in a trusted environment: python -c \"from transformers "
+    "import AutoModel; AutoModel.from_pretrained('DIR').save_pretrained('DIR', "
+    "safe_serialization=True)\"")
+
+
+def is_hf_dir(path) -> bool:
+    config = os.path.join(path, "config.json")
+    if not os.path.isfile(config):
+        return False
+    try:
+        with open(config, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "num_hidden_layers" in data
+
+
+def _read_tensors(path) -> dict:
+    from safetensors.numpy import load_file
+
+    single = os.path.join(path, "model.safetensors")
+    index = os.path.join(path, "model.safetensors.index.json")
+    if os.path.isfile(single):
+        return load_file(single)
+    if os.path.isfile(index):
+        with open(index, encoding="utf-8") as f:
+            shards = sorted(set(json.load(f)["weight_map"].values()))
+        tensors = {}
+        for shard in shards:
+            tensors.update(load_file(os.path.join(path, shard)))
+        return tensors
+    if os.path.isfile(os.path.join(path, "pytorch_model.bin")):
+        raise ValueError(PICKLE_MESSAGE.format(path=path))
+    raise ValueError(f"{path}: no model.safetensors; expected a Hugging Face BERT directory")
+
+
+def _normalise_name(name: str) -> str:
+    """`bert.encoder...` -> `encoder...`; old `LayerNorm.gamma/beta` -> `weight/bias`."""
+    if name.startswith("bert."):
+        name = name[len("bert."):]
+    if name.endswith("LayerNorm.gamma"):
+        name = name[: -len("gamma")] + "weight"
+    elif name.endswith("LayerNorm.beta"):
+        name = name[: -len("beta")] + "bias"
+    return name
+
+
+def _task_from_hf(data: dict, tensors: dict) -> TaskSpec:
+    arch = (data.get("architectures") or [""])[0]
+    id2label = data.get("id2label") or {}
+    labels = tuple(id2label[k] for k in sorted(id2label, key=int)) if id2label else ()
+    if "classifier.weight" in tensors:
+        num = tensors["classifier.weight"].shape[0]
+        labels = labels if len(labels) == num else tuple(f"LABEL_{i}" for i in range(num))
+        if arch == "BertForTokenClassification":
+            return TaskSpec(task="ner", labels=labels)
+        return TaskSpec(task="classify", labels=labels,
+                        multi_label=data.get("problem_type") == "multi_label_classification")
+    if "qa_outputs.weight" in tensors:
+        return TaskSpec(task="qa")
+    if "cls.predictions.bias" in tensors:
+        return TaskSpec(task="pretrain", next_sentence="cls.seq_relationship.weight" in tensors)
+    return TaskSpec(task="encoder")
+
+
+def read_hf_dir(path) -> Checkpoint:
+    """Reads a Hugging Face BERT directory into tfbert's names (no PyTorch needed)."""
+    config_path = os.path.join(path, "config.json")
+    with open(config_path, encoding="utf-8") as f:
+        data = json.load(f)
+    config = BertConfig.from_dict(data, source=config_path)
+    tensors = {}
+    for name, value in _read_tensors(path).items():
+        name = _normalise_name(name)
+        if name not in _IGNORED:
+            tensors[name] = value
+    spec = _task_from_hf(data, tensors)
+    lowercase = True
+    tokenizer_config = os.path.join(path, "tokenizer_config.json")
+    if os.path.isfile(tokenizer_config):
+        with open(tokenizer_config, encoding="utf-8") as f:
+            lowercase = bool(json.load(f).get("do_lower_case", True))
+    spec = TaskSpec(**{**spec.to_dict(), "labels": spec.labels, "lowercase": lowercase})
+    rows = names.task_rows(spec.task, config.num_layers, spec.next_sentence)
+    used = {row.hf for row in rows}
+    unused = sorted(set(tensors) - used)
+    if unused:
+        raise ValueError(f"{path}: tensors that are not part of a BERT {spec.task} model: "
+                         f"{unused[:5]}")
+    # Models saved with add_pooling_layer=False (masked LM, token classification) have no
+    # pooler; it keeps its initial values and pooled_output is untrained.
+    ours, fresh = from_source_names(tensors, rows, "hf", path, optional_prefixes=("pooler/",))
+    vocab = os.path.join(path, "vocab.txt")
+    vocab = vocab if os.path.isfile(vocab) else None
+    check_vocab(config, vocab, path)
+    return Checkpoint(config, spec, ours, source=path, vocab_file=vocab, fresh=fresh)
+
+
+def write_hf_dir(checkpoint: Checkpoint, path) -> None:
+    """Writes a directory that `transformers.AutoModel.from_pretrained` opens."""
+    from safetensors.numpy import save_file
+
+    spec, config = checkpoint.spec, checkpoint.config
+    rows = names.task_rows(spec.task, config.num_layers, spec.next_sentence)
+    tensors = to_source_names(checkpoint.tensors, rows, "hf")
+    if spec.task != "encoder":
+        tensors = {f"bert.{k}" if k.startswith(("embeddings.", "encoder.", "pooler.")) else k: v
+                   for k, v in tensors.items()}
+    if spec.task == "pretrain":
+        # Transformers ties the decoder to the word embeddings; a copy keeps older readers happy.
+        tensors["cls.predictions.decoder.weight"] = tensors["bert.embeddings.word_embeddings.weight"]
+    data = config.to_hf_dict()
+    data["architectures"] = [_ARCHITECTURES[spec.task]]
+    if spec.labels:
+        data["id2label"] = {str(i): label for i, label in enumerate(spec.labels)}
+        data["label2id"] = {label: i for i, label in enumerate(spec.labels)}
+    if spec.multi_label:
+        data["problem_type"] = "multi_label_classification"
+    os.makedirs(path, exist_ok=True)
+    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()},
+              os.path.join(path, "model.safetensors"), metadata={"format": "pt"})
+    with open(os.path.join(path, "config.json"), "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    with open(os.path.join(path, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump({"tokenizer_class": "BertTokenizer", "do_lower_case": spec.lowercase,
+                   "model_max_length": config.max_position_embeddings}, f, indent=2)
+        f.write("\n")
+    if checkpoint.vocab_file:
+        shutil.copyfile(checkpoint.vocab_file, os.path.join(path, "vocab.txt"))

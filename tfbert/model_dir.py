@@ -1,0 +1,159 @@
+"""The tfbert model directory: `config.json`, `task.json`, `vocab.txt`, `model.safetensors`.
+
+What `finetune`/`pretrain`/`convert` write and `export`/`predict`/`tfbert.load` read.
+Weights are a safetensors file keyed by Keras variable path (`block_0/attention/query/
+kernel`), so a directory is readable without Keras and loads without unpickling anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from tfbert.config import BertConfig
+
+TASKS = ("encoder", "pretrain", "classify", "pair", "ner", "qa")
+WEIGHTS_FILE = "model.safetensors"
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSpec:
+    """`task.json`: what head sits on the encoder and how its inputs are made."""
+
+    task: str = "encoder"
+    labels: tuple = ()
+    multi_label: bool = False
+    next_sentence: bool = True
+    max_length: int = 128
+    lowercase: bool = True
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"task.json: 'task' must be one of {TASKS}. Received: {self.task!r}")
+        if self.task in ("classify", "pair", "ner") and not self.labels:
+            raise ValueError(f"task.json: task {self.task!r} needs a non-empty 'labels' list")
+        if not isinstance(self.max_length, int) or self.max_length < 2:
+            raise ValueError(
+                f"task.json: 'max_length' must be an integer >= 2. Received: {self.max_length!r}")
+
+    def to_dict(self):
+        data = dataclasses.asdict(self)
+        data["labels"] = list(self.labels)
+        return data
+
+    @classmethod
+    def from_dict(cls, data, source="task.json"):
+        if not isinstance(data, dict):
+            raise ValueError(f"{source}: expected a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{source}: unknown keys {unknown}; expected only {sorted(known)}")
+        labels = data.get("labels", [])
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise ValueError(f"{source}: 'labels' must be a list of strings")
+        return cls(**{**data, "labels": tuple(labels)})
+
+
+def build_model(config: BertConfig, spec: TaskSpec):
+    """The Keras model for a config and task, with freshly initialised weights."""
+    from tfbert import modeling
+
+    encoder = modeling.BertEncoder.from_bert_config(config)
+    if spec.task == "encoder":
+        return encoder
+    if spec.task == "pretrain":
+        return modeling.BertPretrainer(encoder, next_sentence=spec.next_sentence)
+    if spec.task in ("classify", "pair"):
+        return modeling.BertClassifier(encoder, len(spec.labels), multi_label=spec.multi_label)
+    if spec.task == "ner":
+        return modeling.BertTokenClassifier(encoder, len(spec.labels))
+    return modeling.BertSpanQA(encoder)
+
+
+def model_weights(model) -> dict:
+    """`{variable path: numpy array}` of every weight, each once."""
+    return {v.path: np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in model.weights}
+
+
+def assign_weights(model, tensors: dict, source: str) -> None:
+    """Sets every variable of `model` from `tensors` (keyed by variable path).
+
+    Raises a `ValueError` naming the tensor when one is missing, has the wrong shape, or
+    is not used by the model.
+    """
+    variables = {v.path: v for v in model.weights}
+    missing = sorted(set(variables) - set(tensors))
+    if missing:
+        raise ValueError(f"{source}: missing weights for {len(missing)} variables, "
+                         f"first: {missing[:3]}")
+    unused = sorted(set(tensors) - set(variables))
+    if unused:
+        raise ValueError(f"{source}: tensors the model does not use: {unused[:5]}"
+                         + (f" and {len(unused) - 5} more" if len(unused) > 5 else ""))
+    for path, variable in variables.items():
+        value = tensors[path]
+        if tuple(value.shape) != tuple(variable.shape):
+            raise ValueError(
+                f"{source}: shape mismatch for {path!r}: the checkpoint has "
+                f"{tuple(value.shape)}, the model expects {tuple(variable.shape)}")
+        variable.assign(value.astype(variable.dtype))
+
+
+def is_model_dir(path) -> bool:
+    return os.path.isfile(os.path.join(path, "task.json"))
+
+
+def load_model_dir(path):
+    """Reads a tfbert model directory. Returns `(model, config, spec)`."""
+    from safetensors.numpy import load_file
+
+    config = BertConfig.from_json_file(os.path.join(path, "config.json"))
+    task_path = os.path.join(path, "task.json")
+    try:
+        with open(task_path, encoding="utf-8") as f:
+            spec = TaskSpec.from_dict(json.load(f), source=task_path)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{task_path}: line {err.lineno}: invalid JSON ({err.msg})") from None
+    weights_path = os.path.join(path, WEIGHTS_FILE)
+    if not os.path.isfile(weights_path):
+        raise ValueError(f"{path}: no {WEIGHTS_FILE}; expected the weights of a tfbert model")
+    model = build_model(config, spec)
+    assign_weights(model, load_file(weights_path), source=weights_path)
+    return model, config, spec
+
+
+def save_model_dir(model, config: BertConfig, spec: TaskSpec, path, vocab_file=None) -> None:
+    """Writes a tfbert model directory atomically: built beside `path`, then renamed.
+
+    An existing directory at `path` is replaced only once the new one is complete.
+    """
+    from safetensors.numpy import save_file
+
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=parent)
+    try:
+        config.to_json_file(os.path.join(staging, "config.json"))
+        with open(os.path.join(staging, "task.json"), "w", encoding="utf-8") as f:
+            json.dump(spec.to_dict(), f, indent=2, ensure_ascii=False)
+            f.write("\n")
+        if vocab_file:
+            shutil.copyfile(vocab_file, os.path.join(staging, "vocab.txt"))
+        save_file(model_weights(model), os.path.join(staging, WEIGHTS_FILE))
+        if os.path.exists(path):
+            old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old.", dir=parent)
+            os.rename(path, os.path.join(old, "dir"))
+            os.rename(staging, path)
+            shutil.rmtree(old)
+        else:
+            os.rename(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
