@@ -134,6 +134,9 @@ def write_hf_dir(checkpoint: Checkpoint, path) -> None:
     spec, config = checkpoint.spec, checkpoint.config
     rows = names.task_rows(spec.task, config.num_layers, spec.next_sentence)
     tensors = to_source_names(checkpoint.tensors, rows, "hf")
+    if spec.task in ("ner", "qa"):
+        # Transformers builds these classes without a pooler; they never use it.
+        tensors = {k: v for k, v in tensors.items() if not k.startswith("pooler.")}
     if spec.task != "encoder":
         tensors = {f"bert.{k}" if k.startswith(("embeddings.", "encoder.", "pooler.")) else k: v
                    for k, v in tensors.items()}

@@ -1,0 +1,70 @@
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tfbert.cli.main import cli
+from tfbert.model_dir import TaskSpec, build_model, save_model_dir
+
+
+@pytest.fixture
+def model_dir(tmp_path, tiny_config):
+    spec = TaskSpec(task="classify", labels=("neg", "pos"))
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("".join(f"t{i}\n" for i in range(tiny_config.vocab_size)))
+    save_model_dir(build_model(tiny_config, spec), tiny_config, spec, tmp_path / "m",
+                   vocab_file=vocab)
+    return tmp_path / "m"
+
+
+def test_help_lists_commands():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for name in ("convert", "info", "demo"):
+        assert name in result.output
+
+
+def test_info(model_dir):
+    result = CliRunner().invoke(cli, ["info", str(model_dir)])
+    assert result.exit_code == 0, result.output
+    assert "task:        classify (2 labels: neg, pos)" in result.output
+    assert "2 layers, hidden 32, 4 heads" in result.output
+    assert "vocabulary:  97" in result.output
+    data = json.loads(CliRunner().invoke(cli, ["info", "--json", str(model_dir)]).output)
+    total = sum(v for k, v in data["parameters"].items() if k != "total")
+    assert data["parameters"]["total"] == total
+    # embeddings: (97 + 2 + 40) x 32 + LayerNorm 64; classifier 32 x 2 + 2
+    assert data["parameters"]["embeddings"] == 139 * 32 + 64
+    assert data["parameters"]["classifier"] == 66
+
+
+def test_convert_round_trip(model_dir, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["convert", str(model_dir), str(tmp_path / "hf"), "--to", "hf"])
+    assert result.exit_code == 0, result.output
+    assert "(tfbert, task classify) ->" in result.output
+    result = runner.invoke(cli, ["convert", str(tmp_path / "hf"), str(tmp_path / "back")])
+    assert result.exit_code == 0, result.output
+    from safetensors.numpy import load_file
+
+    a = load_file(model_dir / "model.safetensors")
+    b = load_file(tmp_path / "back" / "model.safetensors")
+    assert set(a) == set(b) and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_user_errors_are_one_line_exit_2(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(cli, ["info", str(tmp_path / "empty")])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "not a BERT checkpoint" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_convert_refuses_non_empty_destination(model_dir, tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "keep.txt").write_text("mine")
+    result = CliRunner().invoke(cli, ["convert", str(model_dir), str(tmp_path / "taken"),
+                                      "--to", "hf"])
+    assert result.exit_code == 2 and "not empty" in result.output
+    assert (tmp_path / "taken" / "keep.txt").read_text() == "mine"

@@ -1,0 +1,121 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import tfbert
+from tfbert.convert import convert, read_checkpoint
+from tfbert.model_dir import TaskSpec, build_model, save_model_dir
+
+
+def _save(tmp_path, config, spec, name="model", seed=0):
+    keras.utils.set_random_seed(seed)
+    model = build_model(config, spec)
+    # Randomise LayerNorms and biases too, so no tensor is a trivial 0 or 1.
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        w.assign(rng.normal(0, 0.1, w.shape).astype("float32") + (1 if "gamma" in w.path else 0))
+    path = tmp_path / name
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("".join(f"t{i}\n" for i in range(config.vocab_size)))
+    save_model_dir(model, config, spec, path, vocab_file=vocab)
+    return model, path
+
+
+SPECS = [
+    TaskSpec(task="encoder"),
+    TaskSpec(task="pretrain"),
+    TaskSpec(task="pretrain", next_sentence=False),
+    TaskSpec(task="classify", labels=("neg", "pos", "neutral")),
+    TaskSpec(task="classify", labels=("a", "b"), multi_label=True),
+    TaskSpec(task="ner", labels=("O", "B-PER", "I-PER")),
+    TaskSpec(task="qa"),
+]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: f"{s.task}-{len(s.labels)}")
+def test_hf_export_import_is_exact(tmp_path, tiny_config, make_inputs, spec):
+    model, path = _save(tmp_path, tiny_config, spec)
+    convert(path, tmp_path / "hf", to="hf")
+    data = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert data["model_type"] == "bert" and data["num_hidden_layers"] == 2
+    if spec.labels:
+        assert [data["id2label"][str(i)] for i in range(len(spec.labels))] == list(spec.labels)
+    back = read_checkpoint(tmp_path / "hf")
+    assert back.spec.task == ("classify" if spec.task == "pair" else spec.task)
+    assert back.spec.labels == spec.labels and back.spec.multi_label == spec.multi_label
+    original = read_checkpoint(path)
+    # Transformers' token-classification and QA classes have no pooler, so none is written.
+    unused_pooler = ("pooler/kernel", "pooler/bias") if spec.task in ("ner", "qa") else ()
+    assert back.fresh == unused_pooler
+    assert set(back.tensors) == set(original.tensors) - set(unused_pooler)
+    for name, value in back.tensors.items():
+        np.testing.assert_array_equal(value, original.tensors[name], err_msg=name)
+    # Loading the HF directory as its task gives bit-identical outputs.
+    reloaded = tfbert.load(tmp_path / "hf", task=spec.task)
+    inputs = make_inputs()
+    if spec.task == "pretrain":
+        inputs["masked_positions"] = np.ones((3, 2), "int32")
+    for key, value in model(inputs).items():
+        np.testing.assert_array_equal(reloaded(inputs)[key], value, err_msg=key)
+
+
+def test_bare_pretraining_checkpoint_loads_as_encoder(tmp_path, tiny_config):
+    _, path = _save(tmp_path, tiny_config, TaskSpec(task="pretrain"))
+    convert(path, tmp_path / "hf", to="hf")
+    assert type(tfbert.load(tmp_path / "hf")).__name__ == "BertEncoder"
+    assert type(tfbert.load(tmp_path / "hf", task="pretrain")).__name__ == "BertPretrainer"
+    assert type(tfbert.load(path)).__name__ == "BertPretrainer"  # tfbert dirs keep their task
+    with pytest.raises(ValueError, match="cannot be loaded as 'qa'"):
+        tfbert.load(path, task="qa")
+
+
+def test_old_names_and_missing_pooler(tmp_path, tiny_config, make_inputs):
+    """Old checkpoints say LayerNorm.gamma/beta; masked-LM models have no pooler."""
+    from safetensors.numpy import load_file, save_file
+
+    model, path = _save(tmp_path, tiny_config, TaskSpec(task="pretrain", next_sentence=False))
+    convert(path, tmp_path / "hf", to="hf")
+    weights_file = tmp_path / "hf" / "model.safetensors"
+    tensors = load_file(weights_file)
+    renamed = {k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias",
+                                                                         "LayerNorm.beta"): v
+               for k, v in tensors.items() if "pooler" not in k}
+    save_file(renamed, weights_file, metadata={"format": "pt"})
+    checkpoint = read_checkpoint(tmp_path / "hf")
+    assert checkpoint.fresh == ("pooler/kernel", "pooler/bias")
+    encoder = tfbert.load(tmp_path / "hf")
+    inputs = make_inputs()
+    np.testing.assert_array_equal(encoder(inputs)["sequence_output"],
+                                  model.encoder(inputs)["sequence_output"])
+
+
+def test_pytorch_bin_is_never_unpickled(tmp_path, tiny_config):
+    directory = tmp_path / "torch_only"
+    directory.mkdir()
+    (directory / "config.json").write_text(json.dumps(tiny_config.to_hf_dict()))
+    (directory / "pytorch_model.bin").write_bytes(b"\x80\x04not really a pickle")
+    with pytest.raises(ValueError, match="never unpickles.*safetensors"):
+        tfbert.load(directory)
+
+
+def test_unknown_tensor_is_an_error(tmp_path, tiny_config):
+    from safetensors.numpy import load_file, save_file
+
+    _, path = _save(tmp_path, tiny_config, TaskSpec())
+    convert(path, tmp_path / "hf", to="hf")
+    weights_file = tmp_path / "hf" / "model.safetensors"
+    tensors = load_file(weights_file)
+    tensors["encoder.layer.0.attention.self.rotary.weight"] = np.zeros(3, "float32")
+    save_file(tensors, weights_file, metadata={"format": "pt"})
+    with pytest.raises(ValueError, match="rotary"):
+        tfbert.load(tmp_path / "hf")
+
+
+def test_not_a_checkpoint(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="not a BERT checkpoint. Expected"):
+        tfbert.load(tmp_path / "empty")
+    with pytest.raises(ValueError, match="no such file"):
+        tfbert.load(tmp_path / "missing")
