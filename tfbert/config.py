@@ -104,11 +104,9 @@ class BertConfig:
         """tfbert's own key names (the `config.json` of a tfbert model directory)."""
         return dataclasses.asdict(self)
 
-    def to_hf_dict(self) -> dict:
-        """Hugging Face `config.json` for `BertModel`."""
+    def _common_dict(self) -> dict:
+        """The keys google-research/bert and Hugging Face share."""
         return {
-            "architectures": ["BertModel"],
-            "model_type": "bert",
             "vocab_size": self.vocab_size,
             "hidden_size": self.hidden_size,
             "num_hidden_layers": self.num_layers,
@@ -118,9 +116,17 @@ class BertConfig:
             "type_vocab_size": self.type_vocab_size,
             "hidden_dropout_prob": self.hidden_dropout,
             "attention_probs_dropout_prob": self.attention_dropout,
+            "initializer_range": self.initializer_range,
+        }
+
+    def to_hf_dict(self) -> dict:
+        """Hugging Face `config.json` for `BertModel`."""
+        return {
+            "architectures": ["BertModel"],
+            "model_type": "bert",
+            **self._common_dict(),
             "hidden_act": _TO_HF_ACT[self.hidden_act],
             "layer_norm_eps": self.layer_norm_eps,
-            "initializer_range": self.initializer_range,
             "pad_token_id": 0,
             "position_embedding_type": "absolute",
         }
@@ -141,19 +147,7 @@ class BertConfig:
             raise ValueError(
                 "google-research/bert fixes the layer-norm epsilon at 1e-12. "
                 f"Received: layer_norm_eps={self.layer_norm_eps}")
-        return {
-            "vocab_size": self.vocab_size,
-            "hidden_size": self.hidden_size,
-            "num_hidden_layers": self.num_layers,
-            "num_attention_heads": self.num_heads,
-            "intermediate_size": self.intermediate_size,
-            "max_position_embeddings": self.max_position_embeddings,
-            "type_vocab_size": self.type_vocab_size,
-            "hidden_dropout_prob": self.hidden_dropout,
-            "attention_probs_dropout_prob": self.attention_dropout,
-            "hidden_act": _TO_GOOGLE_ACT[self.hidden_act],
-            "initializer_range": self.initializer_range,
-        }
+        return {**self._common_dict(), "hidden_act": _TO_GOOGLE_ACT[self.hidden_act]}
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> "BertConfig":
@@ -174,7 +168,8 @@ class BertConfig:
         is_hf = "model_type" in data or "layer_norm_eps" in data or "architectures" in data
         if is_hf and data.get("model_type", "bert") != "bert":
             raise ValueError(
-                f"{source}: expected model_type 'bert'. Received: model_type={data['model_type']!r}")
+                f"{source}: expected model_type 'bert'. "
+                f"Received: model_type={data['model_type']!r}")
         if is_hf and data.get("position_embedding_type", "absolute") != "absolute":
             raise ValueError(
                 f"{source}: only absolute position embeddings are supported. "

@@ -62,7 +62,8 @@ def masked_lm_logits(w, sequence_output, positions):
 
 
 def nsp_logits(w, pooled):
-    return pooled @ w["cls/seq_relationship/output_weights"].T + w["cls/seq_relationship/output_bias"]
+    weights = w["cls/seq_relationship/output_weights"]
+    return pooled @ weights.T + w["cls/seq_relationship/output_bias"]
 
 
 def random_google_weights(vocab, hidden, layers, intermediate, max_pos, seed=0):

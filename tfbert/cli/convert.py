@@ -19,4 +19,5 @@ def command(src, dst, to):
     checkpoint = convert(src, dst, to=to)
     click.echo(f"{src} ({detect_format(src)}, task {checkpoint.spec.task}) -> {dst} ({to})")
     if checkpoint.fresh:
-        click.echo(f"note: not in the source, left at initial values: {', '.join(checkpoint.fresh)}")
+        click.echo("note: not in the source, left at initial values: "
+                   + ", ".join(checkpoint.fresh))

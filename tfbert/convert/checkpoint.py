@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 
 from tfbert.config import BertConfig
 from tfbert.convert import names
@@ -89,3 +91,16 @@ def check_vocab(config: BertConfig, vocab_file: str | None, source: str) -> None
             f"{source}: vocabulary mismatch: {vocab_file} has {size} tokens but the "
             f"checkpoint's token embedding has {config.vocab_size} rows "
             "(tensor 'word_embeddings'); use the vocab.txt released with this checkpoint")
+
+
+def read_json_config(directory) -> dict | None:
+    """`directory/config.json` as a dict, or None when absent or not a JSON object."""
+    path = os.path.join(directory, "config.json")
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

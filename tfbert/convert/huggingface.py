@@ -10,7 +10,8 @@ import numpy as np
 
 from tfbert.config import BertConfig
 from tfbert.convert import names
-from tfbert.convert.checkpoint import Checkpoint, check_vocab, from_source_names, to_source_names
+from tfbert.convert.checkpoint import (Checkpoint, check_vocab, from_source_names, read_json_config,
+                                       to_source_names)
 from tfbert.model_dir import TaskSpec
 
 # Buffers and tied copies that carry no information of their own.
@@ -35,15 +36,8 @@ PICKLE_MESSAGE = (
 
 
 def is_hf_dir(path) -> bool:
-    config = os.path.join(path, "config.json")
-    if not os.path.isfile(config):
-        return False
-    try:
-        with open(config, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and "num_hidden_layers" in data
+    data = read_json_config(path)
+    return data is not None and "num_hidden_layers" in data
 
 
 def _read_tensors(path) -> dict:
@@ -142,7 +136,8 @@ def write_hf_dir(checkpoint: Checkpoint, path) -> None:
                    for k, v in tensors.items()}
     if spec.task == "pretrain":
         # Transformers ties the decoder to the word embeddings; a copy keeps older readers happy.
-        tensors["cls.predictions.decoder.weight"] = tensors["bert.embeddings.word_embeddings.weight"]
+        embeddings = tensors["bert.embeddings.word_embeddings.weight"]
+        tensors["cls.predictions.decoder.weight"] = embeddings
     data = config.to_hf_dict()
     data["architectures"] = [_ARCHITECTURES[spec.task]]
     if spec.labels:

@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from tfbert.config import BertConfig
-from tfbert.convert.checkpoint import Checkpoint, check_vocab
+from tfbert.convert.checkpoint import Checkpoint, check_vocab, read_json_config
 from tfbert.model_dir import TaskSpec
 
 EXTRA_MESSAGE = ("keras-hub is needed to read keras-hub presets; install it with "
@@ -22,16 +22,8 @@ EXTRA_MESSAGE = ("keras-hub is needed to read keras-hub presets; install it with
 
 
 def is_keras_hub_preset(path) -> bool:
-    config = os.path.join(path, "config.json")
-    if not os.path.isfile(config):
-        return False
-    try:
-        with open(config, encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and "BertBackbone" in str(data.get("registered_name", "")) \
-        + str(data.get("class_name", ""))
+    data = read_json_config(path) or {}
+    return "BertBackbone" in f"{data.get('registered_name', '')}{data.get('class_name', '')}"
 
 
 def _pairs(num_layers):

@@ -56,7 +56,8 @@ class TransformerBlock(keras.layers.Layer):
             dtype=policy, name="intermediate")
         self.output_dense = keras.layers.Dense(
             hidden_size, kernel_initializer=init, dtype=policy, name="output")
-        self.output_dropout_layer = keras.layers.Dropout(dropout, dtype=policy, name="output_dropout")
+        self.output_dropout_layer = keras.layers.Dropout(
+            dropout, dtype=policy, name="output_dropout")
         self.output_layer_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_eps, dtype=policy, name="output_layer_norm")
 
