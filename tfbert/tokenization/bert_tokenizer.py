@@ -1,0 +1,207 @@
+"""`BertTokenizer`: WordPiece tokenization and `[CLS] a [SEP] b [SEP]` packing, in-graph."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from tfbert.tokenization.normalize import MAX_CHARS_PER_WORD, normalize
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def read_vocab(path) -> list[str]:
+    """The tokens of a `vocab.txt`, one per line; checks the special tokens are there."""
+    with open(path, encoding="utf-8") as f:
+        vocab = [line.rstrip("\n").rstrip("\r") for line in f]
+    if not vocab:
+        raise ValueError(f"{path}: empty vocabulary; expected one word piece per line")
+    seen = {}
+    for number, token in enumerate(vocab, 1):
+        if token in seen:
+            raise ValueError(f"{path}: line {number}: duplicate token {token!r} "
+                             f"(first on line {seen[token]})")
+        seen[token] = number
+    missing = [t for t in ("[UNK]", "[CLS]", "[SEP]") if t not in seen]
+    if missing:
+        raise ValueError(f"{path}: missing special tokens {missing}; a BERT vocabulary "
+                         f"needs {list(SPECIAL_TOKENS)}")
+    return vocab
+
+
+def _keep_first(pieces: tf.RaggedTensor, counts: tf.Tensor) -> tf.RaggedTensor:
+    """The first `counts[i]` pieces of each row `i`."""
+    positions = tf.ragged.range(pieces.row_lengths())
+    return tf.ragged.boolean_mask(pieces, positions < tf.cast(counts, tf.int64)[:, None])
+
+
+def _truncate_longest_first(segments, budget):
+    """Trims one or two ragged `(batch, (pieces))` segments to `budget` pieces in all,
+    the way Hugging Face's tokenizers do ("longest_first"): only the longer is cut while
+    that suffices, else each keeps half, the longer one getting the odd piece (the second
+    on a tie)."""
+    if len(segments) == 1:
+        return [_keep_first(segments[0], tf.fill([segments[0].nrows()], budget))]
+    first, second = segments
+    a, b = first.row_lengths(), second.row_lengths()  # (batch,) int64
+    budget = tf.constant(budget, tf.int64)
+    swap = a > b
+    short, long = tf.minimum(a, b), tf.maximum(a, b)
+    keep_long = tf.where(short > budget, short, tf.maximum(short, budget - short))
+    both = short + keep_long > budget
+    keep_short = tf.where(both, budget // 2, short)
+    keep_long = tf.where(both, budget // 2 + budget % 2, keep_long)
+    keep_a = tf.where(swap, keep_long, keep_short)
+    keep_b = tf.where(swap, keep_short, keep_long)
+    return [_keep_first(first, keep_a), _keep_first(second, keep_b)]
+
+
+class BertTokenizer(tf.Module):
+    """The BERT tokenizer, identical in ids to Hugging Face's for the same vocabulary.
+
+    Normalisation (control characters, CJK splitting, lower case and accent stripping when
+    `lowercase`) runs as TF ops, then tf-text's `FastBertTokenizer` splits punctuation and
+    finds word pieces; `pack` trims pairs longest-first and adds `[CLS]`/`[SEP]`. Every
+    step is a TF op, so the same object works eagerly, in `tf.data` and in a SavedModel.
+
+    Example:
+    >>> tok = BertTokenizer.from_file("vocab.txt")                # doctest: +SKIP
+    >>> tok(["Hello world!"], max_length=8)["token_ids"]          # doctest: +SKIP
+    array([[ 101, 7592, 2088,  999,  102,    0,    0,    0]], dtype=int32)
+    """
+
+    def __init__(self, vocab: list[str], lowercase: bool = True, name=None):
+        super().__init__(name=name)
+        self.vocab = list(vocab)
+        self.lowercase = bool(lowercase)
+        index = {token: i for i, token in enumerate(self.vocab)}
+        self.pad_id = index.get("[PAD]", 0)
+        self.unk_id = index["[UNK]"]
+        self.cls_id = index["[CLS]"]
+        self.sep_id = index["[SEP]"]
+        self.mask_id = index.get("[MASK]")
+        self._wordpiece = tf_text.FastBertTokenizer(
+            self.vocab, token_out_type=tf.int32, unknown_token="[UNK]",
+            lower_case_nfd_strip_accents=False,
+            # normalize() already turned words over the limit (in characters, as Hugging
+            # Face counts) into one unknown character; tf-text counts bytes, up to 4 each.
+            max_bytes_per_word=4 * MAX_CHARS_PER_WORD, support_detokenization=True)
+        # A private-use character absent from the vocabulary always tokenizes to [UNK].
+        self._unknown_char = next(chr(c) for c in range(0xE000, 0xF8FF)
+                                  if chr(c) not in index and f"##{chr(c)}" not in index)
+
+    @classmethod
+    def from_file(cls, vocab_file, lowercase: bool = True) -> "BertTokenizer":
+        return cls(read_vocab(vocab_file), lowercase=lowercase)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    # --- graph functions -------------------------------------------------------------
+
+    def tokenize(self, texts) -> tf.RaggedTensor:
+        """Word-piece ids, `(batch, (pieces))` int32, without special tokens."""
+        texts = tf.convert_to_tensor(texts, tf.string)
+        return self._wordpiece.tokenize(normalize(texts, self.lowercase, self._unknown_char))
+
+    def pack(self, first: tf.RaggedTensor, second: tf.RaggedTensor | None = None,
+             max_length: int = 128, pad_to_max_length: bool = True) -> dict:
+        """`[CLS] first [SEP] (second [SEP])`, trimmed longest-first to `max_length`.
+
+        Returns int32 `token_ids`, `segment_ids`, `padding_mask` of shape
+        `(batch, max_length)` (or the longest row, when `pad_to_max_length=False`).
+        """
+        if max_length < (3 if second is None else 4):
+            raise ValueError(f"max_length must leave room for the special tokens. "
+                             f"Received: max_length={max_length}")
+        segments = [first] if second is None else [first, second]
+        budget = max_length - len(segments) - 1
+        segments = _truncate_longest_first(segments, budget)
+        token_ids, segment_ids = tf_text.combine_segments(
+            segments, start_of_sequence_id=self.cls_id, end_of_segment_id=self.sep_id)
+        width = max_length if pad_to_max_length else None
+        if width is None:
+            width = tf.reduce_max(token_ids.row_lengths())
+        token_ids, padding_mask = tf_text.pad_model_inputs(
+            token_ids, max_seq_length=width, pad_value=self.pad_id)
+        segment_ids, _ = tf_text.pad_model_inputs(segment_ids, max_seq_length=width)
+        return {"token_ids": tf.cast(token_ids, tf.int32),
+                "segment_ids": tf.cast(segment_ids, tf.int32),
+                "padding_mask": tf.cast(padding_mask, tf.int32)}
+
+    def encode(self, texts, pairs=None, max_length: int = 128,
+               pad_to_max_length: bool = True) -> dict:
+        """Strings in, the encoder's three int32 tensors out (graph-safe)."""
+        first = self.tokenize(texts)
+        second = None if pairs is None else self.tokenize(pairs)
+        return self.pack(first, second, max_length, pad_to_max_length)
+
+    # --- Python conveniences -----------------------------------------------------------
+
+    def __call__(self, texts, pairs=None, max_length: int = 128,
+                 pad_to_max_length: bool = False) -> dict:
+        """Numpy `token_ids`, `segment_ids`, `padding_mask` for a list of texts (and pairs).
+
+        Rows are padded to the longest in the batch unless `pad_to_max_length`.
+        """
+        if isinstance(texts, str):
+            texts = [texts]
+        if isinstance(pairs, str):
+            pairs = [pairs]
+        if pairs is not None and len(pairs) != len(texts):
+            raise ValueError(f"texts and pairs must have the same length. "
+                             f"Received: {len(texts)} texts and {len(pairs)} pairs")
+        encoded = self.encode(list(texts), None if pairs is None else list(pairs),
+                              max_length, pad_to_max_length)
+        return {k: v.numpy() for k, v in encoded.items()}
+
+    def detokenize(self, token_ids) -> list[str]:
+        """Ids back to text, one string per row: `[CLS]`, `[SEP]` and padding dropped,
+        word pieces joined, words separated by spaces (as Hugging Face's `decode`)."""
+        skip = {self.pad_id, self.cls_id, self.sep_id}
+        rows = token_ids.to_list() if isinstance(token_ids, tf.RaggedTensor) \
+            else np.asarray(token_ids).tolist()
+        rows = [[int(i) for i in row if int(i) not in skip] for row in rows]
+        ragged = tf.ragged.constant(rows, dtype=tf.int32, ragged_rank=1)
+        return [text.decode("utf-8") for text in self._wordpiece.detokenize(ragged).numpy()]
+
+
+def _lowercase_of(directory) -> bool:
+    """The casing a model directory declares (tfbert, Hugging Face, keras-hub, Google)."""
+    import json
+
+    def read(name):
+        try:
+            with open(os.path.join(directory, name), encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    if os.path.isfile(os.path.join(directory, "task.json")):
+        return bool(read("task.json").get("lowercase", True))
+    if os.path.isfile(os.path.join(directory, "tokenizer_config.json")):
+        return bool(read("tokenizer_config.json").get("do_lower_case", True))
+    if os.path.isfile(os.path.join(directory, "tokenizer.json")):
+        return bool(read("tokenizer.json").get("config", {}).get("lowercase", True))
+    # Google's releases are named cased_L-12_... / uncased_L-12_...
+    base = os.path.basename(os.path.abspath(directory)).lower()
+    return not (base.startswith("cased") or "_cased" in base or "-cased" in base)
+
+
+def load_tokenizer(path) -> BertTokenizer:
+    """A tokenizer from a `vocab.txt` or a model directory (tfbert, Hugging Face, Google,
+    keras-hub), with the casing the directory declares."""
+    path = os.fspath(path)
+    if os.path.isfile(path):
+        return BertTokenizer.from_file(path)
+    for candidate in ("vocab.txt", os.path.join("assets", "tokenizer", "vocabulary.txt")):
+        if os.path.isfile(os.path.join(path, candidate)):
+            return BertTokenizer.from_file(os.path.join(path, candidate),
+                                           lowercase=_lowercase_of(path))
+    raise ValueError(f"{path}: no vocab.txt; expected a vocabulary file or a model directory "
+                     "that holds one")

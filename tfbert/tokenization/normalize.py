@@ -1,0 +1,46 @@
+"""In-graph text normalisation that reproduces Hugging Face's BERT normaliser.
+
+tf-text's `FastBertTokenizer(lower_case_nfd_strip_accents=True)` folds compatibility
+characters (NFKD: fullwidth `，` becomes `,`, `™` becomes `tm`) and treats control and
+zero-width characters as word breaks; Hugging Face uses NFD and deletes those characters.
+These regex and Unicode ops do what Hugging Face does, then `FastBertTokenizer` runs with
+its own normalisation off. They have TF kernels (TF Serving, tf.data) but no TFLite ones.
+"""
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+# Hugging Face's _is_chinese_char ranges: CJK ideographs only (not kana or hangul).
+_CJK = ("\\x{4E00}-\\x{9FFF}\\x{3400}-\\x{4DBF}\\x{20000}-\\x{2A6DF}\\x{2A700}-\\x{2B73F}"
+        "\\x{2B740}-\\x{2B81F}\\x{2B820}-\\x{2CEAF}\\x{F900}-\\x{FAFF}\\x{2F800}-\\x{2FA1F}")
+
+
+# Hugging Face's punctuation: Unicode P* plus every ASCII symbol.
+_PUNCT = r"\p{P}!-/:-@\[-`{-~"
+MAX_CHARS_PER_WORD = 100
+
+
+def normalize(texts: tf.Tensor, lowercase: bool, unknown_char: str) -> tf.Tensor:
+    """`texts`: a string tensor of any shape. Returns the same shape, normalised.
+
+    A word longer than `MAX_CHARS_PER_WORD` characters becomes `unknown_char`, a
+    character outside the vocabulary, so that it is one `[UNK]` as in Hugging Face.
+    """
+    # Tab, newline, carriage return and space separators are whitespace ...
+    texts = tf.strings.regex_replace(texts, r"[\t\n\r\p{Zs}]", " ")
+    # ... every other control or format character (incl. zero-width ones), NUL and the
+    # replacement character are deleted.
+    texts = tf.strings.regex_replace(texts, r"[\p{Cc}\p{Cf}\x{FFFD}]", "")
+    # Each CJK ideograph is a word of its own.
+    texts = tf.strings.regex_replace(texts, f"([{_CJK}])", r" \1 ")
+    if lowercase:
+        texts = tf.strings.lower(texts, encoding="utf-8")
+        # Canonical decomposition, then drop the combining marks (accents).
+        texts = tf_text.normalize_utf8(texts, "NFD")
+        texts = tf.strings.regex_replace(texts, r"\p{Mn}", "")
+    # Punctuation is a word of its own (FastBertTokenizer splits there too); then a run of
+    # non-spaces is exactly one of Hugging Face's words. (One pattern with both the class
+    # and the repetition exhausts RE2's DFA memory.)
+    texts = tf.strings.regex_replace(texts, f"([{_PUNCT}])", r" \1 ")
+    too_long = f"[^ ]{{{MAX_CHARS_PER_WORD + 1},}}"
+    return tf.strings.regex_replace(texts, too_long, unknown_char)
