@@ -49,7 +49,7 @@ def _truncate_longest_first(segments, budget):
     a, b = first.row_lengths(), second.row_lengths()  # (batch,) int64
     budget = tf.constant(budget, tf.int64)
     swap = a > b
-    short, long = tf.minimum(a, b), tf.maximum(a, b)
+    short = tf.minimum(a, b)
     keep_long = tf.where(short > budget, short, tf.maximum(short, budget - short))
     both = short + keep_long > budget
     keep_short = tf.where(both, budget // 2, short)
