@@ -15,7 +15,8 @@ tokenizers = pytest.importorskip("tokenizers")
 VOCAB = os.path.join(str(gt_minilm.get_model_path()), "vocab.txt")
 
 VARIED = [
-    "Héllo, Wörld! Ça va?", "中华人民共和国成立了。", "我爱北京天安门，你呢？", "日本語のテキストです",
+    "Héllo, Wörld! Ça va?", "中华人民共和国成立了。", "我爱北京天安门，你呢？",
+    "日本語のテキストです",
     "Привет, как дела?", "مرحبا بالعالم", "I ❤️ emoji 😀👍🏽",
     "zero\u200bwidth and\x07bell\x00nul",
     "https://example.com/a?b=c&d=1#frag", "3.14159 and 1,000,000 $5 50% #1 @user",
