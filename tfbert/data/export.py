@@ -29,7 +29,7 @@ def _write_classification(name, staging):
         with open(os.path.join(staging, f"{part}.jsonl"), "w", encoding="utf-8") as f:
             for text, label in splits[part]:
                 f.write(json.dumps({"text": text, "label": label}, ensure_ascii=False) + "\n")
-        counts[part] = dict(sorted(collections.Counter(l for _, l in splits[part]).items()))
+        counts[part] = dict(sorted(collections.Counter(label for _, label in splits[part]).items()))
     return labels, summary, counts
 
 
