@@ -1,0 +1,211 @@
+"""Readers for fine-tuning data: classification CSV/TSV/JSONL, CoNLL, SQuAD v1.1/v2.
+
+Malformed input raises a `ValueError` naming the file and line (or question id) and what
+was expected; rows that are skipped (empty text) are counted in the result's `summary`,
+never dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+
+
+@dataclasses.dataclass
+class ReadSummary:
+    path: str
+    rows: int = 0
+    skipped_empty: int = 0
+    kept: int = 0
+
+    def __str__(self):
+        return (f"{self.path}: {self.rows} rows, {self.kept} kept, "
+                f"{self.skipped_empty} skipped (empty text)")
+
+
+@dataclasses.dataclass(frozen=True)
+class TextExample:
+    text: str
+    label: str | None
+    pair: str | None = None
+    line: int = 0
+
+
+def _rows(path, fmt):
+    """Yields `(line number, dict row)` from a JSONL, CSV or TSV file."""
+    if fmt == "jsonl":
+        with open(path, encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"{path}: line {number}: invalid JSON ({err.msg})") from None
+                if not isinstance(row, dict):
+                    raise ValueError(f"{path}: line {number}: expected a JSON object")
+                yield number, row
+        return
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, delimiter="\t" if fmt == "tsv" else ",", strict=True)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            raise ValueError(f"{path}: line 1: {err}") from None
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:
+                raise ValueError(f"{path}: line {reader.line_num}: malformed {fmt.upper()} "
+                                 f"({err})") from None
+            if not values:
+                continue
+            if len(values) != len(header):
+                raise ValueError(f"{path}: line {reader.line_num}: expected {len(header)} "
+                                 f"columns ({', '.join(header)}), got {len(values)}")
+            yield reader.line_num, dict(zip(header, values))
+
+
+def read_classification(path, text_column="text", label_column="label", pair_column=None,
+                        require_labels=True):
+    """Reads `(text, pair, label)` examples from `.jsonl`, `.csv` or `.tsv`.
+
+    Returns `(examples, summary)`. With `require_labels=False` (prediction input) the
+    label column may be absent.
+    """
+    path = os.fspath(path)
+    extension = os.path.splitext(path)[1].lower().lstrip(".")
+    fmt = {"jsonl": "jsonl", "json": "jsonl", "csv": "csv", "tsv": "tsv"}.get(extension)
+    if fmt is None:
+        raise ValueError(f"{path}: unknown format {extension!r}; expected .jsonl, .csv or .tsv")
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such file")
+    summary, examples = ReadSummary(path), []
+    wanted = [text_column] + ([label_column] if require_labels else []) + (
+        [pair_column] if pair_column else [])
+    for number, row in _rows(path, fmt):
+        summary.rows += 1
+        missing = [c for c in wanted if c not in row]
+        if missing:
+            raise ValueError(f"{path}: line {number}: no column {missing[0]!r}; the row has "
+                             f"{sorted(row)}; choose columns with --text-column/--label-column")
+        text = row[text_column]
+        label = row.get(label_column)
+        pair = row.get(pair_column) if pair_column else None
+        for name, value in ((text_column, text), (pair_column, pair)):
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"{path}: line {number}: column {name!r} must be a string, "
+                                 f"got {type(value).__name__}")
+        if label is not None and not isinstance(label, (str, int, bool)):
+            raise ValueError(f"{path}: line {number}: label must be a string or integer, got "
+                             f"{type(label).__name__}")
+        if not text.strip() or (pair_column and not (pair or "").strip()):
+            summary.skipped_empty += 1
+            continue
+        examples.append(TextExample(text, None if label is None else str(label), pair, number))
+    summary.kept = len(examples)
+    if not examples:
+        raise ValueError(f"{path}: no examples ({summary})")
+    return examples, summary
+
+
+def label_ids(examples, labels, path):
+    """Label names to ids; a label the model does not know is an error naming its line."""
+    index = {label: i for i, label in enumerate(labels)}
+    ids = []
+    for example in examples:
+        if example.label not in index:
+            raise ValueError(f"{path}: line {example.line}: label {example.label!r} is not one "
+                             f"of the model's labels {list(labels)}")
+        ids.append(index[example.label])
+    return ids
+
+
+def read_conll(path):
+    """`[(tokens, tags)]` from a CoNLL file: a token and its tag per line (the tag last,
+    separated by a tab or spaces), a blank line between sentences."""
+    path = os.fspath(path)
+    sentences, tokens, tags = [], [], []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            line = line.rstrip("\n").rstrip("\r")
+            if not line.strip():
+                if tokens:
+                    sentences.append((tokens, tags))
+                    tokens, tags = [], []
+                continue
+            if line.startswith("-DOCSTART-"):
+                continue
+            parts = line.split("\t") if "\t" in line else line.split()
+            if len(parts) < 2 or not parts[-1]:
+                raise ValueError(f"{path}: line {number}: expected a token and a tag, "
+                                 f"got {line!r}")
+            tag = parts[-1]
+            if tag != "O" and not (len(tag) > 2 and tag[:2] in ("B-", "I-")):
+                raise ValueError(f"{path}: line {number}: tag {tag!r} is not BIO "
+                                 "(O, B-TYPE or I-TYPE)")
+            tokens.append(parts[0])
+            tags.append(tag)
+    if tokens:
+        sentences.append((tokens, tags))
+    if not sentences:
+        raise ValueError(f"{path}: no sentences")
+    return sentences
+
+
+@dataclasses.dataclass(frozen=True)
+class QAExample:
+    id: str
+    question: str
+    context: str
+    answers: tuple  # ((text, character start), ...)
+    is_impossible: bool = False
+
+
+def read_squad(path):
+    """SQuAD v1.1 or v2.0 JSON. Every answer must be the context's text at its start."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: line {err.lineno}: invalid JSON ({err.msg})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise ValueError(f"{path}: expected SQuAD JSON: an object with a 'data' list")
+    examples = []
+    for article in data["data"]:
+        for paragraph in article.get("paragraphs", []):
+            context = paragraph.get("context")
+            if not isinstance(context, str):
+                raise ValueError(f"{path}: a paragraph has no 'context' string")
+            for qa in paragraph.get("qas", []):
+                qid = str(qa.get("id", "?"))
+                question = qa.get("question")
+                if not isinstance(question, str) or not question.strip():
+                    raise ValueError(f"{path}: question {qid}: no 'question' text")
+                impossible = bool(qa.get("is_impossible", False))
+                answers = []
+                for answer in qa.get("answers", []):
+                    text, start = answer.get("text"), answer.get("answer_start")
+                    if not isinstance(text, str) or not isinstance(start, int):
+                        raise ValueError(f"{path}: question {qid}: an answer needs 'text' and "
+                                         "an integer 'answer_start'")
+                    if start < 0 or context[start:start + len(text)] != text:
+                        raise ValueError(
+                            f"{path}: question {qid}: answer {text!r} is not in the context "
+                            f"at character {start} (found "
+                            f"{context[max(start, 0):max(start, 0) + len(text)]!r})")
+                    answers.append((text, start))
+                if not answers and not impossible:
+                    raise ValueError(f"{path}: question {qid}: no answers and not marked "
+                                     "is_impossible")
+                examples.append(QAExample(qid, question, context, tuple(answers), impossible))
+    if not examples:
+        raise ValueError(f"{path}: no questions")
+    return examples
