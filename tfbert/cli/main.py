@@ -34,9 +34,9 @@ def cli(ctx, debug):
 
 
 def _register():
-    from tfbert.cli import convert, datasets, demo, info
+    from tfbert.cli import convert, datasets, demo, info, vocab
 
-    for module in (convert, datasets, demo, info):
+    for module in (convert, datasets, demo, info, vocab):
         cli.add_command(module.command)
 
 

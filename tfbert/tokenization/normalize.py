@@ -7,6 +7,8 @@ These regex and Unicode ops do what Hugging Face does, then `FastBertTokenizer` 
 its own normalisation off. They have TF kernels (TF Serving, tf.data) but no TFLite ones.
 """
 
+from __future__ import annotations
+
 import tensorflow as tf
 import tensorflow_text as tf_text
 
@@ -20,11 +22,12 @@ _PUNCT = r"\p{P}!-/:-@\[-`{-~"
 MAX_CHARS_PER_WORD = 100
 
 
-def normalize(texts: tf.Tensor, lowercase: bool, unknown_char: str) -> tf.Tensor:
+def normalize(texts: tf.Tensor, lowercase: bool, unknown_char: str | None) -> tf.Tensor:
     """`texts`: a string tensor of any shape. Returns the same shape, normalised.
 
     A word longer than `MAX_CHARS_PER_WORD` characters becomes `unknown_char`, a
-    character outside the vocabulary, so that it is one `[UNK]` as in Hugging Face.
+    character outside the vocabulary, so that it is one `[UNK]` as in Hugging Face
+    (with `unknown_char=None`, as when learning a vocabulary, such words are dropped).
     """
     # Tab, newline, carriage return and space separators are whitespace ...
     texts = tf.strings.regex_replace(texts, r"[\t\n\r\p{Zs}]", " ")
@@ -43,4 +46,4 @@ def normalize(texts: tf.Tensor, lowercase: bool, unknown_char: str) -> tf.Tensor
     # and the repetition exhausts RE2's DFA memory.)
     texts = tf.strings.regex_replace(texts, f"([{_PUNCT}])", r" \1 ")
     too_long = f"[^ ]{{{MAX_CHARS_PER_WORD + 1},}}"
-    return tf.strings.regex_replace(texts, too_long, unknown_char)
+    return tf.strings.regex_replace(texts, too_long, unknown_char or " ")

@@ -1,0 +1,75 @@
+"""WordPiece vocabulary learning from raw text (tf-text's learner), streaming over files."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import tensorflow as tf
+
+from tfbert.tokenization.bert_tokenizer import SPECIAL_TOKENS
+from tfbert.tokenization.normalize import normalize
+
+def _is_cjk(token: str) -> bool:
+    return len(token) == 1 and any(lo <= ord(token) <= hi for lo, hi in _CJK_RANGES)
+
+
+_CJK_RANGES = [(0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+               (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F)]
+
+
+def count_words(files, lowercase=True, batch_size=1024):
+    """Word counts over `files`, read line by line (memory grows with the number of
+    distinct words, not with the corpus), split exactly as the tokenizer splits."""
+    from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer
+    from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
+
+    for path in files:
+        if not os.path.isfile(path):
+            raise ValueError(f"{path}: no such file")
+    splitter = BasicTokenizer(lower_case=False)
+    dataset = (tf.data.TextLineDataset([os.fspath(f) for f in files])
+               .batch(batch_size)
+               .map(lambda lines: splitter.tokenize(normalize(lines, lowercase, None)),
+                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+    try:
+        return learner.count_words(dataset)
+    except StopIteration:
+        raise ValueError(f"no words in {[os.fspath(f) for f in files]}") from None
+    except tf.errors.InvalidArgumentError as err:
+        raise ValueError(f"cannot read the input as UTF-8 text: {err.message.splitlines()[0]}") \
+            from None
+
+
+def learn_vocab(files, size: int, lowercase: bool = True) -> list[str]:
+    """A BERT vocabulary of about `size` tokens: the special tokens first, then word pieces
+    by frequency; every CJK ideograph of the corpus is kept even past `size`."""
+    from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
+
+    if size <= len(SPECIAL_TOKENS):
+        raise ValueError(f"--size must exceed the {len(SPECIAL_TOKENS)} special tokens. "
+                         f"Received: size={size}")
+    counts = count_words(files, lowercase)
+    cjk = [t for t in counts if _is_cjk(t)]
+    # The learner adds "##c" for every character c; a CJK ideograph is always a word of its
+    # own, so its "##" form is never used. Ask for that many more, then drop them.
+    vocab = learner.learn(counts, size + len(cjk), list(SPECIAL_TOKENS),
+                          max_unique_chars=100000)
+    vocab = [t for t in vocab if not (t.startswith("##") and _is_cjk(t[2:]))]
+    present = set(vocab)
+    missing = sorted((t for t in cjk if t not in present), key=lambda t: (-counts[t], t))
+    return vocab + missing
+
+
+def write_vocab(vocab, path) -> None:
+    """Writes one token per line; the file appears only complete."""
+    path = os.path.abspath(os.fspath(path))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".vocab.", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("".join(token + "\n" for token in vocab))
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
