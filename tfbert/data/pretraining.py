@@ -1,0 +1,223 @@
+"""Pre-training data: documents -> segment pairs packed to a sequence length, as sharded
+TFRecords with a manifest. Masking is not done here: `tfbert.data.masking` masks afresh
+each epoch in tf.data.
+
+Input: text files with one sentence per line and a blank line between documents (what
+`tfbert datasets export zh-corpus` writes). Instances follow google-research/bert's
+recipe: sentences are gathered up to a target length (shorter with probability 0.1),
+split at a random sentence boundary into A and B; half the time B is replaced by text from
+another document ("random next"); the pair is trimmed from a random end of the longer side.
+
+Memory is bounded: documents are read in blocks of `block_documents`; each block becomes
+one shard, and "random next" text is drawn from the same block. A shard is written under
+a temporary name and renamed when complete, so a re-run skips finished shards and never
+sees a truncated one; `manifest.json` is written last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import tempfile
+
+import tensorflow as tf
+
+MANIFEST = "manifest.json"
+
+
+def read_documents(files):
+    """Yields documents (lists of sentences) from the files, streaming."""
+    for path in files:
+        document = []
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    document.append(line)
+                elif document:
+                    yield document
+                    document = []
+        if document:
+            yield document
+
+
+def _blocks(files, block_documents):
+    block = []
+    for document in read_documents(files):
+        block.append(document)
+        if len(block) == block_documents:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def _trim_pair(a, b, max_tokens, rng):
+    """google-research/bert's truncate_seq_pair: cut the longer side, front or back."""
+    while len(a) + len(b) > max_tokens:
+        longer = a if len(a) > len(b) else b
+        if rng.random() < 0.5:
+            del longer[0]
+        else:
+            longer.pop()
+
+
+def make_instances(documents, seq_len, rng, next_sentence=True, short_seq_prob=0.1):
+    """`documents`: lists of sentences, each a list of token ids. Yields
+    `(first, second, is_random_next)`; `second` is empty without next-sentence pairs."""
+    max_tokens = seq_len - (3 if next_sentence else 2)
+    for index, document in enumerate(documents):
+        target = max_tokens if rng.random() >= short_seq_prob else rng.randint(2, max_tokens)
+        chunk, length = [], 0
+        for i, sentence in enumerate(document):
+            chunk.append(sentence)
+            length += len(sentence)
+            if i != len(document) - 1 and length < target:
+                continue
+            if not next_sentence:
+                first = [t for s in chunk for t in s][:max_tokens]
+                if first:
+                    yield first, [], False
+                chunk, length = [], 0
+                continue
+            split = rng.randint(1, len(chunk) - 1) if len(chunk) >= 2 else 1
+            first = [t for s in chunk[:split] for t in s]
+            random_next = len(chunk) == 1 or rng.random() < 0.5
+            if random_next and len(documents) > 1:
+                other = index
+                while other == index:
+                    other = rng.randrange(len(documents))
+                pool = documents[other]
+                start = rng.randrange(len(pool))
+                second = []
+                for s in pool[start:]:
+                    second.extend(s)
+                    if len(second) >= target - len(first):
+                        break
+            else:
+                random_next = False
+                second = [t for s in chunk[split:] for t in s]
+            _trim_pair(first, second, max_tokens, rng)
+            if first and second:
+                yield first, second, random_next
+            chunk, length = [], 0
+
+
+def _feature(values):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+
+def _serialize(first, second, random_next, cls_id, sep_id):
+    token_ids = [cls_id] + first + [sep_id] + (second + [sep_id] if second else [])
+    segment_ids = [0] * (len(first) + 2) + [1] * (len(second) + 1 if second else 0)
+    example = tf.train.Example(features=tf.train.Features(feature={
+        "token_ids": _feature(token_ids), "segment_ids": _feature(segment_ids),
+        "next_sentence_label": _feature([int(random_next)])}))
+    return example.SerializeToString()
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentence=True,
+                            seed=12345, block_documents=2000, whole_word_masking=False,
+                            echo=print):
+    """Writes `out_dir/shard-00000.tfrecord` ... and `manifest.json`. Returns the manifest."""
+    if seq_len < 8:
+        raise ValueError(f"--seq-len must be at least 8. Received: {seq_len}")
+    files = [os.fspath(f) for f in files]
+    for path in files:
+        if not os.path.isfile(path):
+            raise ValueError(f"{path}: no such file")
+    os.makedirs(out_dir, exist_ok=True)
+    settings = {"seq_len": seq_len, "next_sentence": next_sentence, "seed": seed,
+                "whole_word_masking": whole_word_masking,
+                "block_documents": block_documents, "vocab_size": tokenizer.vocab_size,
+                "lowercase": tokenizer.lowercase, "files": [os.path.abspath(f) for f in files]}
+    settings_path = os.path.join(out_dir, "settings.json")
+    if os.path.isfile(settings_path):
+        with open(settings_path, encoding="utf-8") as f:
+            previous = json.load(f)
+        if previous != settings:
+            raise ValueError(f"{out_dir}: holds data made with other settings ({previous}); "
+                             "use a new output directory")
+    else:
+        with open(settings_path, "w", encoding="utf-8") as f:
+            json.dump(settings, f, indent=2)
+    shards = []
+    for number, block in enumerate(_blocks(files, block_documents)):
+        name = f"shard-{number:05d}.tfrecord"
+        path = os.path.join(out_dir, name)
+        if os.path.isfile(path):
+            count = sum(1 for _ in tf.data.TFRecordDataset(path))
+            shards.append({"file": name, "instances": count, "sha256": _sha256(path),
+                           "documents": len(block)})
+            echo(f"{name}: already complete ({count} instances)")
+            continue
+        rng = random.Random(f"{seed}-{number}")
+        sentences = [s for document in block for s in document]
+        ids = tokenizer.tokenize(tf.constant(sentences)).to_list() if sentences else []
+        it = iter(ids)
+        documents = [[next(it) for _ in document] for document in block]
+        documents = [[s for s in d if s] for d in documents]
+        documents = [d for d in documents if d]
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
+        os.close(fd)
+        count = 0
+        try:
+            with tf.io.TFRecordWriter(tmp) as writer:
+                for first, second, random_next in make_instances(documents, seq_len, rng,
+                                                                 next_sentence):
+                    writer.write(_serialize(first, second, random_next, tokenizer.cls_id,
+                                            tokenizer.sep_id))
+                    count += 1
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        shards.append({"file": name, "instances": count, "sha256": _sha256(path),
+                       "documents": len(block)})
+        echo(f"{name}: {count} instances from {len(block)} documents")
+    if not shards:
+        raise ValueError(f"no documents in {files}")
+    manifest = {"settings": settings, "shards": shards,
+                "instances": sum(s["instances"] for s in shards),
+                "documents": sum(s["documents"] for s in shards)}
+    fd, tmp = tempfile.mkstemp(prefix=".manifest.", dir=out_dir)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2)
+    os.replace(tmp, os.path.join(out_dir, MANIFEST))
+    return manifest
+
+
+def load_pretraining_dataset(out_dir):
+    """The instances of a finished `pretrain-data` directory as a `tf.data.Dataset` of
+    dicts with ragged-free int32 `token_ids`, `segment_ids` (variable length) and
+    `next_sentence_label`."""
+    manifest_path = os.path.join(out_dir, MANIFEST)
+    if not os.path.isfile(manifest_path):
+        raise ValueError(f"{out_dir}: no {MANIFEST}; the data is incomplete (re-run "
+                         "tfbert pretrain-data to finish it)")
+    with open(manifest_path, encoding="utf-8") as f:
+        manifest = json.load(f)
+    paths = [os.path.join(out_dir, s["file"]) for s in manifest["shards"]]
+    spec = {"token_ids": tf.io.VarLenFeature(tf.int64),
+            "segment_ids": tf.io.VarLenFeature(tf.int64),
+            "next_sentence_label": tf.io.FixedLenFeature([1], tf.int64)}
+
+    def parse(record):
+        parsed = tf.io.parse_single_example(record, spec)
+        return {"token_ids": tf.cast(tf.sparse.to_dense(parsed["token_ids"]), tf.int32),
+                "segment_ids": tf.cast(tf.sparse.to_dense(parsed["segment_ids"]), tf.int32),
+                "next_sentence_label": tf.cast(parsed["next_sentence_label"][0], tf.int32)}
+
+    return tf.data.TFRecordDataset(paths).map(parse), manifest
+
