@@ -45,3 +45,7 @@ _register()
 
 def main():
     cli(prog_name="tfbert")
+
+
+if __name__ == "__main__":
+    main()
