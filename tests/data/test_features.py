@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from tfbert.data.features import IGNORE, encode_classification, encode_ner
+from tfbert.data.readers import TextExample
+from tfbert.tokenization import BertTokenizer
+
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "paris", "is", "in", "france", "un",
+         "##believ", "##able", "江", "泽", "民", "好"]
+LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+
+@pytest.fixture
+def tok():
+    return BertTokenizer(VOCAB)
+
+
+def test_ner_labels_first_piece_only(tok):
+    sentences = [(["Paris", "is", "unbelievable"], ["B-LOC", "O", "O"]),
+                 (["江", "泽", "民", "好"], ["B-PER", "I-PER", "I-PER", "O"])]
+    inputs, labels, truncated = encode_ner(tok, sentences, LABELS, max_length=8)
+    assert inputs["token_ids"][0].tolist() == [2, 5, 6, 9, 10, 11, 3, 0]
+    assert labels[0].tolist() == [IGNORE, 3, 0, 0, IGNORE, IGNORE, IGNORE, IGNORE]
+    assert labels[1].tolist() == [IGNORE, 1, 2, 2, 0, IGNORE, IGNORE, IGNORE]
+    assert inputs["padding_mask"][1].tolist() == [1] * 6 + [0] * 2
+    assert truncated == 0
+
+
+def test_ner_truncation_and_unknown_tags(tok):
+    inputs, labels, truncated = encode_ner(
+        tok, [(["Paris", "is", "in", "France"], ["B-LOC", "O", "O", "B-LOC"])], LABELS,
+        max_length=4)
+    assert inputs["token_ids"][0].tolist() == [2, 5, 6, 3]
+    assert truncated == 2
+    with pytest.raises(ValueError, match="sentence 1: tag 'B-ORG' is not one of"):
+        encode_ner(tok, [(["Paris"], ["B-ORG"])], LABELS, max_length=8)
+
+
+def test_classification_pairs(tok):
+    examples = [TextExample("Paris is", "pos", pair="in France", line=1)]
+    inputs, ids = encode_classification(tok, examples, ["neg", "pos"], max_length=8)
+    assert ids.tolist() == [1]
+    assert inputs["token_ids"][0].tolist() == [2, 5, 6, 3, 7, 8, 3, 0]
+    assert inputs["segment_ids"][0].tolist() == [0, 0, 0, 0, 1, 1, 1, 0]
+    np.testing.assert_array_equal(inputs["padding_mask"][0], [1] * 7 + [0])
