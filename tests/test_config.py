@@ -1,4 +1,5 @@
 import json
+import pathlib
 
 import pytest
 
@@ -86,3 +87,23 @@ def test_json_files(tmp_path):
     with pytest.raises(ValueError, match=r"unknown keys \['bogus'\]"):
         BertConfig.from_dict({**config.to_dict(), "bogus": 1})
     json.loads((tmp_path / "hf.json").read_text())
+
+
+def test_staged_directory_appears_only_complete(tmp_path):
+    from tfbert.atomic import staged_directory
+
+    with pytest.raises(RuntimeError):
+        with staged_directory(tmp_path / "out") as staging:
+            (tmp_path / "marker").write_text(staging)
+            raise RuntimeError("killed half-way")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["marker"]
+    with staged_directory(tmp_path / "out") as staging:
+        (pathlib.Path(staging) / "a.txt").write_text("1")
+    assert (tmp_path / "out" / "a.txt").read_text() == "1"
+    with pytest.raises(ValueError, match="exists and is not empty"):
+        with staged_directory(tmp_path / "out"):
+            pass
+    with staged_directory(tmp_path / "out", replace=True) as staging:
+        (pathlib.Path(staging) / "b.txt").write_text("2")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["b.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["marker", "out"]

@@ -11,10 +11,10 @@ import dataclasses
 import json
 import os
 import shutil
-import tempfile
 
 import numpy as np
 
+from tfbert.atomic import staged_directory
 from tfbert.config import BertConfig
 
 TASKS = ("encoder", "pretrain", "classify", "pair", "ner", "qa")
@@ -131,15 +131,15 @@ def load_model_dir(path):
 def save_model_dir(model, config: BertConfig, spec: TaskSpec, path, vocab_file=None) -> None:
     """Writes a tfbert model directory atomically: built beside `path`, then renamed.
 
-    An existing directory at `path` is replaced only once the new one is complete.
+    An existing model directory at `path` is replaced only once the new one is complete;
+    any other non-empty directory there is an error (nothing of the user's is deleted).
     """
     from safetensors.numpy import save_file
 
-    path = os.path.abspath(path)
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=parent)
-    try:
+    if os.path.isdir(path) and os.listdir(path) and not is_model_dir(path):
+        raise ValueError(f"{os.path.abspath(path)}: exists, is not empty and is not a tfbert "
+                         "model directory; choose a new output directory")
+    with staged_directory(path, replace=True) as staging:
         config.to_json_file(os.path.join(staging, "config.json"))
         with open(os.path.join(staging, "task.json"), "w", encoding="utf-8") as f:
             json.dump(spec.to_dict(), f, indent=2, ensure_ascii=False)
@@ -147,13 +147,3 @@ def save_model_dir(model, config: BertConfig, spec: TaskSpec, path, vocab_file=N
         if vocab_file:
             shutil.copyfile(vocab_file, os.path.join(staging, "vocab.txt"))
         save_file(model_weights(model), os.path.join(staging, WEIGHTS_FILE))
-        if os.path.exists(path):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old.", dir=parent)
-            os.rename(path, os.path.join(old, "dir"))
-            os.rename(staging, path)
-            shutil.rmtree(old)
-        else:
-            os.rename(staging, path)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise

@@ -68,6 +68,12 @@ def test_convert_refuses_non_empty_destination(model_dir, tmp_path):
                                       "--to", "hf"])
     assert result.exit_code == 2 and "not empty" in result.output
     assert (tmp_path / "taken" / "keep.txt").read_text() == "mine"
+    result = CliRunner().invoke(cli, ["convert", str(model_dir), str(tmp_path / "taken")])
+    assert result.exit_code == 2 and "not a tfbert model directory" in result.output
+    assert (tmp_path / "taken" / "keep.txt").read_text() == "mine"
+    # An existing model directory is replaced as a whole.
+    result = CliRunner().invoke(cli, ["convert", str(model_dir), str(model_dir)])
+    assert result.exit_code == 0, result.output
 
 
 def test_demo_runs_end_to_end(tmp_path):

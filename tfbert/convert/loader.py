@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 
 from tfbert import model_dir
+from tfbert.atomic import staged_directory
 from tfbert.convert.checkpoint import Checkpoint, check_vocab
 from tfbert.convert.google import is_google_dir, read_google_checkpoint, write_google_checkpoint
 from tfbert.convert.huggingface import is_hf_dir, read_hf_dir, write_hf_dir
@@ -94,20 +93,8 @@ def write_checkpoint(checkpoint: Checkpoint, dst, to: str = "tfbert") -> None:
         model_dir.save_model_dir(model, checkpoint.config, checkpoint.spec, dst,
                                  vocab_file=checkpoint.vocab_file)
         return
-    dst = os.path.abspath(dst)
-    if os.path.exists(dst) and os.listdir(dst):
-        raise ValueError(f"{dst}: exists and is not empty; choose a new output directory")
-    parent = os.path.dirname(dst)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(dst)}.", dir=parent)
-    try:
+    with staged_directory(dst) as staging:
         (write_hf_dir if to == "hf" else write_google_checkpoint)(checkpoint, staging)
-        if os.path.isdir(dst):
-            os.rmdir(dst)
-        os.rename(staging, dst)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def convert(src, dst, to: str = "tfbert") -> Checkpoint:

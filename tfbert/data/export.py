@@ -7,9 +7,8 @@ import collections
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 
+from tfbert.atomic import staged_directory
 from tfbert.data import builtin
 from tfbert.data.splits import SPLITS
 
@@ -64,13 +63,7 @@ def export_dataset(name: str, directory) -> dict:
     Returns the manifest that README.md also records: counts, checksums, summary.
     """
     dataset = builtin.get(name)
-    directory = os.path.abspath(os.fspath(directory))
-    if os.path.exists(directory) and (not os.path.isdir(directory) or os.listdir(directory)):
-        raise ValueError(f"{directory}: exists and is not empty; choose a new directory")
-    parent = os.path.dirname(directory)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.", dir=parent)
-    try:
+    with staged_directory(directory) as staging:
         writer = {"classification": _write_classification, "ner": _write_ner,
                   "corpus": _write_corpus}[dataset.kind]
         labels, summary, counts = writer(name, staging)
@@ -80,12 +73,6 @@ def export_dataset(name: str, directory) -> dict:
                     "summary": summary.to_dict() if summary else None, "sha256": files}
         with open(os.path.join(staging, "README.md"), "w", encoding="utf-8") as f:
             f.write(_readme(manifest))
-        if os.path.isdir(directory):
-            os.rmdir(directory)
-        os.rename(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return manifest
 
 

@@ -1,0 +1,41 @@
+"""Directories that appear only complete: built beside their destination, then renamed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+
+
+@contextlib.contextmanager
+def staged_directory(destination, replace: bool = False):
+    """Yields a temporary directory next to `destination`; on success it becomes
+    `destination` by one rename, on failure it is removed and nothing else changes.
+
+    Without `replace`, an existing non-empty `destination` is an error (checked first,
+    so nothing is built in vain); with it, the old directory is swapped out only after the
+    new one is complete.
+    """
+    destination = os.path.abspath(os.fspath(destination))
+    occupied = os.path.exists(destination) and (
+        not os.path.isdir(destination) or bool(os.listdir(destination)))
+    if occupied and not replace:
+        raise ValueError(f"{destination}: exists and is not empty; choose a new directory")
+    parent, name = os.path.split(destination)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{name}.", dir=parent)
+    try:
+        yield staging
+        if os.path.isdir(destination) and not os.listdir(destination):
+            os.rmdir(destination)
+        if os.path.exists(destination):
+            old = tempfile.mkdtemp(prefix=f".{name}.old.", dir=parent)
+            os.rename(destination, os.path.join(old, name))
+            os.rename(staging, destination)
+            shutil.rmtree(old)
+        else:
+            os.rename(staging, destination)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
