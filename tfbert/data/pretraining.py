@@ -70,11 +70,12 @@ def make_instances(documents, seq_len, rng, next_sentence=True, short_seq_prob=0
     max_tokens = seq_len - (3 if next_sentence else 2)
     for index, document in enumerate(documents):
         target = max_tokens if rng.random() >= short_seq_prob else rng.randint(2, max_tokens)
-        chunk, length = [], 0
-        for i, sentence in enumerate(document):
-            chunk.append(sentence)
-            length += len(sentence)
-            if i != len(document) - 1 and length < target:
+        chunk, length, i = [], 0, 0
+        while i < len(document):
+            chunk.append(document[i])
+            length += len(document[i])
+            i += 1
+            if i < len(document) and length < target:
                 continue
             if not next_sentence:
                 first = [t for s in chunk for t in s][:max_tokens]
@@ -90,12 +91,13 @@ def make_instances(documents, seq_len, rng, next_sentence=True, short_seq_prob=0
                 while other == index:
                     other = rng.randrange(len(documents))
                 pool = documents[other]
-                start = rng.randrange(len(pool))
                 second = []
-                for s in pool[start:]:
-                    second.extend(s)
+                for sentence in pool[rng.randrange(len(pool)):]:
+                    second.extend(sentence)
                     if len(second) >= target - len(first):
                         break
+                # The sentences after the split were not used: they start the next chunk.
+                i -= len(chunk) - split
             else:
                 random_next = False
                 second = [t for s in chunk[split:] for t in s]
