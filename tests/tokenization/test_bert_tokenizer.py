@@ -149,3 +149,17 @@ def test_bad_vocabularies_are_named(tmp_path):
         read_vocab(path)
     with pytest.raises(ValueError, match="max_length must leave room"):
         BertTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "b"])(["a"], ["b"], max_length=3)
+
+
+@pytest.mark.parametrize("lowercase", [True, False], ids=["uncased", "cased"])
+def test_character_offsets_match_hugging_face(lowercase):
+    ref = reference(lowercase)
+    tok = BertTokenizer.from_file(VOCAB, lowercase=lowercase)
+    texts = VARIED + _real_texts()[::4]
+    ids, starts, ends = tok.tokenize_with_offsets(texts)
+    plain = tok.tokenize(texts)
+    for i, (text, expected) in enumerate(zip(texts, ref.encode_batch(
+            texts, add_special_tokens=False))):
+        assert ids[i].numpy().tolist() == plain[i].numpy().tolist() == expected.ids, repr(text)
+        ours = list(zip(starts[i].numpy().tolist(), ends[i].numpy().tolist()))
+        assert ours == expected.offsets, repr(text)

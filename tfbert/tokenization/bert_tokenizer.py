@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from tfbert.tokenization.normalize import MAX_CHARS_PER_WORD, normalize
+from tfbert.tokenization.normalize import MAX_CHARS_PER_WORD, normalize, normalize_characters
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
@@ -89,6 +89,10 @@ class BertTokenizer(tf.Module):
             # normalize() already turned words over the limit (in characters, as Hugging
             # Face counts) into one unknown character; tf-text counts bytes, up to 4 each.
             max_bytes_per_word=4 * MAX_CHARS_PER_WORD, support_detokenization=True)
+        self._word_splitter = tf_text.WhitespaceTokenizer()
+        self._word_pieces = tf_text.FastWordpieceTokenizer(
+            self.vocab, token_out_type=tf.int32, unknown_token="[UNK]",
+            no_pretokenization=True, max_bytes_per_word=4 * MAX_CHARS_PER_WORD)
         # A private-use character absent from the vocabulary always tokenizes to [UNK].
         self._unknown_char = next(chr(c) for c in range(0xE000, 0xF8FF)
                                   if chr(c) not in index and f"##{chr(c)}" not in index)
@@ -107,6 +111,47 @@ class BertTokenizer(tf.Module):
         """Word-piece ids, `(batch, (pieces))` int32, without special tokens."""
         texts = tf.convert_to_tensor(texts, tf.string)
         return self._wordpiece.tokenize(normalize(texts, self.lowercase, self._unknown_char))
+
+    def tokenize_with_offsets(self, texts):
+        """`(ids, starts, ends)`, each `(batch, (pieces))`: the `tokenize` ids and, for
+        every piece, the half-open range of *characters* of the original text it covers
+        (a `##` piece covers its part of the word; a word too long for the vocabulary is
+        one `[UNK]` covering all of it).
+        """
+        texts = tf.convert_to_tensor(texts, tf.string)
+        # (batch, (chars)): each character and what it becomes after normalisation; the
+        # normalised text is their concatenation.
+        chars = tf.strings.unicode_split(texts, "UTF-8")
+        normalized = chars.with_flat_values(
+            normalize_characters(chars.flat_values, self.lowercase))
+        text = tf.strings.reduce_join(normalized, axis=1)
+        # (batch, (chars)): the byte of `text` where each character's output ends.
+        total = tf.math.cumsum(tf.cast(tf.strings.length(normalized.flat_values), tf.int64))
+        before_row = tf.gather(tf.concat([[0], total], 0),
+                               tf.gather(normalized.row_splits, normalized.value_rowids()))
+        char_ends = normalized.with_flat_values(total - before_row)
+        # Words (split at spaces), then pieces with byte offsets inside their word.
+        words, word_starts, word_ends = self._word_splitter.tokenize_with_offsets(text)
+        too_long = tf.strings.length(words, unit="UTF8_CHAR") > MAX_CHARS_PER_WORD
+        words = tf.where(too_long, self._unknown_char, words)
+        ids, piece_starts, piece_ends = self._word_pieces.tokenize_with_offsets(words)
+        # Per piece (flat): its word's offsets, and whether the word was too long.
+        word_of_piece = ids.values.value_rowids()
+        word_start = tf.gather(tf.cast(word_starts.flat_values, tf.int64), word_of_piece)
+        word_end = tf.gather(tf.cast(word_ends.flat_values, tf.int64), word_of_piece)
+        starts = word_start + tf.cast(piece_starts.flat_values, tf.int64)
+        ends = tf.where(tf.gather(too_long.flat_values, word_of_piece), word_end,
+                        word_start + tf.cast(piece_ends.flat_values, tf.int64))
+        ids = ids.merge_dims(1, 2)
+        # A byte of `text` belongs to the first character whose output ends after it.
+        dense_ends = char_ends.to_tensor(default_value=2 ** 62)
+
+        def to_chars(byte_offsets):
+            dense = ids.with_flat_values(byte_offsets).to_tensor(default_value=0)
+            found = tf.searchsorted(dense_ends, dense, side="right")
+            return tf.RaggedTensor.from_tensor(found, lengths=ids.row_lengths())
+
+        return ids, to_chars(starts), to_chars(ends - 1) + 1
 
     def pack(self, first: tf.RaggedTensor, second: tf.RaggedTensor | None = None,
              max_length: int = 128, pad_to_max_length: bool = True) -> dict:

@@ -47,3 +47,21 @@ def normalize(texts: tf.Tensor, lowercase: bool, unknown_char: str | None) -> tf
     texts = tf.strings.regex_replace(texts, f"([{_PUNCT}])", r" \1 ")
     too_long = f"[^ ]{{{MAX_CHARS_PER_WORD + 1},}}"
     return tf.strings.regex_replace(texts, too_long, unknown_char or " ")
+
+
+def normalize_characters(chars: tf.Tensor, lowercase: bool) -> tf.Tensor:
+    """`normalize` applied to single characters (a string tensor of any shape, one
+    character per element), minus the long-word rule, which needs whole words.
+
+    Each output element is what its character becomes in the normalised text (possibly
+    empty, or padded with spaces), so the normalised text is their concatenation and every
+    normalised byte traces back to one original character.
+    """
+    chars = tf.strings.regex_replace(chars, r"^[\t\n\r\p{Zs}]$", " ")
+    chars = tf.strings.regex_replace(chars, r"^[\p{Cc}\p{Cf}\x{FFFD}]$", "")
+    chars = tf.strings.regex_replace(chars, f"^([{_CJK}{_PUNCT}])$", r" \1 ")
+    if lowercase:
+        chars = tf.strings.lower(chars, encoding="utf-8")
+        chars = tf_text.normalize_utf8(chars, "NFD")
+        chars = tf.strings.regex_replace(chars, r"\p{Mn}", "")
+    return chars
