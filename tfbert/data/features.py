@@ -55,3 +55,80 @@ def encode_ner(tokenizer, sentences, labels, max_length, source="data"):
     inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids),
               "padding_mask": padding_mask}
     return inputs, label_array, truncated
+
+
+def encode_qa(tokenizer, examples, max_length=384, doc_stride=128, max_query_length=64):
+    """Question + context windows for span QA (google-research/bert's recipe).
+
+    The question is cut to `max_query_length` pieces; the context is cut into windows
+    that start every `doc_stride` pieces and fill the rest of `max_length`. Each window is
+    `[CLS] question [SEP] context-part [SEP]`. Its target is the first answer's piece span
+    when the whole answer lies inside the window, else `(0, 0)` (the `[CLS]` position, as
+    for SQuAD v2's unanswerable questions).
+
+    Returns `(inputs, targets, windows)`: `inputs` the encoder's three arrays
+    `(n_windows, max_length)`; `targets` `start_positions`/`end_positions`; `windows` a
+    dict with `example_index` `(n_windows,)` and `char_spans` `(n_windows, max_length, 2)`,
+    the character range in the context of each context piece (-1 elsewhere), which maps a
+    predicted span back to text.
+    """
+    if doc_stride < 1:
+        raise ValueError(f"doc_stride must be positive. Received: doc_stride={doc_stride}")
+    questions = tokenizer.tokenize(tf.constant([e.question for e in examples])).to_list()
+    ids, starts, ends = tokenizer.tokenize_with_offsets(tf.constant([e.context for e in examples]))
+    ids, starts, ends = ids.to_list(), starts.to_list(), ends.to_list()
+    rows = {k: [] for k in ("token_ids", "segment_ids", "padding_mask", "start_positions",
+                            "end_positions", "example_index", "char_spans")}
+    for index, example in enumerate(examples):
+        query = questions[index][:max_query_length]
+        room = max_length - len(query) - 3
+        if room < 1:
+            raise ValueError(f"max_length={max_length} leaves no room for the context after a "
+                             f"{len(query)}-piece question; raise max_length or lower "
+                             "max_query_length")
+        answer = None
+        if example.answers and not example.is_impossible:
+            text, char_start = example.answers[0]
+            char_end = char_start + len(text)
+            covering = [i for i, (s, e) in enumerate(zip(starts[index], ends[index]))
+                        if s < char_end and e > char_start]
+            if covering:
+                answer = (covering[0], covering[-1])
+        offset = 0
+        while True:
+            window = range(offset, min(offset + room, len(ids[index])))
+            token_ids = [tokenizer.cls_id] + query + [tokenizer.sep_id] + \
+                [ids[index][i] for i in window] + [tokenizer.sep_id]
+            first_context = len(query) + 2
+            spans = np.full((max_length, 2), -1, "int32")
+            for k, i in enumerate(window):
+                spans[first_context + k] = (starts[index][i], ends[index][i])
+            start = end = 0
+            if answer and window and window[0] <= answer[0] and answer[1] <= window[-1]:
+                start, end = (first_context + answer[0] - offset,
+                              first_context + answer[1] - offset)
+            n = len(token_ids)
+            rows["token_ids"].append(token_ids + [tokenizer.pad_id] * (max_length - n))
+            rows["segment_ids"].append([0] * first_context + [1] * (n - first_context)
+                                       + [0] * (max_length - n))
+            rows["padding_mask"].append([1] * n + [0] * (max_length - n))
+            rows["start_positions"].append(start)
+            rows["end_positions"].append(end)
+            rows["example_index"].append(index)
+            rows["char_spans"].append(spans)
+            if offset + room >= len(ids[index]):
+                break
+            offset += doc_stride
+    arrays = {k: np.asarray(v, "int32") for k, v in rows.items()}
+    inputs = {k: arrays[k] for k in ("token_ids", "segment_ids", "padding_mask")}
+    targets = {k: arrays[k] for k in ("start_positions", "end_positions")}
+    windows = {k: arrays[k] for k in ("example_index", "char_spans")}
+    return inputs, targets, windows
+
+
+def span_text(context, char_spans, start, end):
+    """The answer text and its character range for a predicted piece span of a window."""
+    first, last = char_spans[start], char_spans[end]
+    if first[0] < 0 or last[0] < 0 or end < start:
+        return "", -1, -1
+    return context[first[0]:last[1]], int(first[0]), int(last[1])
