@@ -148,3 +148,45 @@ def test_whole_word_masking_and_fresh_masks(tokenizer):
             # pieces after a chosen word start are chosen unless the cap cut them.
             if WORDS[row[p]].startswith("##"):
                 assert p - 1 in chosen
+
+
+def test_chinese_whole_word_masking_with_jieba(tmp_path):
+    pytest.importorskip("jieba")
+    from tfbert.data.pretraining import word_starts
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "，"] + list("我爱北京天安门手机很好用这个") \
+        + ["phone", "##s"]
+    tok = BertTokenizer(vocab)
+    (row,) = word_starts(["我爱北京天安门，phones"], tok, lambda t: ["我", "爱", "北京", "天安门",
+                                                                   "，", "phones"])
+    assert [vocab[i] for i, _ in row] == ["我", "爱", "北", "京", "天", "安", "门", "，", "phone",
+                                          "##s"]
+    assert [f for _, f in row] == [1, 1, 1, 0, 1, 0, 0, 1, 1, 0]
+    corpus = tmp_path / "zh.txt"
+    corpus.write_text("我爱北京天安门\n这个手机很好用\n\n北京天安门很好\n我爱这个手机\n\n" * 20)
+    create_pretraining_data([corpus], tmp_path / "out", tok, seq_len=24,
+                            whole_word_masking=True, echo=lambda *_: None)
+    dataset, manifest = load_pretraining_dataset(tmp_path / "out")
+    assert manifest["settings"]["whole_word_masking"] is True
+    tf.random.set_seed(0)
+    masker = Masker(vocab, seq_len=24, rate=0.3, whole_word=True)
+    words = {"北京", "天安门", "这个", "手机"}
+    for batch in dataset.ragged_batch(16).map(masker).take(3):
+        inputs, targets = batch
+        for i in range(inputs["token_ids"].shape[0]):
+            positions = set(inputs["masked_positions"][i].numpy()[
+                targets["masked_weights"][i].numpy() == 1].tolist())
+            original = inputs["token_ids"][i].numpy().copy()
+            for p, label in zip(inputs["masked_positions"][i].numpy(),
+                                targets["masked_ids"][i].numpy()):
+                original[p] = label
+            kept = [(p, vocab[t]) for p, t in enumerate(original) if t > 4]
+            text = "".join(c for _, c in kept)
+            for word in words:
+                start = text.find(word)
+                while start >= 0:
+                    span = {kept[k][0] for k in range(start, start + len(word))}
+                    # A jieba word is masked whole or not at all (unless the cap cut it).
+                    if span & positions and len(positions) < masker.max_predictions:
+                        assert span <= positions, (text, word, positions)
+                    start = text.find(word, start + 1)

@@ -35,10 +35,14 @@ class Masker:
         self._chooser = tf_text.MaskValuesChooser(len(vocab), index["[MASK]"], 0.8, 0.1)
         self._continuation = tf.constant([t.startswith("##") for t in vocab])
 
-    def _words(self, token_ids: tf.RaggedTensor) -> tf.RaggedTensor:
-        """`(batch, (tokens))` -> `(batch, (words), (pieces))`."""
+    def _words(self, token_ids: tf.RaggedTensor, word_starts=None) -> tf.RaggedTensor:
+        """`(batch, (tokens))` -> `(batch, (words), (pieces))`; word starts come from the
+        data (`pretrain-data --whole-word-masking`, jieba for Chinese) or from `##`."""
         flat = token_ids.flat_values
-        starts = tf.logical_not(tf.gather(self._continuation, flat))
+        if word_starts is not None:
+            starts = word_starts.flat_values
+        else:
+            starts = tf.logical_not(tf.gather(self._continuation, flat))
         # A row's first token ([CLS]) always starts a word, so rows never share a word.
         starts = tf.tensor_scatter_nd_update(
             starts, tf.expand_dims(token_ids.row_starts(), 1),
@@ -51,7 +55,8 @@ class Masker:
 
     def __call__(self, batch):
         token_ids = batch["token_ids"]
-        ragged = self._words(token_ids) if self.whole_word else token_ids
+        ragged = self._words(token_ids, batch.get("word_starts")) if self.whole_word \
+            else token_ids
         masked, positions, labels = tf_text.mask_language_model(
             ragged, item_selector=self._selector, mask_values_chooser=self._chooser)
         if self.whole_word:

@@ -112,12 +112,65 @@ def _feature(values):
 
 
 def _serialize(first, second, random_next, cls_id, sep_id):
+    """`first`/`second`: lists of token ids, or of `(id, starts_word)` pairs when whole-word
+    boundaries travel with the data."""
+    pairs = bool(first) and isinstance(first[0], tuple)
+    if pairs:
+        (first, first_starts), (second, second_starts) = (
+            (list(z) for z in zip(*part)) if part else ([], []) for part in (first, second))
     token_ids = [cls_id] + first + [sep_id] + (second + [sep_id] if second else [])
     segment_ids = [0] * (len(first) + 2) + [1] * (len(second) + 1 if second else 0)
-    example = tf.train.Example(features=tf.train.Features(feature={
-        "token_ids": _feature(token_ids), "segment_ids": _feature(segment_ids),
-        "next_sentence_label": _feature([int(random_next)])}))
+    features = {"token_ids": _feature(token_ids), "segment_ids": _feature(segment_ids),
+                "next_sentence_label": _feature([int(random_next)])}
+    if pairs:
+        starts = [1] + first_starts + [1] + (second_starts + [1] if second else [])
+        features["word_starts"] = _feature(starts)
+    example = tf.train.Example(features=tf.train.Features(feature=features))
     return example.SerializeToString()
+
+
+def _cjk(char):
+    return any(lo <= ord(char) <= hi for lo, hi in _CJK_RANGES)
+
+
+_CJK_RANGES = [(0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+               (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F)]
+
+
+def word_starts(sentences, tokenizer, segmenter=None):
+    """Per sentence, `[(id, starts_word)]`: a piece starts a word unless it is a `##`
+    piece, or a CJK character inside a word of `segmenter` (jieba's `cut` when installed;
+    without it every CJK character is a word, the fallback of Chinese whole-word masking).
+    """
+    ids, starts, _ = tokenizer.tokenize_with_offsets(tf.constant(sentences))
+    out = []
+    for sentence, row, row_starts in zip(sentences, ids.to_list(), starts.to_list()):
+        boundaries = None
+        if segmenter is not None:
+            boundaries, position = set(), 0
+            for word in segmenter(sentence):
+                boundaries.add(position)
+                position += len(word)
+        flags = []
+        for token, start in zip(row, row_starts):
+            piece = tokenizer.vocab[token]
+            if piece.startswith("##"):
+                flags.append(0)
+            elif boundaries is not None and start < len(sentence) and _cjk(sentence[start]):
+                flags.append(int(start in boundaries))
+            else:
+                flags.append(1)
+        out.append(list(zip(row, flags)))
+    return out
+
+
+def _jieba():
+    try:
+        import jieba
+    except ImportError:
+        return None
+    jieba.setLogLevel(60)
+    return lambda text: list(jieba.cut(text))
 
 
 def _sha256(path):
@@ -153,6 +206,10 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
     else:
         with open(settings_path, "w", encoding="utf-8") as f:
             json.dump(settings, f, indent=2)
+    segmenter = _jieba() if whole_word_masking else None
+    if whole_word_masking:
+        echo("whole-word boundaries: " + ("jieba words for Chinese" if segmenter else
+                                          "## pieces; Chinese by character (jieba not installed)"))
     shards = []
     for number, block in enumerate(_blocks(files, block_documents)):
         name = f"shard-{number:05d}.tfrecord"
@@ -165,7 +222,12 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
             continue
         rng = random.Random(f"{seed}-{number}")
         sentences = [s for document in block for s in document]
-        ids = tokenizer.tokenize(tf.constant(sentences)).to_list() if sentences else []
+        if not sentences:
+            ids = []
+        elif whole_word_masking:
+            ids = word_starts(sentences, tokenizer, segmenter)
+        else:
+            ids = tokenizer.tokenize(tf.constant(sentences)).to_list()
         it = iter(ids)
         documents = [[next(it) for _ in document] for document in block]
         documents = [[s for s in d if s] for d in documents]
@@ -214,12 +276,18 @@ def load_pretraining_dataset(out_dir):
     spec = {"token_ids": tf.io.VarLenFeature(tf.int64),
             "segment_ids": tf.io.VarLenFeature(tf.int64),
             "next_sentence_label": tf.io.FixedLenFeature([1], tf.int64)}
+    whole_word = manifest["settings"].get("whole_word_masking", False)
+    if whole_word:
+        spec["word_starts"] = tf.io.VarLenFeature(tf.int64)
 
     def parse(record):
         parsed = tf.io.parse_single_example(record, spec)
-        return {"token_ids": tf.cast(tf.sparse.to_dense(parsed["token_ids"]), tf.int32),
-                "segment_ids": tf.cast(tf.sparse.to_dense(parsed["segment_ids"]), tf.int32),
-                "next_sentence_label": tf.cast(parsed["next_sentence_label"][0], tf.int32)}
+        out = {"token_ids": tf.cast(tf.sparse.to_dense(parsed["token_ids"]), tf.int32),
+               "segment_ids": tf.cast(tf.sparse.to_dense(parsed["segment_ids"]), tf.int32),
+               "next_sentence_label": tf.cast(parsed["next_sentence_label"][0], tf.int32)}
+        if whole_word:
+            out["word_starts"] = tf.cast(tf.sparse.to_dense(parsed["word_starts"]), tf.bool)
+        return out
 
     return tf.data.TFRecordDataset(paths).map(parse), manifest
 
