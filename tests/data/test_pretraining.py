@@ -154,8 +154,8 @@ def test_chinese_whole_word_masking_with_jieba(tmp_path):
     pytest.importorskip("jieba")
     from tfbert.data.pretraining import word_starts
 
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "，"] + list("我爱北京天安门手机很好用这个") \
-        + ["phone", "##s"]
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "，"]
+    vocab += list("我爱北京天安门手机很好用这个") + ["phone", "##s"]
     tok = BertTokenizer(vocab)
     (row,) = word_starts(["我爱北京天安门，phones"], tok, lambda t: ["我", "爱", "北京", "天安门",
                                                                    "，", "phones"])
