@@ -32,31 +32,22 @@ def read_vocab(path) -> list[str]:
     return vocab
 
 
-def _keep_first(pieces: tf.RaggedTensor, counts: tf.Tensor) -> tf.RaggedTensor:
-    """The first `counts[i]` pieces of each row `i`."""
-    positions = tf.ragged.range(pieces.row_lengths())
-    return tf.ragged.boolean_mask(pieces, positions < tf.cast(counts, tf.int64)[:, None])
-
-
-def _truncate_longest_first(segments, budget):
-    """Trims one or two ragged `(batch, (pieces))` segments to `budget` pieces in all,
-    the way Hugging Face's tokenizers do ("longest_first"): only the longer is cut while
-    that suffices, else each keeps half, the longer one getting the odd piece (the second
-    on a tie)."""
-    if len(segments) == 1:
-        return [_keep_first(segments[0], tf.fill([segments[0].nrows()], budget))]
-    first, second = segments
-    a, b = first.row_lengths(), second.row_lengths()  # (batch,) int64
-    budget = tf.constant(budget, tf.int64)
-    swap = a > b
+def _longest_first_counts(lengths, budget):
+    """How many pieces each of one or two segments keeps so that they fit `budget` in
+    all, the way Hugging Face's tokenizers trim ("longest_first"): only the longer is cut
+    while that suffices, else each keeps half, the longer getting the odd piece (the second
+    on a tie). `lengths`: one or two `(batch,)` int32 tensors."""
+    budget = tf.constant(budget, tf.int32)
+    if len(lengths) == 1:
+        return [tf.minimum(lengths[0], budget)]
+    a, b = lengths
     short = tf.minimum(a, b)
     keep_long = tf.where(short > budget, short, tf.maximum(short, budget - short))
     both = short + keep_long > budget
     keep_short = tf.where(both, budget // 2, short)
-    keep_long = tf.where(both, budget // 2 + budget % 2, keep_long)
-    keep_a = tf.where(swap, keep_long, keep_short)
-    keep_b = tf.where(swap, keep_short, keep_long)
-    return [_keep_first(first, keep_a), _keep_first(second, keep_b)]
+    keep_long = tf.minimum(tf.where(both, budget // 2 + budget % 2, keep_long), tf.maximum(a, b))
+    swap = a > b
+    return [tf.where(swap, keep_long, keep_short), tf.where(swap, keep_short, keep_long)]
 
 
 class BertTokenizer(tf.Module):
@@ -164,19 +155,32 @@ class BertTokenizer(tf.Module):
             raise ValueError(f"max_length must leave room for the special tokens. "
                              f"Received: max_length={max_length}")
         segments = [first] if second is None else [first, second]
-        budget = max_length - len(segments) - 1
-        segments = _truncate_longest_first(segments, budget)
-        token_ids, segment_ids = tf_text.combine_segments(
-            segments, start_of_sequence_id=self.cls_id, end_of_segment_id=self.sep_id)
-        width = max_length if pad_to_max_length else None
-        if width is None:
-            width = tf.reduce_max(token_ids.row_lengths())
-        token_ids, padding_mask = tf_text.pad_model_inputs(
-            token_ids, max_seq_length=width, pad_value=self.pad_id)
-        segment_ids, _ = tf_text.pad_model_inputs(segment_ids, max_seq_length=width)
-        return {"token_ids": tf.cast(token_ids, tf.int32),
-                "segment_ids": tf.cast(segment_ids, tf.int32),
-                "padding_mask": tf.cast(padding_mask, tf.int32)}
+        keeps = _longest_first_counts(
+            [tf.cast(x.row_lengths(), tf.int32) for x in segments],
+            max_length - len(segments) - 1)
+        # Dense ops only (RaggedTensorToTensor, Gather, Select): TFLite and TF Serving
+        # have kernels for all of them. (batch, max_length) throughout.
+        positions = tf.range(max_length, dtype=tf.int32)[None, :]
+        token_ids = tf.where(positions == 0, self.cls_id, self.pad_id)
+        segment_ids = tf.zeros_like(token_ids)
+        cursor = tf.ones_like(keeps[0])[:, None]  # first free position, after [CLS]
+        for index, (segment, keep) in enumerate(zip(segments, keeps)):
+            dense = tf.cast(segment.to_tensor(shape=[None, max_length]), tf.int32)
+            gathered = tf.gather(dense, tf.clip_by_value(positions - cursor, 0, max_length - 1),
+                                 batch_dims=1)
+            end = cursor + keep[:, None]  # where this segment's [SEP] goes
+            token_ids = tf.where((positions >= cursor) & (positions < end), gathered, token_ids)
+            token_ids = tf.where(positions == end, self.sep_id, token_ids)
+            segment_ids = tf.where((positions >= cursor) & (positions <= end), index,
+                                   segment_ids)
+            cursor = end + 1
+        padding_mask = tf.cast(positions < cursor, tf.int32)
+        if not pad_to_max_length:
+            width = tf.reduce_max(cursor)
+            token_ids, segment_ids, padding_mask = (
+                x[:, :width] for x in (token_ids, segment_ids, padding_mask))
+        return {"token_ids": token_ids, "segment_ids": segment_ids,
+                "padding_mask": padding_mask}
 
     def encode(self, texts, pairs=None, max_length: int = 128,
                pad_to_max_length: bool = True) -> dict:
