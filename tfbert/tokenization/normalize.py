@@ -22,6 +22,13 @@ _PUNCT = r"\p{P}!-/:-@\[-`{-~"
 MAX_CHARS_PER_WORD = 100
 
 
+def _fold(texts: tf.Tensor) -> tf.Tensor:
+    """Lower case, canonical decomposition (NFD), then the combining marks (accents) dropped."""
+    texts = tf.strings.lower(texts, encoding="utf-8")
+    texts = tf_text.normalize_utf8(texts, "NFD")
+    return tf.strings.regex_replace(texts, r"\p{Mn}", "")
+
+
 def normalize(texts: tf.Tensor, lowercase: bool, unknown_char: str | None) -> tf.Tensor:
     """`texts`: a string tensor of any shape. Returns the same shape, normalised.
 
@@ -37,10 +44,7 @@ def normalize(texts: tf.Tensor, lowercase: bool, unknown_char: str | None) -> tf
     # Each CJK ideograph is a word of its own.
     texts = tf.strings.regex_replace(texts, f"([{_CJK}])", r" \1 ")
     if lowercase:
-        texts = tf.strings.lower(texts, encoding="utf-8")
-        # Canonical decomposition, then drop the combining marks (accents).
-        texts = tf_text.normalize_utf8(texts, "NFD")
-        texts = tf.strings.regex_replace(texts, r"\p{Mn}", "")
+        texts = _fold(texts)
     # Punctuation is a word of its own (FastBertTokenizer splits there too); then a run of
     # non-spaces is exactly one of Hugging Face's words. (One pattern with both the class
     # and the repetition exhausts RE2's DFA memory.)
@@ -60,8 +64,4 @@ def normalize_characters(chars: tf.Tensor, lowercase: bool) -> tf.Tensor:
     chars = tf.strings.regex_replace(chars, r"^[\t\n\r\p{Zs}]$", " ")
     chars = tf.strings.regex_replace(chars, r"^[\p{Cc}\p{Cf}\x{FFFD}]$", "")
     chars = tf.strings.regex_replace(chars, f"^([{_CJK}{_PUNCT}])$", r" \1 ")
-    if lowercase:
-        chars = tf.strings.lower(chars, encoding="utf-8")
-        chars = tf_text.normalize_utf8(chars, "NFD")
-        chars = tf.strings.regex_replace(chars, r"\p{Mn}", "")
-    return chars
+    return _fold(chars) if lowercase else chars
