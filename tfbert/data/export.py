@@ -4,21 +4,12 @@ source, counts and SHA-256 checksums. Written beside `directory`, then renamed i
 from __future__ import annotations
 
 import collections
-import hashlib
 import json
 import os
 
-from tfbert.atomic import staged_directory
+from tfbert.atomic import sha256_file, staged_directory
 from tfbert.data import builtin
 from tfbert.data.splits import SPLITS
-
-
-def _sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_classification(name, staging):
@@ -67,7 +58,7 @@ def export_dataset(name: str, directory) -> dict:
         writer = {"classification": _write_classification, "ner": _write_ner,
                   "corpus": _write_corpus}[dataset.kind]
         labels, summary, counts = writer(name, staging)
-        files = {f: _sha256(os.path.join(staging, f)) for f in sorted(os.listdir(staging))}
+        files = {f: sha256_file(os.path.join(staging, f)) for f in sorted(os.listdir(staging))}
         manifest = {"name": name, "kind": dataset.kind, "source": dataset.description,
                     "package": dataset.package, "labels": labels, "counts": counts,
                     "summary": summary.to_dict() if summary else None, "sha256": files}

@@ -16,13 +16,15 @@ sees a truncated one; `manifest.json` is written last.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
 import tempfile
 
 import tensorflow as tf
+
+from tfbert.atomic import sha256_file
+from tfbert.tokenization.normalize import is_cjk
 
 MANIFEST = "manifest.json"
 
@@ -129,14 +131,6 @@ def _serialize(first, second, random_next, cls_id, sep_id):
     return example.SerializeToString()
 
 
-def _cjk(char):
-    return any(lo <= ord(char) <= hi for lo, hi in _CJK_RANGES)
-
-
-_CJK_RANGES = [(0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
-               (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F)]
-
-
 def word_starts(sentences, tokenizer, segmenter=None):
     """Per sentence, `[(id, starts_word)]`: a piece starts a word unless it is a `##`
     piece, or a CJK character inside a word of `segmenter` (jieba's `cut` when installed;
@@ -156,7 +150,7 @@ def word_starts(sentences, tokenizer, segmenter=None):
             piece = tokenizer.vocab[token]
             if piece.startswith("##"):
                 flags.append(0)
-            elif boundaries is not None and start < len(sentence) and _cjk(sentence[start]):
+            elif boundaries is not None and start < len(sentence) and is_cjk(sentence[start]):
                 flags.append(int(start in boundaries))
             else:
                 flags.append(1)
@@ -171,14 +165,6 @@ def _jieba():
         return None
     jieba.setLogLevel(60)
     return lambda text: list(jieba.cut(text))
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentence=True,
@@ -216,7 +202,7 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
         path = os.path.join(out_dir, name)
         if os.path.isfile(path):
             count = sum(1 for _ in tf.data.TFRecordDataset(path))
-            shards.append({"file": name, "instances": count, "sha256": _sha256(path),
+            shards.append({"file": name, "instances": count, "sha256": sha256_file(path),
                            "documents": len(block)})
             echo(f"{name}: already complete ({count} instances)")
             continue
@@ -247,7 +233,7 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
-        shards.append({"file": name, "instances": count, "sha256": _sha256(path),
+        shards.append({"file": name, "instances": count, "sha256": sha256_file(path),
                        "documents": len(block)})
         echo(f"{name}: {count} instances from {len(block)} documents")
     if not shards:

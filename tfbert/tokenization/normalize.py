@@ -13,8 +13,14 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 # Hugging Face's _is_chinese_char ranges: CJK ideographs only (not kana or hangul).
-_CJK = ("\\x{4E00}-\\x{9FFF}\\x{3400}-\\x{4DBF}\\x{20000}-\\x{2A6DF}\\x{2A700}-\\x{2B73F}"
-        "\\x{2B740}-\\x{2B81F}\\x{2B820}-\\x{2CEAF}\\x{F900}-\\x{FAFF}\\x{2F800}-\\x{2FA1F}")
+CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+              (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+_CJK = "".join(f"\\x{{{lo:X}}}-\\x{{{hi:X}}}" for lo, hi in CJK_RANGES)
+
+
+def is_cjk(token: str) -> bool:
+    """Whether `token` is a single CJK ideograph (a word of its own for BERT)."""
+    return len(token) == 1 and any(lo <= ord(token) <= hi for lo, hi in CJK_RANGES)
 
 
 # Hugging Face's punctuation: Unicode P* plus every ASCII symbol.

@@ -8,15 +8,7 @@ import tempfile
 import tensorflow as tf
 
 from tfbert.tokenization.bert_tokenizer import SPECIAL_TOKENS
-from tfbert.tokenization.normalize import normalize
-
-def _is_cjk(token: str) -> bool:
-    return len(token) == 1 and any(lo <= ord(token) <= hi for lo, hi in _CJK_RANGES)
-
-
-_CJK_RANGES = [(0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
-               (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F)]
-
+from tfbert.tokenization.normalize import is_cjk, normalize
 
 def count_words(files, lowercase=True, batch_size=1024):
     """Word counts over `files`, read line by line (memory grows with the number of
@@ -50,12 +42,12 @@ def learn_vocab(files, size: int, lowercase: bool = True) -> list[str]:
         raise ValueError(f"--size must exceed the {len(SPECIAL_TOKENS)} special tokens. "
                          f"Received: size={size}")
     counts = count_words(files, lowercase)
-    cjk = [t for t in counts if _is_cjk(t)]
+    cjk = [t for t in counts if is_cjk(t)]
     # The learner adds "##c" for every character c; a CJK ideograph is always a word of its
     # own, so its "##" form is never used. Ask for that many more, then drop them.
     vocab = learner.learn(counts, size + len(cjk), list(SPECIAL_TOKENS),
                           max_unique_chars=100000)
-    vocab = [t for t in vocab if not (t.startswith("##") and _is_cjk(t[2:]))]
+    vocab = [t for t in vocab if not (t.startswith("##") and is_cjk(t[2:]))]
     present = set(vocab)
     missing = sorted((t for t in cjk if t not in present), key=lambda t: (-counts[t], t))
     return vocab + missing
