@@ -105,12 +105,40 @@ def assign_weights(model, tensors: dict, source: str) -> None:
         variable.assign(value.astype(variable.dtype))
 
 
+def declared_lowercase(directory) -> bool:
+    """Whether the checkpoint in `directory` is uncased, as its files declare it: tfbert's
+    `task.json`, Hugging Face's `tokenizer_config.json` or `tokenizer.json`, keras-hub's
+    `tokenizer.json`; else Google's release naming (`cased_L-12_...` vs `uncased_...`)."""
+
+    def read(name):
+        try:
+            with open(os.path.join(directory, name), encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    if (task := read("task.json")) is not None:
+        return bool(task.get("lowercase", True))
+    if (tokenizer_config := read("tokenizer_config.json")) is not None:
+        return bool(tokenizer_config.get("do_lower_case", True))
+    if (tokenizer := read("tokenizer.json")) is not None:
+        # keras-hub keeps it under "config", Hugging Face under "normalizer".
+        section = tokenizer.get("config") or tokenizer.get("normalizer") or {}
+        return bool(section.get("lowercase", True))
+    base = os.path.basename(os.path.abspath(directory)).lower()
+    return not (base.startswith("cased") or "_cased" in base or "-cased" in base)
+
+
 def is_model_dir(path) -> bool:
     return os.path.isfile(os.path.join(path, "task.json"))
 
 
-def load_model_dir(path):
-    """Reads a tfbert model directory. Returns `(model, config, spec)`."""
+def read_model_dir(path):
+    """Reads a tfbert model directory without building a model.
+
+    Returns `(config, spec, tensors)`, the tensors keyed by variable path.
+    """
     from safetensors.numpy import load_file
 
     config = BertConfig.from_json_file(os.path.join(path, "config.json"))
@@ -123,9 +151,7 @@ def load_model_dir(path):
     weights_path = os.path.join(path, WEIGHTS_FILE)
     if not os.path.isfile(weights_path):
         raise ValueError(f"{path}: no {WEIGHTS_FILE}; expected the weights of a tfbert model")
-    model = build_model(config, spec)
-    assign_weights(model, load_file(weights_path), source=weights_path)
-    return model, config, spec
+    return config, spec, load_file(weights_path)
 
 
 def save_model_dir(model, config: BertConfig, spec: TaskSpec, path, vocab_file=None) -> None:

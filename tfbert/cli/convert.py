@@ -14,10 +14,10 @@ from tfbert.convert.loader import FORMATS
 def command(src, dst, to):
     """Convert the checkpoint at SRC (tfbert, Hugging Face, Google TF1 or keras-hub)
     and write it to DST."""
-    from tfbert.convert.loader import convert, detect_format
+    from tfbert.convert.loader import convert
 
     checkpoint = convert(src, dst, to=to)
-    click.echo(f"{src} ({detect_format(src)}, task {checkpoint.spec.task}) -> {dst} ({to})")
+    click.echo(f"{src} ({checkpoint.format}, task {checkpoint.spec.task}) -> {dst} ({to})")
     if checkpoint.fresh:
         click.echo("note: not in the source, left at initial values: "
                    + ", ".join(checkpoint.fresh))

@@ -26,6 +26,7 @@ class Checkpoint:
     source: str
     vocab_file: str | None = None
     fresh: tuple = ()
+    format: str = ""  # "tfbert", "hf", "google" or "keras-hub", set by read_checkpoint
 
     def restricted_to(self, task: str) -> "Checkpoint":
         """The same checkpoint seen as a model of `task` (only `encoder` or its own)."""

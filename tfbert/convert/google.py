@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import json
 import os
@@ -12,7 +13,7 @@ import numpy as np
 from tfbert.config import BertConfig
 from tfbert.convert import names
 from tfbert.convert.checkpoint import Checkpoint, check_vocab, from_source_names, to_source_names
-from tfbert.model_dir import TaskSpec
+from tfbert.model_dir import TaskSpec, declared_lowercase
 
 CHECKPOINT_PREFIX = "bert_model.ckpt"
 
@@ -74,10 +75,8 @@ def read_google_checkpoint(path) -> Checkpoint:
                         next_sentence="cls/seq_relationship/output_weights" in tensors)
     else:
         spec = TaskSpec(task="encoder")
-    # Google's release directories are named cased_L-12_... or uncased_L-12_...
-    base = os.path.basename(os.path.dirname(os.path.abspath(prefix))).lower()
-    cased = base.startswith("cased") or "_cased" in base or "-cased" in base
-    spec = TaskSpec(**{**spec.to_dict(), "labels": spec.labels, "lowercase": not cased})
+    spec = dataclasses.replace(
+        spec, lowercase=declared_lowercase(os.path.dirname(os.path.abspath(prefix))))
     rows = names.task_rows(spec.task, config.num_layers, spec.next_sentence)
     unused = sorted(set(tensors) - {row.google for row in rows})
     if unused:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -12,7 +13,7 @@ from tfbert.config import BertConfig
 from tfbert.convert import names
 from tfbert.convert.checkpoint import (Checkpoint, check_vocab, from_source_names, read_json_config,
                                        to_source_names)
-from tfbert.model_dir import TaskSpec
+from tfbert.model_dir import TaskSpec, declared_lowercase
 
 # Buffers and tied copies that carry no information of their own.
 _IGNORED = ("embeddings.position_ids", "cls.predictions.decoder.weight",
@@ -99,13 +100,7 @@ def read_hf_dir(path) -> Checkpoint:
         name = _normalise_name(name)
         if name not in _IGNORED:
             tensors[name] = value
-    spec = _task_from_hf(data, tensors)
-    lowercase = True
-    tokenizer_config = os.path.join(path, "tokenizer_config.json")
-    if os.path.isfile(tokenizer_config):
-        with open(tokenizer_config, encoding="utf-8") as f:
-            lowercase = bool(json.load(f).get("do_lower_case", True))
-    spec = TaskSpec(**{**spec.to_dict(), "labels": spec.labels, "lowercase": lowercase})
+    spec = dataclasses.replace(_task_from_hf(data, tensors), lowercase=declared_lowercase(path))
     rows = names.task_rows(spec.task, config.num_layers, spec.next_sentence)
     used = {row.hf for row in rows}
     unused = sorted(set(tensors) - used)

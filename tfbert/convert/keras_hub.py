@@ -8,14 +8,13 @@ tanh form of GELU, which every import sets.
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
 from tfbert.config import BertConfig
 from tfbert.convert.checkpoint import Checkpoint, check_vocab, read_json_config
-from tfbert.model_dir import TaskSpec
+from tfbert.model_dir import TaskSpec, declared_lowercase
 
 EXTRA_MESSAGE = ("keras-hub is needed to read keras-hub presets; install it with "
                  "pip install 'tfbert[kerashub]'")
@@ -115,11 +114,7 @@ def read_keras_hub_preset(path) -> Checkpoint:
         raise ValueError(f"{path}: {EXTRA_MESSAGE}") from None
     backbone = keras_hub.models.BertBackbone.from_preset(path)
     config = config_from_backbone(backbone)
-    lowercase = True
-    tokenizer_json = os.path.join(path, "tokenizer.json")
-    if os.path.isfile(tokenizer_json):
-        with open(tokenizer_json, encoding="utf-8") as f:
-            lowercase = bool(json.load(f).get("config", {}).get("lowercase", True))
+    lowercase = declared_lowercase(path)
     vocab = os.path.join(path, "assets", "tokenizer", "vocabulary.txt")
     vocab = vocab if os.path.isfile(vocab) else None
     check_vocab(config, vocab, path)

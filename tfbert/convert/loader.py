@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -39,15 +40,14 @@ def read_checkpoint(path) -> Checkpoint:
     path = os.fspath(path)
     fmt = detect_format(path)
     if fmt == "tfbert":
-        model, config, spec = model_dir.load_model_dir(path)
+        config, spec, tensors = model_dir.read_model_dir(path)
         vocab = os.path.join(path, "vocab.txt")
         vocab = vocab if os.path.isfile(vocab) else None
         check_vocab(config, vocab, path)
-        return Checkpoint(config, spec, model_dir.model_weights(model), source=path,
-                          vocab_file=vocab)
+        return Checkpoint(config, spec, tensors, source=path, vocab_file=vocab, format=fmt)
     reader = {"hf": read_hf_dir, "google": read_google_checkpoint,
               "keras-hub": read_keras_hub_preset}[fmt]
-    return reader(path)
+    return dataclasses.replace(reader(path), format=fmt)
 
 
 def model_from_checkpoint(checkpoint: Checkpoint):
@@ -79,7 +79,7 @@ def load(path, task: str | None = None):
     path = os.fspath(path)
     checkpoint = read_checkpoint(path)
     if task is None:
-        bare = detect_format(path) != "tfbert" and checkpoint.spec.task == "pretrain"
+        bare = checkpoint.format != "tfbert" and checkpoint.spec.task == "pretrain"
         task = "encoder" if bare else checkpoint.spec.task
     return model_from_checkpoint(checkpoint.restricted_to(task))
 
@@ -119,7 +119,7 @@ def describe(path) -> dict:
             vocab_size = sum(1 for _ in f)
     return {
         "path": os.fspath(path),
-        "format": detect_format(path),
+        "format": checkpoint.format,
         "task": checkpoint.spec.to_dict(),
         "config": config.to_dict(),
         "parameters": {"total": sum(parts.values()), **parts},

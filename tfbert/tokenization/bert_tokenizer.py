@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from tfbert.model_dir import declared_lowercase
 from tfbert.tokenization.normalize import MAX_CHARS_PER_WORD, normalize, normalize_characters
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -219,29 +220,6 @@ class BertTokenizer(tf.Module):
         return [text.decode("utf-8") for text in self._wordpiece.detokenize(ragged).numpy()]
 
 
-def _lowercase_of(directory) -> bool:
-    """The casing a model directory declares (tfbert, Hugging Face, keras-hub, Google)."""
-    import json
-
-    def read(name):
-        try:
-            with open(os.path.join(directory, name), encoding="utf-8") as f:
-                data = json.load(f)
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    if os.path.isfile(os.path.join(directory, "task.json")):
-        return bool(read("task.json").get("lowercase", True))
-    if os.path.isfile(os.path.join(directory, "tokenizer_config.json")):
-        return bool(read("tokenizer_config.json").get("do_lower_case", True))
-    if os.path.isfile(os.path.join(directory, "tokenizer.json")):
-        return bool(read("tokenizer.json").get("config", {}).get("lowercase", True))
-    # Google's releases are named cased_L-12_... / uncased_L-12_...
-    base = os.path.basename(os.path.abspath(directory)).lower()
-    return not (base.startswith("cased") or "_cased" in base or "-cased" in base)
-
-
 def load_tokenizer(path) -> BertTokenizer:
     """A tokenizer from a `vocab.txt` or a model directory (tfbert, Hugging Face, Google,
     keras-hub), with the casing the directory declares."""
@@ -251,6 +229,6 @@ def load_tokenizer(path) -> BertTokenizer:
     for candidate in ("vocab.txt", os.path.join("assets", "tokenizer", "vocabulary.txt")):
         if os.path.isfile(os.path.join(path, candidate)):
             return BertTokenizer.from_file(os.path.join(path, candidate),
-                                           lowercase=_lowercase_of(path))
+                                           lowercase=declared_lowercase(path))
     raise ValueError(f"{path}: no vocab.txt; expected a vocabulary file or a model directory "
                      "that holds one")
