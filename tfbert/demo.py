@@ -45,7 +45,7 @@ def encode_sentences(model, tokenizer, sentences, max_length=128):
 
 def run(out_dir="runs/minilm", echo=print):
     """Converts MiniLM-L6 into `out_dir` (reused when present) and prints similarities."""
-    from tfbert.convert.loader import convert, describe, load
+    from tfbert.convert.loader import convert, load
     from tfbert.tokenization import load_tokenizer
 
     source = minilm_path()
@@ -55,14 +55,12 @@ def run(out_dir="runs/minilm", echo=print):
         convert(source, out_dir, to="tfbert")
     else:
         echo(f"[1/3] reusing {out_dir}")
-    info = describe(out_dir)
-    config = info["config"]
-    echo(f"      {config['num_layers']} layers, hidden {config['hidden_size']}, "
-         f"{config['num_heads']} heads, {info['parameters']['total']:,} parameters, "
-         f"vocabulary {info['vocab_size']}")
-    echo("[2/3] loading with tfbert.load and encoding sentences")
-    encoder = load(out_dir)
-    embeddings = encode_sentences(encoder, load_tokenizer(out_dir), SENTENCES)
+    encoder, tokenizer = load(out_dir), load_tokenizer(out_dir)
+    echo(f"      {encoder.num_layers} layers, hidden {encoder.hidden_size}, "
+         f"{encoder.num_heads} heads, {encoder.count_params():,} parameters, "
+         f"vocabulary {tokenizer.vocab_size}")
+    echo("[2/3] encoding sentences with the model from tfbert.load")
+    embeddings = encode_sentences(encoder, tokenizer, SENTENCES)
     similarity = embeddings @ embeddings.T
     echo("[3/3] cosine similarity (mean-pooled MiniLM-L6 embeddings)")
     for i, sentence in enumerate(SENTENCES):

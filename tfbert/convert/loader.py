@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 from tfbert import model_dir
@@ -128,6 +127,3 @@ def describe(path) -> dict:
         "untrained": list(checkpoint.fresh),
     }
 
-
-def describe_json(path) -> str:
-    return json.dumps(describe(path), indent=2, ensure_ascii=False)
