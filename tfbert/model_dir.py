@@ -14,7 +14,7 @@ import shutil
 
 import numpy as np
 
-from tfbert.atomic import staged_directory
+from tfbert.atomic import atomic_file, staged_directory, write_json
 from tfbert.config import BertConfig
 
 TASKS = ("encoder", "pretrain", "classify", "pair", "ner", "qa")
@@ -64,7 +64,13 @@ def build_model(config: BertConfig, spec: TaskSpec):
     """The Keras model for a config and task, with freshly initialised weights."""
     from tfbert import modeling
 
-    encoder = modeling.BertEncoder.from_bert_config(config)
+    return task_model(modeling.BertEncoder.from_bert_config(config), spec)
+
+
+def task_model(encoder, spec: TaskSpec):
+    """`encoder` with the head of `spec.task` (fresh head weights)."""
+    from tfbert import modeling
+
     if spec.task == "encoder":
         return encoder
     if spec.task == "pretrain":
@@ -160,16 +166,25 @@ def save_model_dir(model, config: BertConfig, spec: TaskSpec, path, vocab_file=N
     An existing model directory at `path` is replaced only once the new one is complete;
     any other non-empty directory there is an error (nothing of the user's is deleted).
     """
-    from safetensors.numpy import save_file
-
     if os.path.isdir(path) and os.listdir(path) and not is_model_dir(path):
         raise ValueError(f"{os.path.abspath(path)}: exists, is not empty and is not a tfbert "
                          "model directory; choose a new output directory")
     with staged_directory(path, replace=True) as staging:
-        config.to_json_file(os.path.join(staging, "config.json"))
-        with open(os.path.join(staging, "task.json"), "w", encoding="utf-8") as f:
-            json.dump(spec.to_dict(), f, indent=2, ensure_ascii=False)
-            f.write("\n")
-        if vocab_file:
-            shutil.copyfile(vocab_file, os.path.join(staging, "vocab.txt"))
-        save_file(model_weights(model), os.path.join(staging, WEIGHTS_FILE))
+        write_model_files(model, config, spec, staging, vocab_file)
+
+
+def write_model_files(model, config: BertConfig, spec: TaskSpec, path, vocab_file=None) -> None:
+    """Writes the model files into `path`, leaving anything else there (a training run's
+    `checkpoints/`) alone. Each file is replaced atomically and `task.json`, which marks a
+    model directory, comes last."""
+    from safetensors.numpy import save_file
+
+    if vocab_file and os.path.abspath(vocab_file) != os.path.abspath(
+            os.path.join(path, "vocab.txt")):
+        with atomic_file(os.path.join(path, "vocab.txt")) as staging:
+            shutil.copyfile(vocab_file, staging)
+    with atomic_file(os.path.join(path, "config.json")) as staging:
+        config.to_json_file(staging)
+    with atomic_file(os.path.join(path, WEIGHTS_FILE)) as staging:
+        save_file(model_weights(model), staging)
+    write_json(os.path.join(path, "task.json"), spec.to_dict())

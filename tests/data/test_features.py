@@ -18,8 +18,9 @@ def tok():
 def test_ner_labels_first_piece_only(tok):
     sentences = [(["Paris", "is", "unbelievable"], ["B-LOC", "O", "O"]),
                  (["江", "泽", "民", "好"], ["B-PER", "I-PER", "I-PER", "O"])]
-    inputs, labels, truncated = encode_ner(tok, sentences, LABELS, max_length=8)
+    inputs, labels, truncated, word_index = encode_ner(tok, sentences, LABELS, max_length=8)
     assert inputs["token_ids"][0].tolist() == [2, 5, 6, 9, 10, 11, 3, 0]
+    assert word_index[0].tolist() == [-1, 0, 1, 2, -1, -1, -1, -1]
     assert labels[0].tolist() == [IGNORE, 3, 0, 0, IGNORE, IGNORE, IGNORE, IGNORE]
     assert labels[1].tolist() == [IGNORE, 1, 2, 2, 0, IGNORE, IGNORE, IGNORE]
     assert inputs["padding_mask"][1].tolist() == [1] * 6 + [0] * 2
@@ -27,11 +28,17 @@ def test_ner_labels_first_piece_only(tok):
 
 
 def test_ner_truncation_and_unknown_tags(tok):
-    inputs, labels, truncated = encode_ner(
-        tok, [(["Paris", "is", "in", "France"], ["B-LOC", "O", "O", "B-LOC"])], LABELS,
-        max_length=4)
-    assert inputs["token_ids"][0].tolist() == [2, 5, 6, 3]
+    inputs, labels, truncated, _ = encode_ner(
+        tok, [(["Paris", "is", "un", "in", "France"], ["B-LOC", "O", "O", "O", "B-LOC"])],
+        LABELS, max_length=5)
+    assert inputs["token_ids"][0].tolist() == [2, 5, 6, 9, 3]
     assert truncated == 2
+    # Words stop at the first that does not fit: the short "is" is not squeezed in after
+    # a cut-off word.
+    inputs, _, truncated, word_index = encode_ner(
+        tok, [(["unbelievable", "is"], None)], LABELS, max_length=4)
+    assert inputs["token_ids"][0].tolist() == [2, 3, 0, 0] and truncated == 2
+    assert word_index[0].tolist() == [-1, -1, -1, -1]
     with pytest.raises(ValueError, match="sentence 1: tag 'B-ORG' is not one of"):
         encode_ner(tok, [(["Paris"], ["B-ORG"])], LABELS, max_length=8)
 

@@ -34,9 +34,11 @@ def cli(ctx, debug):
 
 
 def _register():
-    from tfbert.cli import convert, datasets, demo, info, pretrain_data, vocab
+    from tfbert.cli import (convert, datasets, demo, evaluate, finetune, info, predict,
+                            pretrain, pretrain_data, vocab)
 
-    for module in (convert, datasets, demo, info, pretrain_data, vocab):
+    for module in (convert, datasets, demo, evaluate, finetune, info, predict, pretrain,
+                   pretrain_data, vocab):
         cli.add_command(module.command)
 
 

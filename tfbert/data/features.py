@@ -24,37 +24,52 @@ def encode_classification(tokenizer, examples, labels, max_length, source="data"
 
 
 def encode_ner(tokenizer, sentences, labels, max_length, source="data"):
-    """`sentences`: `[(words, tags)]`. Returns `(inputs, label ids (batch, max_length))`;
-    a word cut off by `max_length` loses its label (counted in the returned `truncated`)."""
+    """`sentences`: `[(words, tags)]`; `tags` may be `None` (prediction input).
+
+    Returns `(inputs, label ids (batch, max_length), truncated, word_index)`. `word_index`
+    `(batch, max_length)` gives, at each word's first piece, the word's index in its
+    sentence (-1 elsewhere), mapping predictions back to words. Words from the first that
+    no longer fits in `max_length` on are cut off (counted in `truncated`); a word with
+    no pieces (only characters the tokenizer drops) has no position.
+    """
     index = {label: i for i, label in enumerate(labels)}
     words = [w for ws, _ in sentences for w in ws]
     pieces = tokenizer.tokenize(tf.constant(words)).to_list() if words else []
-    token_ids = np.full((len(sentences), max_length), tokenizer.pad_id, "int32")
-    label_array = np.full((len(sentences), max_length), IGNORE, "int32")
-    padding_mask = np.zeros((len(sentences), max_length), "int32")
+    shape = (len(sentences), max_length)
+    token_ids = np.full(shape, tokenizer.pad_id, "int32")
+    label_array = np.full(shape, IGNORE, "int32")
+    word_index = np.full(shape, -1, "int32")
+    padding_mask = np.zeros(shape, "int32")
     truncated, cursor = 0, 0
     for row, (ws, tags) in enumerate(sentences):
-        ids, row_labels = [tokenizer.cls_id], [IGNORE]
-        for tag in tags:
-            word_pieces = pieces[cursor]
-            cursor += 1
+        ids, row_labels, row_words = [tokenizer.cls_id], [IGNORE], [-1]
+        for tag in tags or ():
             if tag not in index:
                 raise ValueError(f"{source}: sentence {row + 1}: tag {tag!r} is not one of the "
                                  f"model's labels {list(labels)}")
-            if len(ids) + len(word_pieces) > max_length - 1:
+        fits = True  # until the first word that does not fit
+        for position, word_pieces in enumerate(pieces[cursor:cursor + len(ws)]):
+            fits = fits and len(ids) + len(word_pieces) <= max_length - 1
+            if not fits:
                 truncated += bool(word_pieces)
+            if not fits or not word_pieces:
                 continue
-            if word_pieces:
-                ids += word_pieces
-                row_labels += [index[tag]] + [IGNORE] * (len(word_pieces) - 1)
+            tag = tags[position] if tags is not None else None
+            ids += word_pieces
+            row_labels += [index[tag] if tag is not None else IGNORE] + \
+                [IGNORE] * (len(word_pieces) - 1)
+            row_words += [position] + [-1] * (len(word_pieces) - 1)
+        cursor += len(ws)
         ids.append(tokenizer.sep_id)
         row_labels.append(IGNORE)
+        row_words.append(-1)
         token_ids[row, :len(ids)] = ids
         label_array[row, :len(ids)] = row_labels
+        word_index[row, :len(ids)] = row_words
         padding_mask[row, :len(ids)] = 1
     inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids),
               "padding_mask": padding_mask}
-    return inputs, label_array, truncated
+    return inputs, label_array, truncated, word_index
 
 
 def encode_qa(tokenizer, examples, max_length=384, doc_stride=128, max_query_length=64):

@@ -1,0 +1,32 @@
+"""`tfbert evaluate MODEL DATA [--output report.json]`."""
+
+import click
+
+
+@click.command("evaluate")
+@click.argument("model", type=click.Path(exists=True, file_okay=False))
+@click.argument("data", type=click.Path(exists=True))
+@click.option("--output", type=click.Path(dir_okay=False),
+              help="Write the metrics as JSON here, a Markdown report beside it (and a "
+                   "confusion-matrix PNG for classification).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--max-batches", type=click.IntRange(min=0), default=0,
+              help="Pre-training data: score only this many batches (0: all).")
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--pair-column", default="pair", show_default=True)
+@click.option("--label-column", default="label", show_default=True)
+def command(model, data, output, batch_size, max_batches, text_column, pair_column,
+            label_column):
+    """Score MODEL (a model directory) on labelled DATA in its task's format, or on a
+    pretrain-data directory for a pre-trained model."""
+    from tfbert.training.evaluate import evaluate_model
+    from tfbert.training.tasks import Columns
+
+    metrics = evaluate_model(model, data, output, batch_size,
+                             Columns(text_column, label_column, pair_column), max_batches)
+    for key, value in metrics.items():
+        if isinstance(value, (int, float)):
+            click.echo(f"{key:>12}: {value:.4f}" if isinstance(value, float)
+                       else f"{key:>12}: {value}")
+    if output:
+        click.echo(f"report: {output}")

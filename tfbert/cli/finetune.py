@@ -1,0 +1,48 @@
+"""`tfbert finetune --task T --train F --out DIR (--init MODEL | --preset P --vocab V)`."""
+
+import click
+
+from tfbert.cli.training_options import settings_from, training_options
+
+
+@click.command("finetune")
+@click.option("--task", required=True, type=click.Choice(("classify", "pair", "ner", "qa")))
+@click.option("--train", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="classify/pair: .jsonl/.csv/.tsv; ner: CoNLL; qa: SQuAD JSON.")
+@click.option("--dev", type=click.Path(exists=True, dir_okay=False),
+              help="Scored each epoch; the best weights are kept.")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="The model directory to write (re-run to resume).")
+@click.option("--init", type=click.Path(exists=True),
+              help="A model directory or checkpoint (tfbert, Hugging Face, Google, keras-hub).")
+@click.option("--preset", help="Or a fresh model of this size (needs --vocab).")
+@click.option("--vocab", type=click.Path(exists=True, dir_okay=False))
+@click.option("--cased", is_flag=True, help="With --preset: keep case and accents.")
+@click.option("--max-length", type=click.IntRange(min=8), default=None,
+              help="Tokens per input [default: 128; qa: 384].")
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--pair-column", default="pair", show_default=True)
+@click.option("--label-column", default="label", show_default=True)
+@click.option("--doc-stride", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--max-query-length", type=click.IntRange(min=1), default=64, show_default=True)
+@training_options
+def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_column,
+            pair_column, label_column, doc_stride, max_query_length, **kwargs):
+    """Fine-tune a task head on TRAIN and write a model directory to OUT."""
+    from tfbert.training.finetune import FinetuneJob, finetune
+    from tfbert.training.tasks import Columns
+
+    settings = settings_from(kwargs, batch_size=32, epochs=3, learning_rate=5e-5,
+                             warmup_ratio=0.1)
+    job = FinetuneJob(task=task, train=train, dev=dev, out=out, init=init, preset=preset,
+                      vocab=vocab, lowercase=not cased,
+                      max_length=max_length or (384 if task == "qa" else 128),
+                      columns=Columns(text_column, label_column, pair_column),
+                      doc_stride=doc_stride, max_query_length=max_query_length,
+                      strategy=kwargs.pop("strategy"), settings=settings)
+    result, metrics = finetune(job)
+    summary = ""
+    if metrics:
+        summary = "; dev " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()
+                                       if isinstance(v, float))
+    click.echo(f"{result.step} steps{summary}; model directory: {out}")

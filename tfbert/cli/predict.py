@@ -1,0 +1,75 @@
+"""`tfbert predict MODEL (--text T... | --input FILE) [--output out.jsonl]`."""
+
+import json
+import os
+import sys
+
+import click
+
+
+def _records(texts, pair, context, input_path, task, columns):
+    if texts and input_path:
+        raise click.BadParameter("give --text or --input, not both")
+    if texts:
+        if task == "qa":
+            if not context:
+                raise click.BadParameter("a qa model needs --context with --text questions")
+            return [{"question": t, "context": context} for t in texts]
+        return [{"text": t, **({"pair": pair} if pair is not None else {})} for t in texts]
+    if not input_path:
+        raise click.BadParameter("give --text or --input")
+    from tfbert.data.readers import _rows
+
+    ext = os.path.splitext(input_path)[1].lower().lstrip(".")
+    fmt = {"jsonl": "jsonl", "json": "jsonl", "csv": "csv", "tsv": "tsv"}.get(ext)
+    if fmt is None:
+        if ext != "txt":
+            raise ValueError(f"{input_path}: unknown format {ext!r}; expected .jsonl, .csv, "
+                             ".tsv or .txt (one text per line)")
+        with open(input_path, encoding="utf-8") as f:
+            return [{"text": line.rstrip("\n")} for line in f if line.strip()]
+    wanted = ("question", "context") if task == "qa" else (columns[0],)
+    records = []
+    for number, row in _rows(input_path, fmt):
+        missing = [c for c in wanted if not isinstance(row.get(c), str)]
+        if missing:
+            raise ValueError(f"{input_path}: line {number}: no text column {missing[0]!r}")
+        if task != "qa":
+            row = {**row, "text": row[columns[0]]}
+            if columns[1] in row:
+                row["pair"] = row[columns[1]]
+        records.append(row)
+    return records
+
+
+@click.command("predict")
+@click.argument("model", type=click.Path(exists=True, file_okay=False))
+@click.option("--text", "texts", multiple=True, help="An input text (repeatable).")
+@click.option("--pair", help="With --text on a pair model: the second text.")
+@click.option("--context", help="With --text on a qa model: the passage the questions ask about.")
+@click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False),
+              help=".jsonl/.csv/.tsv with a text column (qa: question and context), or .txt.")
+@click.option("--output", type=click.Path(dir_okay=False), help="JSONL out (default: stdout).")
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--pair-column", default="pair", show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Fill-mask: candidates per [MASK].")
+def command(model, texts, pair, context, input_path, output, text_column, pair_column,
+            batch_size, top_k):
+    """Predict with MODEL (a model directory): one JSON object per input."""
+    from tfbert.atomic import atomic_file
+    from tfbert.training.predict import Predictor
+
+    predictor = Predictor(model, batch_size=batch_size, top_k=top_k)
+    records = _records(list(texts), pair, context, input_path, predictor.task,
+                       (text_column, pair_column))
+    results = predictor.predict(records)
+    lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in results]
+    if output:
+        with atomic_file(output) as staging:
+            with open(staging, "w", encoding="utf-8") as f:
+                f.writelines(lines)
+        click.echo(f"{len(lines)} predictions: {output}", err=True)
+    else:
+        sys.stdout.writelines(lines)

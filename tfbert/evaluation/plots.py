@@ -1,0 +1,107 @@
+"""PNG plots of evaluation results: a confusion-matrix heat map and training curves.
+
+Figures are drawn with `matplotlib.figure.Figure` on an Agg canvas, never through pyplot, so
+nothing here changes the backend or global figure state of the calling program. matplotlib is
+imported on first use: the metrics and reports work without it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tfbert.evaluation.report import write_atomically
+
+
+def _figure(width, height):
+    """A new Figure with its own Agg canvas."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise ImportError("Plots need matplotlib; install it with `pip install matplotlib`.") \
+            from error
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save_png(figure, path):
+    """Writes `figure` as a PNG at `path` atomically; returns `path`."""
+    return write_atomically(path, lambda f: figure.savefig(f, format="png", dpi=100))
+
+
+def plot_confusion_matrix(matrix, labels, path, normalize=True):
+    """A heat map of `matrix` (rows true class, columns predicted) saved as a PNG at `path`.
+
+    Every cell shows its count; with `normalize` the shading is the row-normalised fraction
+    (recall per true class, so rare classes stay visible), otherwise the count. The figure grows
+    with the number of classes and stays readable up to about 30. Returns `path`.
+    """
+    counts = np.asarray(matrix)
+    labels = [str(label) for label in labels]
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] != len(labels):
+        raise ValueError(f"matrix must be square with one row per label ({len(labels)} labels). "
+                         f"Received: shape={counts.shape}")
+    k = len(labels)
+    if normalize:
+        totals = counts.sum(axis=1, keepdims=True)
+        shade = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+        vmax, bar_label = 1.0, "fraction of true class"
+    else:
+        shade = counts.astype(float)
+        vmax, bar_label = max(float(shade.max()), 1.0), "count"
+    side = min(max(4.0, 0.45 * k + 2.5), 18.0)
+    figure = _figure(side + 1.0, side)
+    axes = figure.add_subplot()
+    image = axes.imshow(shade, cmap="Blues", vmin=0.0, vmax=vmax)
+    figure.colorbar(image, ax=axes, label=bar_label, shrink=0.8)
+    font = 10 if k <= 10 else 8 if k <= 20 else 6
+    for i in range(k):
+        for j in range(k):
+            dark = shade[i, j] > 0.5 * vmax
+            axes.text(j, i, f"{counts[i, j]:g}", ha="center", va="center", fontsize=font,
+                      color="white" if dark else "black")
+    slanted = k <= 10  # few labels: slanted, easier to read; many: vertical, no overlap
+    axes.set_xticks(range(k), labels, rotation=45 if slanted else 90,
+                    ha="right" if slanted else "center", fontsize=font)
+    axes.set_yticks(range(k), labels, fontsize=font)
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    axes.set_title("Confusion matrix" + (" (shading: row-normalised)" if normalize else ""))
+    return _save_png(figure, path)
+
+
+def plot_training_curves(history, path):
+    """One subplot per logged quantity against "step", saved as a PNG at `path`.
+
+    `history` is a list of dicts such as {"step": 10, "loss": 0.5, "learning_rate": 1e-4};
+    a row may lack some keys (dev metrics logged only per epoch), and each curve uses just the
+    rows that have its key. Non-numeric values are skipped. Returns `path`.
+    """
+    rows = list(history)
+    if not rows or not all(isinstance(row, dict) and "step" in row for row in rows):
+        raise ValueError("history must be a non-empty list of dicts, each with a 'step'. "
+                         f"Received: {rows[:3]!r}{' ...' if len(rows) > 3 else ''}")
+    keys = [key for key in dict.fromkeys(k for row in rows for k in row) if key != "step"]
+    series = {}
+    for key in keys:
+        points = [(row["step"], row[key]) for row in rows
+                  if isinstance(row.get(key), (int, float, np.number))
+                  and not isinstance(row[key], bool)]
+        if points:
+            series[key] = sorted(points)
+    if not series:
+        raise ValueError(f"history has no numeric values besides 'step'. Received keys: {keys}")
+    columns = min(len(series), 3)
+    grid_rows = math.ceil(len(series) / columns)
+    figure = _figure(4.5 * columns, 3.2 * grid_rows)
+    for index, (key, points) in enumerate(series.items()):
+        axes = figure.add_subplot(grid_rows, columns, index + 1)
+        steps, values = zip(*points)
+        axes.plot(steps, values, marker="o" if len(points) <= 20 else None, markersize=3)
+        axes.set_title(key)
+        axes.set_xlabel("step")
+        axes.grid(alpha=0.3)
+    return _save_png(figure, path)

@@ -1,0 +1,136 @@
+"""`tfbert finetune`: a task head on a pre-trained (or fresh preset) encoder, trained with
+the distributed loop, written as a model directory.
+
+The output directory is the model directory: `config.json`, `vocab.txt`, `task.json`,
+`model.safetensors` (the best dev weights when there is a dev set), `checkpoints/` for
+resuming, `logs/` (TensorBoard), `history.json`, `training_curves.png` and the dev report.
+Running the same command again on the same `--out` resumes the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from tfbert.atomic import sha256_file
+from tfbert.config import BertConfig
+from tfbert.model_dir import TaskSpec, task_model, write_model_files
+from tfbert.training import checkpoints, losses, scoring, tasks
+from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
+from tfbert.training.trainer import Trainer, TrainSettings, prepare
+
+FINETUNE_TASKS = ("classify", "pair", "ner", "qa")
+
+
+@dataclasses.dataclass
+class FinetuneJob:
+    task: str
+    train: str
+    out: str
+    dev: str | None = None
+    init: str | None = None          # a model directory or any supported checkpoint
+    preset: str | None = None        # or a preset size with a vocabulary
+    vocab: str | None = None
+    lowercase: bool = True           # with --preset (a checkpoint declares its own)
+    max_length: int = 128
+    columns: tasks.Columns = dataclasses.field(default_factory=tasks.Columns)
+    doc_stride: int = 128
+    max_query_length: int = 64
+    strategy: str = "auto"
+    settings: TrainSettings = dataclasses.field(default_factory=TrainSettings)
+
+    def validate(self):
+        if self.task not in FINETUNE_TASKS:
+            raise ValueError(f"--task must be one of {FINETUNE_TASKS}. Received: {self.task!r}")
+        if bool(self.init) == bool(self.preset):
+            raise ValueError("give either --init MODEL or --preset NAME with --vocab VOCAB")
+        if self.preset and not self.vocab:
+            raise ValueError(f"--preset {self.preset} needs --vocab (a vocab.txt)")
+        for flag, path in (("--train", self.train), ("--dev", self.dev),
+                           ("--vocab", self.vocab)):
+            if path and not os.path.isfile(path):
+                raise ValueError(f"{flag} {path}: no such file")
+        if self.init and not os.path.exists(self.init):
+            raise ValueError(f"--init {self.init}: no such file or directory")
+
+    def identity(self) -> dict:
+        """What defines the run: a resumed run must match it exactly."""
+        return {"command": "finetune", "task": self.task,
+                "train": sha256_file(self.train),
+                "dev": sha256_file(self.dev) if self.dev else None,
+                "init": os.path.abspath(self.init) if self.init else None,
+                "preset": self.preset, "vocab": sha256_file(self.vocab) if self.vocab else None,
+                "lowercase": self.lowercase if self.preset else None,
+                "max_length": self.max_length, "columns": dataclasses.asdict(self.columns),
+                "doc_stride": self.doc_stride, "max_query_length": self.max_query_length,
+                "settings": self.settings.identity()}
+
+
+def _encoder_source(job: FinetuneJob):
+    """`(config, vocab file, lowercase, build_encoder)`."""
+    from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
+    from tfbert.model_dir import declared_lowercase
+    from tfbert.modeling import BertEncoder
+    from tfbert.tokenization import read_vocab
+
+    if job.init:
+        try:
+            checkpoint = read_checkpoint(job.init).restricted_to("encoder")
+        except ValueError as err:
+            raise ValueError(f"--init: {err}") from None
+        if not checkpoint.vocab_file:
+            raise ValueError(f"--init {job.init}: has no vocab.txt; expected a model "
+                             "directory or checkpoint with its vocabulary")
+        lowercase = declared_lowercase(job.init) if os.path.isdir(job.init) else True
+        return (checkpoint.config, checkpoint.vocab_file, lowercase,
+                lambda: model_from_checkpoint(checkpoint))
+    config = BertConfig.from_name(job.preset, vocab_size=len(read_vocab(job.vocab)))
+    return config, job.vocab, job.lowercase, lambda: BertEncoder.from_bert_config(config)
+
+
+def finetune(job: FinetuneJob, verbose=True):
+    """Runs (or resumes) `job`; returns `(TrainResult, dev metrics or None)`."""
+    from tfbert.tokenization import BertTokenizer
+
+    job.validate()
+    resuming = checkpoints.check_output_dir(job.out, job.identity())
+    strategy = make_strategy(job.strategy)
+    per_replica_batch(strategy, job.settings.batch_size)
+    config, vocab_file, lowercase, build_encoder = _encoder_source(job)
+    tokenizer = BertTokenizer.from_file(vocab_file, lowercase=lowercase)
+    labels = tasks.read_labels(job.task, job.train, job.columns)
+    spec = TaskSpec(task=job.task, labels=tuple(labels), max_length=job.max_length,
+                    lowercase=lowercase)
+
+    def load(path):
+        return tasks.load_task_data(job.task, path, tokenizer, labels, job.max_length,
+                                    job.columns, job.doc_stride, job.max_query_length)
+
+    train, dev = load(job.train), load(job.dev) if job.dev else None
+    if verbose and is_chief(strategy):
+        print(f"{'resuming' if resuming else 'starting'} {job.task} fine-tuning on "
+              f"{strategy.num_replicas_in_sync} replica(s); {train.note}"
+              + (f"; dev: {dev.note}" if dev else ""), flush=True)
+    prepare(job.settings)
+    with strategy.scope():
+        model = task_model(build_encoder(), spec)
+    if is_chief(strategy):
+        checkpoints.write_run(job.out, job.identity())
+    evaluate = scoring.dev_scorer(job.task, labels, dev) if dev else None
+    trainer = Trainer(strategy, model, losses.for_task(job.task), job.settings, job.out,
+                      train.size, evaluate=evaluate, metric=scoring.MAIN_METRIC[job.task],
+                      verbose=verbose)
+    result = trainer.fit(tasks.epoch_datasets(train, job.settings.seed))
+    model = trainer.final_weights()
+    metrics = None
+    if is_chief(strategy):
+        write_model_files(model, config, spec, job.out, vocab_file)
+        if dev:
+            from tfbert.training.evaluate import write_evaluation
+
+            metrics = scoring.score(job.task, labels, scoring.model_outputs(model, dev.inputs),
+                                    dev)
+            write_evaluation(metrics, job.task, labels, os.path.join(job.out, "dev_report.json"),
+                             details={"model": os.path.abspath(job.out), "data": dev.path,
+                                      "task": job.task, "step": result.step})
+    return result, metrics

@@ -1,0 +1,103 @@
+"""Task losses, normalised over the whole global batch.
+
+Each loss is a sum of per-item losses divided by a count (examples, labelled tokens,
+masked positions). The loop all-reduces the counts over replicas and accumulation steps
+before dividing, so a step on several replicas, or k accumulated micro-batches, computes
+exactly the loss of one batch of the same global size on one device.
+
+`counts(targets)` needs only the targets; `sums(outputs, targets)` the model outputs too.
+Both return `{component: float32 scalar}`; the loss is `sum(sums[c] / counts[c])`.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _count(x):
+    return tf.cast(tf.reduce_sum(x), tf.float32)
+
+
+def _sparse_ce(labels, logits):
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(labels, tf.int32), logits=tf.cast(logits, tf.float32))
+
+
+class ClassificationLoss:
+    """Softmax cross-entropy over `labels` `(batch,)`, or with `multi_label` the mean
+    sigmoid cross-entropy over `labels` `(batch, classes)` of 0/1."""
+
+    def __init__(self, multi_label=False):
+        self.multi_label = multi_label
+
+    def counts(self, targets):
+        return {"loss": tf.cast(tf.shape(targets["labels"])[0], tf.float32)}
+
+    def sums(self, outputs, targets):
+        logits = tf.cast(outputs["logits"], tf.float32)
+        if self.multi_label:
+            per_example = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
+                labels=tf.cast(targets["labels"], tf.float32), logits=logits), axis=-1)
+        else:
+            per_example = _sparse_ce(targets["labels"], logits)
+        return {"loss": tf.reduce_sum(per_example)}
+
+
+class TokenLoss:
+    """Cross-entropy over labelled tokens; `labels` `(batch, seq)`, -1 where ignored."""
+
+    def counts(self, targets):
+        return {"loss": _count(targets["labels"] >= 0)}
+
+    def sums(self, outputs, targets):
+        labels = targets["labels"]
+        weights = tf.cast(labels >= 0, tf.float32)
+        losses = _sparse_ce(tf.maximum(labels, 0), outputs["logits"])
+        return {"loss": tf.reduce_sum(losses * weights)}
+
+
+class SpanLoss:
+    """The mean of the start and end position cross-entropies (google-research/bert)."""
+
+    def counts(self, targets):
+        return {"loss": tf.cast(tf.shape(targets["start_positions"])[0], tf.float32)}
+
+    def sums(self, outputs, targets):
+        start = _sparse_ce(targets["start_positions"], outputs["start_logits"])
+        end = _sparse_ce(targets["end_positions"], outputs["end_logits"])
+        return {"loss": tf.reduce_sum(start + end) / 2.0}
+
+
+class PretrainLoss:
+    """Masked-LM cross-entropy per predicted position plus next-sentence cross-entropy per
+    example (the latter only with `next_sentence`)."""
+
+    def __init__(self, next_sentence=True):
+        self.next_sentence = next_sentence
+
+    def counts(self, targets):
+        counts = {"mlm_loss": _count(targets["masked_weights"])}
+        if self.next_sentence:
+            counts["nsp_loss"] = tf.cast(tf.shape(targets["next_sentence_label"])[0],
+                                         tf.float32)
+        return counts
+
+    def sums(self, outputs, targets):
+        mlm = _sparse_ce(targets["masked_ids"], outputs["mlm_logits"])
+        sums = {"mlm_loss": tf.reduce_sum(mlm * tf.cast(targets["masked_weights"], tf.float32))}
+        if self.next_sentence:
+            sums["nsp_loss"] = tf.reduce_sum(
+                _sparse_ce(targets["next_sentence_label"], outputs["nsp_logits"]))
+        return sums
+
+
+def for_task(task, multi_label=False, next_sentence=True):
+    if task in ("classify", "pair"):
+        return ClassificationLoss(multi_label)
+    if task == "ner":
+        return TokenLoss()
+    if task == "qa":
+        return SpanLoss()
+    if task == "pretrain":
+        return PretrainLoss(next_sentence)
+    raise ValueError(f"no training loss for task {task!r}")

@@ -1,0 +1,175 @@
+"""`tfbert predict`: a model directory applied to raw inputs, one JSON object per input.
+
+classify/pair: `label` and `probabilities`; ner: `entities` (text, type, character span)
+and a tag per word; qa: `answer` with its character span; pretrain: fill-mask, the top
+tokens for each `[MASK]`; encoder: the mean-pooled `embedding`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from tfbert.data.features import encode_ner, encode_qa
+from tfbert.data.readers import QAExample
+from tfbert.evaluation import entities
+from tfbert.tokenization import normalize
+from tfbert.training import scoring
+
+_WORD = re.compile(r"\S+")
+
+
+def split_words(text):
+    """Words with character spans: whitespace-separated, and each CJK ideograph its own
+    word (how BERT tokenizes Chinese, and how the per-character NER corpora are tagged)."""
+    words = []
+    for match in _WORD.finditer(text):
+        piece, start, run = match.group(), match.start(), None
+        for offset, char in enumerate(piece):
+            if normalize.is_cjk(char):
+                if run is not None:
+                    words.append((piece[run:offset], start + run, start + offset))
+                    run = None
+                words.append((char, start + offset, start + offset + 1))
+            elif run is None:
+                run = offset
+        if run is not None:
+            words.append((piece[run:], start + run, start + len(piece)))
+    return words
+
+
+class Predictor:
+    """Loads a model directory once and predicts batches of raw inputs.
+
+    Example:
+    >>> predictor = Predictor("runs/chnsenti")                    # doctest: +SKIP
+    >>> predictor.predict([{"text": "质量很好"}])[0]["label"]      # doctest: +SKIP
+    'pos'
+    """
+
+    def __init__(self, path, batch_size=32, top_k=5):
+        from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
+        from tfbert.tokenization import BertTokenizer
+
+        checkpoint = read_checkpoint(path)
+        if not checkpoint.vocab_file:
+            raise ValueError(f"{path}: has no vocab.txt; expected a model directory")
+        self.spec = checkpoint.spec
+        self.task = self.spec.task
+        self.labels = list(self.spec.labels)
+        self.model = model_from_checkpoint(checkpoint)
+        self.tokenizer = BertTokenizer.from_file(checkpoint.vocab_file,
+                                                 lowercase=self.spec.lowercase)
+        self.batch_size = batch_size
+        self.top_k = top_k
+
+    def predict(self, records) -> list:
+        """`records`: dicts with `text` (and `pair` for pairs; `question` and `context` for
+        qa). Returns one dict per record."""
+        out = []
+        for start in range(0, len(records), self.batch_size):
+            out += self._batch(records[start:start + self.batch_size])
+        return out
+
+    def _outputs(self, inputs):
+        return scoring.model_outputs(self.model, inputs, self.batch_size)
+
+    def _batch(self, records):
+        length = self.spec.max_length
+        if self.task == "qa":
+            return self._qa(records)
+        texts = [r["text"] for r in records]
+        if self.task in ("classify", "pair"):
+            pairs = [r.get("pair", "") for r in records] if self.task == "pair" else None
+            logits = self._outputs(self.tokenizer(texts, pairs, max_length=length))["logits"]
+            if self.spec.multi_label:
+                probs = 1.0 / (1.0 + np.exp(-logits))
+                return [{**r, "labels": [self.labels[i] for i in np.flatnonzero(p > 0.5)],
+                         "probabilities": dict(zip(self.labels, map(float, p)))}
+                        for r, p in zip(records, probs)]
+            probs = scoring.softmax(logits)
+            return [{**r, "label": self.labels[int(p.argmax())],
+                     "probabilities": dict(zip(self.labels, map(float, p)))}
+                    for r, p in zip(records, probs)]
+        if self.task == "ner":
+            return self._ner(records)
+        if self.task == "pretrain":
+            return self._fill_mask(records)
+        inputs = self.tokenizer(texts, max_length=length)
+        hidden = self._outputs(inputs)["sequence_output"]
+        mask = inputs["padding_mask"][..., None]
+        pooled = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1)
+        return [{**r, "embedding": [round(float(x), 6) for x in e]}
+                for r, e in zip(records, pooled)]
+
+    def _ner(self, records):
+        split = [split_words(r["text"]) for r in records]
+        sentences = [([w for w, _, _ in words], None) for words in split]
+        inputs, _, _, word_index = encode_ner(self.tokenizer, sentences, self.labels,
+                                              self.spec.max_length)
+        tags = scoring.ner_tags(self._outputs(inputs)["logits"], word_index,
+                                [len(words) for words in split], self.labels)
+        out = []
+        for record, words, sentence_tags in zip(records, split, tags):
+            found = [{"text": record["text"][words[s][1]:words[e - 1][2]], "type": kind,
+                      "start": words[s][1], "end": words[e - 1][2]}
+                     for kind, s, e in entities(sentence_tags)]
+            out.append({**record, "entities": found, "tags": sentence_tags})
+        return out
+
+    def _qa(self, records):
+        examples = [QAExample(str(i), r["question"], r["context"], ())
+                    for i, r in enumerate(records)]
+        inputs, _, windows = encode_qa(self.tokenizer, examples, self.spec.max_length)
+        outputs = self._outputs(inputs)
+        spans = scoring.best_spans(outputs["start_logits"], outputs["end_logits"], windows,
+                                   len(records))
+        out = []
+        for record, span in zip(records, spans):
+            if span is None:
+                out.append({**record, "answer": "", "start": -1, "end": -1, "score": None})
+                continue
+            score, window, start, end = span
+            first, last = windows["char_spans"][window][start], windows["char_spans"][window][end]
+            out.append({**record, "answer": record["context"][first[0]:last[1]],
+                        "start": int(first[0]), "end": int(last[1]), "score": score})
+        return out
+
+    def _fill_mask(self, records):
+        # "[MASK]" is not split by the text tokenizer: tokenize the text around it.
+        tok, length = self.tokenizer, self.spec.max_length
+        if tok.mask_id is None:
+            raise ValueError("the model's vocabulary has no [MASK] token")
+        parts = [r["text"].split("[MASK]") for r in records]
+        flat = [p for row in parts for p in row]
+        pieces = iter(tok.tokenize(tf.constant(flat)).to_list())
+        rows = []
+        for record, row in zip(records, parts):
+            if len(row) < 2:
+                raise ValueError(f"fill-mask: no [MASK] in {record['text'][:60]!r}")
+            ids = []
+            for k, _ in enumerate(row):
+                ids += ([tok.mask_id] if k else []) + next(pieces)
+            rows.append([tok.cls_id] + ids[:length - 2] + [tok.sep_id])
+        width = max(len(r) for r in rows)
+        token_ids = np.array([r + [tok.pad_id] * (width - len(r)) for r in rows], "int32")
+        inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids),
+                  "padding_mask": (np.arange(width)[None] < np.array(
+                      [len(r) for r in rows])[:, None]).astype("int32")}
+        positions = [np.flatnonzero(row == tok.mask_id) for row in token_ids]
+        width = max(1, max(len(p) for p in positions))
+        inputs["masked_positions"] = np.array(
+            [list(p) + [0] * (width - len(p)) for p in positions], "int32")
+        logits = self._outputs(inputs)["mlm_logits"]
+        out = []
+        for record, row_positions, row_logits in zip(records, positions, logits):
+            masks = []
+            for k in range(len(row_positions)):
+                probs = scoring.softmax(row_logits[k])
+                top = np.argsort(-probs)[:self.top_k]
+                masks.append([{"token": self.tokenizer.vocab[i], "score": float(probs[i])}
+                              for i in top])
+            out.append({**record, "masks": masks})
+        return out

@@ -1,0 +1,145 @@
+"""`tfbert pretrain`: masked-LM (+ next-sentence) pre-training from `pretrain-data` output.
+
+Masks are drawn afresh each epoch in tf.data (`Masker`); the epoch's order and masks
+depend only on the seed and the epoch, so a resumed run sees the batches an uninterrupted
+run would. The output directory is a model directory of task `pretrain` (encoder, tied
+masked-LM head and, unless `--no-nsp`, the next-sentence head), loadable by `finetune
+--init` and `tfbert.load`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import tensorflow as tf
+
+from tfbert.atomic import sha256_file
+from tfbert.config import BertConfig
+from tfbert.data.masking import Masker
+from tfbert.data.pretraining import load_pretraining_dataset
+from tfbert.model_dir import TaskSpec, task_model, write_model_files
+from tfbert.training import checkpoints, losses
+from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
+from tfbert.training.trainer import Trainer, TrainSettings, prepare
+
+SHUFFLE_BUFFER = 100_000
+
+
+@dataclasses.dataclass
+class PretrainJob:
+    data: str                       # a `tfbert pretrain-data` directory
+    out: str
+    vocab: str | None = None        # the vocabulary the data was made with
+    preset: str | None = "small"
+    init: str | None = None         # or continue from a checkpoint (same vocabulary)
+    dev: str | None = None          # a pretrain-data directory for masked-LM accuracy
+    next_sentence: bool = True      # False: masked LM only
+    whole_word: bool | None = None  # None: as the data was made
+    max_predictions: int = 0        # 0: ceil(15 % of the sequence length)
+    dev_batches: int = 50
+    strategy: str = "auto"
+    settings: TrainSettings = dataclasses.field(default_factory=lambda: TrainSettings(
+        learning_rate=1e-4, epochs=1, warmup_ratio=0.01))
+
+    def identity(self, manifest) -> dict:
+        return {"command": "pretrain",
+                "data": [s["sha256"] for s in manifest["shards"]],
+                "vocab": sha256_file(self.vocab) if self.vocab else None,
+                "preset": None if self.init else self.preset,
+                "init": os.path.abspath(self.init) if self.init else None,
+                "next_sentence": self.next_sentence, "whole_word": self.whole_word,
+                "max_predictions": self.max_predictions, "settings": self.settings.identity()}
+
+
+def _check_data(job, manifest):
+    settings = manifest["settings"]
+    if job.next_sentence and not settings.get("next_sentence", True):
+        raise ValueError(f"{job.data}: was made with --no-nsp (no next-sentence labels); "
+                         "pre-train with --no-nsp too")
+
+
+def masked_batches(directory, vocab, batch, seed, epoch, max_predictions=0, whole_word=None,
+                   shuffle=True):
+    """The epoch's masked batches `(inputs, targets)` of `directory` (drop remainder).
+
+    Order and masks are a function of `(seed, epoch)`: the global seed is set just before
+    the pipeline is traced, so its stateful random ops get the same op seeds every time.
+    """
+    dataset, manifest = load_pretraining_dataset(directory)
+    settings = manifest["settings"]
+    whole = settings.get("whole_word_masking", False) if whole_word is None else whole_word
+    tf.random.set_seed(seed * 100_003 + epoch)
+    masker = Masker(vocab, seq_len=settings["seq_len"], max_predictions=max_predictions or None,
+                    whole_word=whole)
+    if shuffle:
+        dataset = dataset.shuffle(min(SHUFFLE_BUFFER, manifest["instances"]),
+                                  seed=seed * 100_003 + epoch, reshuffle_each_iteration=False)
+    return dataset.ragged_batch(batch, drop_remainder=True).map(masker), manifest
+
+
+def pretrain(job: PretrainJob, verbose=True):
+    """Runs (or resumes) `job`; returns the `TrainResult`."""
+    from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
+    from tfbert.modeling import BertEncoder
+    from tfbert.tokenization import read_vocab
+
+    _, manifest = load_pretraining_dataset(job.data)
+    settings = manifest["settings"]
+    checkpoint = None
+    if job.init:
+        checkpoint = read_checkpoint(job.init).restricted_to("encoder")
+        job.vocab = job.vocab or checkpoint.vocab_file
+    if not job.vocab:
+        raise ValueError("--vocab is required: the vocab.txt the data was made with")
+    vocab = read_vocab(job.vocab)
+    if len(vocab) != settings["vocab_size"]:
+        raise ValueError(f"--vocab {job.vocab}: has {len(vocab)} tokens but {job.data} was "
+                         f"made with a vocabulary of {settings['vocab_size']}")
+    _check_data(job, manifest)
+    resuming = checkpoints.check_output_dir(job.out, job.identity(manifest))
+    strategy = make_strategy(job.strategy)
+    per_replica_batch(strategy, job.settings.batch_size)
+    if checkpoint is not None:
+        config = checkpoint.config
+        if config.vocab_size != len(vocab):
+            raise ValueError(f"--init {job.init}: vocabulary of {config.vocab_size}, the "
+                             f"data's is {len(vocab)}")
+    else:
+        config = BertConfig.from_name(job.preset, vocab_size=len(vocab),
+                                      max_position_embeddings=max(512, settings["seq_len"]))
+    spec = TaskSpec(task="pretrain", next_sentence=job.next_sentence,
+                    max_length=settings["seq_len"], lowercase=settings.get("lowercase", True))
+    if verbose and is_chief(strategy):
+        print(f"{'resuming' if resuming else 'starting'} pre-training: "
+              f"{manifest['instances']} instances of {settings['seq_len']} tokens, "
+              f"{strategy.num_replicas_in_sync} replica(s)", flush=True)
+    prepare(job.settings)
+    with strategy.scope():
+        encoder = model_from_checkpoint(checkpoint) if checkpoint is not None \
+            else BertEncoder.from_bert_config(config)
+        model = task_model(encoder, spec)
+    if is_chief(strategy):
+        checkpoints.write_run(job.out, job.identity(manifest))
+    seed = job.settings.seed
+
+    def make_dataset(epoch, batch):
+        batches, _ = masked_batches(job.data, vocab, batch, seed, epoch, job.max_predictions,
+                                    job.whole_word)
+        return batches
+
+    evaluate = None
+    if job.dev:
+        from tfbert.training.evaluate import pretrain_metrics
+
+        def evaluate(model):
+            return pretrain_metrics(model, job.dev, vocab, max_batches=job.dev_batches)
+
+    trainer = Trainer(strategy, model, losses.PretrainLoss(job.next_sentence), job.settings,
+                      job.out, manifest["instances"], evaluate=evaluate,
+                      metric="mlm_accuracy", verbose=verbose)
+    result = trainer.fit(make_dataset)
+    model = trainer.final_weights()
+    if is_chief(strategy):
+        write_model_files(model, config, spec, job.out, job.vocab)
+    return result

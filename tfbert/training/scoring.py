@@ -1,0 +1,111 @@
+"""Model outputs to task predictions and metrics: the dev score during training and
+`tfbert evaluate`."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tfbert import evaluation
+from tfbert.data.features import span_text
+
+MAX_ANSWER_PIECES = 30
+# The metric that picks the best checkpoint, per task (higher is better).
+MAIN_METRIC = {"classify": "accuracy", "pair": "accuracy", "ner": "f1", "qa": "f1",
+               "pretrain": "mlm_accuracy"}
+
+
+def model_outputs(model, inputs, batch_size=64) -> dict:
+    """Runs `model` (inference mode) over numpy `inputs` in batches; numpy outputs."""
+    call = getattr(model, "_tfbert_predict", None)
+    if call is None:
+        call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        model._tfbert_predict = call
+    size = len(next(iter(inputs.values())))
+    parts = []
+    for start in range(0, size, batch_size):
+        batch = {k: v[start:start + batch_size] for k, v in inputs.items()}
+        parts.append({k: np.asarray(v, np.float32) for k, v in call(batch).items()})
+    if not parts:
+        return {}
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def softmax(logits, axis=-1):
+    shifted = np.exp(logits - logits.max(axis=axis, keepdims=True))
+    return shifted / shifted.sum(axis=axis, keepdims=True)
+
+
+def ner_tags(logits, word_index, sentence_lengths, labels):
+    """Per sentence, a tag per word: the argmax at the word's first piece; words cut off
+    by the length limit (or with no pieces) get `O`."""
+    best = logits.argmax(-1)
+    tags = []
+    for row, length in enumerate(sentence_lengths):
+        sentence = ["O"] * length
+        for position in np.flatnonzero(word_index[row] >= 0):
+            sentence[word_index[row, position]] = labels[best[row, position]]
+        tags.append(sentence)
+    return tags
+
+
+def best_spans(start_logits, end_logits, windows, num_examples, max_pieces=MAX_ANSWER_PIECES):
+    """Per example, `(score, window, start, end)` of the best span over all its windows:
+    the highest start + end logit with start <= end < start + max_pieces inside the
+    context; `None` when no window has a context span."""
+    best = [None] * num_examples
+    for w, example in enumerate(windows["example_index"]):
+        in_context = windows["char_spans"][w, :, 0] >= 0
+        starts = np.where(in_context, start_logits[w], -np.inf)
+        ends = np.where(in_context, end_logits[w], -np.inf)
+        scores = starts[:, None] + ends[None, :]
+        length = np.arange(len(starts))
+        allowed = (length[None, :] >= length[:, None]) & \
+            (length[None, :] < length[:, None] + max_pieces)
+        scores = np.where(allowed, scores, -np.inf)
+        flat = int(scores.argmax())
+        score = float(scores.flat[flat])
+        if np.isfinite(score) and (best[example] is None or score > best[example][0]):
+            best[example] = (score, w, *divmod(flat, len(starts)))
+    return best
+
+
+def qa_answers(outputs, data) -> dict:
+    """`{question id: answer text}` from the model's start/end logits over `data`'s windows."""
+    spans = best_spans(outputs["start_logits"], outputs["end_logits"], data.extra,
+                       len(data.examples))
+    answers = {}
+    for example, span in zip(data.examples, spans):
+        if span is None:
+            answers[example.id] = ""
+            continue
+        _, window, start, end = span
+        answers[example.id] = span_text(example.context, data.extra["char_spans"][window],
+                                        start, end)[0]
+    return answers
+
+
+def score(task, labels, outputs, data) -> dict:
+    """The task's metrics for `outputs` of the model over `data` (a `TaskData`)."""
+    if task in ("classify", "pair"):
+        return evaluation.classification_metrics(
+            data.targets["labels"].tolist(), outputs["logits"].argmax(-1).tolist(), labels)
+    if task == "ner":
+        predicted = ner_tags(outputs["logits"], data.extra["word_index"],
+                             [len(words) for words, _ in data.examples], labels)
+        return evaluation.ner_metrics([tags for _, tags in data.examples], predicted)
+    if task == "qa":
+        references = {e.id: [text for text, _ in e.answers] if not e.is_impossible else []
+                      for e in data.examples}
+        return evaluation.qa_metrics(qa_answers(outputs, data), references)
+    raise ValueError(f"no scoring for task {task!r}")
+
+
+def dev_scorer(task, labels, data, batch_size=64):
+    """`evaluate(model) -> {metric: float}` for the trainer's dev evaluations."""
+
+    def evaluate(model):
+        metrics = score(task, labels, model_outputs(model, data.inputs, batch_size), data)
+        return {k: v for k, v in metrics.items() if isinstance(v, float)}
+
+    return evaluate

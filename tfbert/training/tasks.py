@@ -1,0 +1,99 @@
+"""Fine-tuning data per task: files to model inputs and targets, and the epoch datasets.
+
+classify / pair: CSV, TSV or JSONL with text (and pair) and label columns. ner: CoNLL
+(a token and its BIO tag per line). qa: SQuAD v1.1/v2.0 JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from tfbert.data import features, readers
+
+
+@dataclasses.dataclass
+class Columns:
+    text: str = "text"
+    label: str = "label"
+    pair: str = "pair"
+
+
+@dataclasses.dataclass
+class TaskData:
+    """Encoded examples. `examples` are what was read (for scoring): `TextExample`s,
+    `(words, tags)` sentences or `QAExample`s. `extra` holds `word_index` (ner) or the
+    windows' `example_index` and `char_spans` (qa)."""
+
+    path: str
+    inputs: dict
+    targets: dict
+    examples: list
+    extra: dict
+    note: str = ""
+
+    @property
+    def size(self) -> int:
+        return len(self.inputs["token_ids"])
+
+
+def _sorted_labels(values):
+    values = sorted(set(values))
+    if all(v.lstrip("-").isdigit() for v in values):
+        values.sort(key=int)
+    return values
+
+
+def read_labels(task, path, columns: Columns | None = None) -> list:
+    """The label set of a training file: classes sorted (numerically when all integers);
+    for NER the BIO tags, `O` first, then by type with `B-` before `I-`."""
+    columns = columns or Columns()
+    if task in ("classify", "pair"):
+        examples, _ = readers.read_classification(
+            path, columns.text, columns.label, columns.pair if task == "pair" else None)
+        return _sorted_labels(e.label for e in examples)
+    if task == "ner":
+        tags = {t for _, tags in readers.read_conll(path) for t in tags}
+        return ["O"] + sorted(tags - {"O"}, key=lambda t: (t[2:], t[:2]))
+    return []
+
+
+def load_task_data(task, path, tokenizer, labels, max_length, columns: Columns | None = None,
+                   doc_stride=128, max_query_length=64) -> TaskData:
+    """Reads and encodes `path` for `task`. A label (or tag) the model does not know is an
+    error naming its line (or sentence)."""
+    columns = columns or Columns()
+    if task in ("classify", "pair"):
+        examples, summary = readers.read_classification(
+            path, columns.text, columns.label, columns.pair if task == "pair" else None)
+        inputs, ids = features.encode_classification(tokenizer, examples, labels, max_length,
+                                                     source=path)
+        return TaskData(path, inputs, {"labels": ids}, examples, {}, str(summary))
+    if task == "ner":
+        sentences = readers.read_conll(path)
+        inputs, label_ids, truncated, word_index = features.encode_ner(
+            tokenizer, sentences, labels, max_length, source=path)
+        note = f"{path}: {len(sentences)} sentences, {truncated} words cut by max_length"
+        return TaskData(path, inputs, {"labels": label_ids}, sentences,
+                        {"word_index": word_index}, note)
+    if task == "qa":
+        examples = readers.read_squad(path)
+        inputs, targets, windows = features.encode_qa(
+            tokenizer, examples, max_length, doc_stride, max_query_length)
+        note = f"{path}: {len(examples)} questions in {len(inputs['token_ids'])} windows"
+        return TaskData(path, inputs, targets, examples, windows, note)
+    raise ValueError(f"no fine-tuning data for task {task!r}")
+
+
+def epoch_datasets(data: TaskData, seed: int):
+    """`make_dataset(epoch, batch)` for `Trainer.fit`: the examples in an order fixed by
+    `(seed, epoch)`, batched, the short last batch dropped."""
+
+    def make_dataset(epoch, batch):
+        order = np.random.default_rng([seed, epoch]).permutation(data.size)
+        shuffled = tf.nest.map_structure(lambda a: a[order], (data.inputs, data.targets))
+        return tf.data.Dataset.from_tensor_slices(shuffled).batch(batch, drop_remainder=True)
+
+    return make_dataset
