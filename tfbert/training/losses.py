@@ -15,7 +15,7 @@ import tensorflow as tf
 
 
 def _count(x):
-    return tf.cast(tf.reduce_sum(x), tf.float32)
+    return tf.reduce_sum(tf.cast(x, tf.float32))
 
 
 def _sparse_ce(labels, logits):

@@ -127,9 +127,15 @@ class Trainer:
             self._saved_step = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._gradients = tf.function(self._micro_step, jit_compile=settings.xla)
         self._train_step = tf.function(self._distributed_step)
+        # Dropout's seed-generator states are variables of the model but not of its
+        # weights, and tf.train.Checkpoint does not find them through the layers: save them
+        # explicitly so a resumed run draws the masks an uninterrupted one would.
+        weight_ids = {id(v) for v in model.weights}
+        rng_states = [v for v in model.variables if id(v) not in weight_ids]
         self.store = checkpoints.CheckpointStore(
             os.path.join(self.out_dir, "checkpoints"), strategy, settings.keep_checkpoints,
-            model=model, optimizer=self.optimizer, step=self._saved_step)
+            model=model, optimizer=self.optimizer, step=self._saved_step,
+            rng_states=rng_states)
 
     # === The step ===
 
@@ -140,9 +146,15 @@ class Trainer:
             loss = tf.add_n([sums[c] / counts[c] for c in sorted(sums)])
             scaled = self.optimizer.scale_loss(loss) if isinstance(
                 self.optimizer, keras.optimizers.LossScaleOptimizer) else loss
-        grads = tape.gradient(scaled, self.model.trainable_variables)
+        variables = self.model.trainable_variables
+        grads = tape.gradient(scaled, variables)
+        # Weights the loss does not reach (the pooler under a token or span head) get no
+        # gradient; they are left out of the update, weight decay included (noted while
+        # tracing, so the step's structure stays fixed).
+        self._unused = {i for i, g in enumerate(grads) if g is None}
         # Embedding gradients come as IndexedSlices; the optimizer densifies them anyway.
-        return loss, [tf.convert_to_tensor(g) for g in grads]
+        return loss, [tf.zeros(v.shape, v.dtype) if g is None else tf.convert_to_tensor(g)
+                      for g, v in zip(grads, variables)]
 
     def _replica_step(self, inputs, targets):
         context = tf.distribute.get_replica_context()
@@ -164,8 +176,10 @@ class Trainer:
                 micro_loss, micro_grads = self._gradients(part[0], part[1], counts)
                 loss += micro_loss
                 grads = [a + g for a, g in zip(grads, micro_grads)]
-        grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
-        self.optimizer.apply(grads, self.model.trainable_variables)
+        used = [i for i in range(len(grads)) if i not in self._unused]
+        grads = context.all_reduce(tf.distribute.ReduceOp.SUM, [grads[i] for i in used])
+        variables = self.model.trainable_variables
+        self.optimizer.apply(grads, [variables[i] for i in used])
         return loss
 
     def _distributed_step(self, inputs, targets):

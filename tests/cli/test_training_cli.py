@@ -1,0 +1,214 @@
+"""finetune / evaluate / predict / pretrain through the CLI, on small slices of real data."""
+
+import hashlib
+import json
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tfbert.cli.main import cli
+from tfbert.data import builtin
+from tfbert.tokenization.bert_tokenizer import SPECIAL_TOKENS
+
+TRAIN = ["--batch-size", "8", "--max-length", "32", "--learning-rate", "1e-3", "--seed", "1"]
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    return result
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """64 train / 32 dev reviews of chnsenti, 48 / 16 pd98 sentences, a vocab of their
+    characters, and a SQuAD file asking for the person named in pd98 sentences."""
+    root = tmp_path_factory.mktemp("data")
+    splits, _, _ = builtin.load_classification("chnsenti")
+    ner, _, _ = builtin.load_ner()
+    def balanced(rows, n):  # the splits list the negative reviews first
+        return [r for r in rows if r[1] == "neg"][:n // 2] + \
+            [r for r in rows if r[1] == "pos"][:n // 2]
+
+    reviews = {"train": balanced(splits["train"], 64), "dev": balanced(splits["dev"], 32)}
+    sentences = {"train": ner["train"][:48], "dev": ner["dev"][:16]}
+    for part, rows in reviews.items():
+        with open(root / f"{part}.jsonl", "w", encoding="utf-8") as f:
+            for text, label in rows:
+                f.write(json.dumps({"text": text[:60], "label": label}, ensure_ascii=False) + "\n")
+        with open(root / f"{part}.conll", "w", encoding="utf-8") as f:
+            for chars, tags in sentences[part]:
+                f.write("".join(f"{c}\t{t}\n" for c, t in zip(chars[:40], tags[:40])) + "\n")
+    chars = sorted({c for rows in reviews.values() for text, _ in rows for c in text}
+                   | {c for rows in sentences.values() for cs, _ in rows for c in cs})
+    (root / "vocab.txt").write_text("\n".join(list(SPECIAL_TOKENS) + chars) + "\n",
+                                    encoding="utf-8")
+    qas = []
+    for index, (chars, tags) in enumerate(ner["train"][:200]):
+        if "B-PER" in tags and len(chars) < 60:
+            start = tags.index("B-PER")
+            end = start + 1
+            while end < len(tags) and tags[end] == "I-PER":
+                end += 1
+            context = "".join(chars)
+            qas.append({"context": context, "qas": [{"id": str(index), "question": "谁？",
+                        "answers": [{"text": context[start:end], "answer_start": start}]}]})
+    (root / "squad.json").write_text(json.dumps({"data": [{"paragraphs": qas}]},
+                                                ensure_ascii=False), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def classifier(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "cls"
+    result = run("finetune", "--task", "classify", "--train", data / "train.jsonl", "--dev",
+                 data / "dev.jsonl", "--preset", "tiny", "--vocab", data / "vocab.txt",
+                 "--out", out, "--epochs", 2, *TRAIN)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def weights_digest(path):
+    return hashlib.sha256((path / "model.safetensors").read_bytes()).hexdigest()
+
+
+def test_finetune_writes_a_model_directory(classifier):
+    for name in ("config.json", "task.json", "vocab.txt", "model.safetensors", "history.json",
+                 "training_curves.png", "dev_report.json", "dev_report.md",
+                 "dev_report_confusion.png", "checkpoints/run.json", "checkpoints/state.json"):
+        assert (classifier / name).is_file(), name
+    task = json.loads((classifier / "task.json").read_text())
+    assert task["task"] == "classify" and task["labels"] == ["neg", "pos"]
+    assert os.listdir(classifier / "logs")
+
+
+def test_rerun_resumes_and_changes_nothing(classifier, data):
+    before = weights_digest(classifier)
+    result = run("finetune", "--task", "classify", "--train", data / "train.jsonl", "--dev",
+                 data / "dev.jsonl", "--preset", "tiny", "--vocab", data / "vocab.txt",
+                 "--out", classifier, "--epochs", 2, *TRAIN)
+    assert result.exit_code == 0, result.output
+    assert "resuming" in result.output and "16 steps" in result.output
+    assert weights_digest(classifier) == before
+
+
+def test_evaluate_report_and_predict(classifier, data, tmp_path):
+    result = run("evaluate", classifier, data / "dev.jsonl", "--output", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert 0 <= report["accuracy"] <= 1 and "macro_f1" in report
+    assert sum(map(sum, report["confusion_matrix"])) == 32
+    dev_report = json.loads((classifier / "dev_report.json").read_text())
+    assert report["accuracy"] == dev_report["accuracy"]   # the kept weights are the best
+    assert (tmp_path / "r.md").is_file() and (tmp_path / "r_confusion.png").is_file()
+
+    result = run("predict", classifier, "--text", "质量很好", "--text", "太差了")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["text"] for r in rows] == ["质量很好", "太差了"]
+    assert all(r["label"] in ("neg", "pos") and
+               abs(sum(r["probabilities"].values()) - 1) < 1e-5 for r in rows)
+    result = run("predict", classifier, "--input", data / "dev.jsonl", "--output",
+                 tmp_path / "p.jsonl")
+    assert result.exit_code == 0, result.output
+    predicted = [json.loads(line) for line in open(tmp_path / "p.jsonl", encoding="utf-8")]
+    correct = np.mean([p["label"] == json.loads(line)["label"] for p, line in
+                       zip(predicted, open(data / "dev.jsonl", encoding="utf-8"))])
+    assert len(predicted) == 32
+    assert correct == pytest.approx(report["accuracy"])   # predict agrees with evaluate
+
+
+def test_ner_finetune_evaluate_predict(data, tmp_path):
+    out = tmp_path / "ner"
+    result = run("finetune", "--task", "ner", "--train", data / "train.conll", "--dev",
+                 data / "dev.conll", "--preset", "tiny", "--vocab", data / "vocab.txt",
+                 "--out", out, "--epochs", 1, *TRAIN)
+    assert result.exit_code == 0, result.output
+    task = json.loads((out / "task.json").read_text())
+    assert task["labels"][0] == "O" and "B-PER" in task["labels"]
+    result = run("evaluate", out, data / "dev.conll", "--output", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert {"precision", "recall", "f1", "per_type"} <= set(report)
+    result = run("predict", out, "--text", "江泽民在北京会见了客人")
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.output)
+    assert len(row["tags"]) == 11 and isinstance(row["entities"], list)
+
+
+def test_qa_finetune_evaluate_predict(data, tmp_path):
+    out = tmp_path / "qa"
+    result = run("finetune", "--task", "qa", "--train", data / "squad.json", "--preset", "tiny",
+                 "--vocab", data / "vocab.txt", "--out", out, "--epochs", 1,
+                 "--batch-size", 8, "--max-length", 48, "--doc-stride", 16)
+    assert result.exit_code == 0, result.output
+    result = run("evaluate", out, data / "squad.json", "--output", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert result.exit_code == 0 and 0 <= report["exact_match"] <= 100
+    context = "江泽民在北京会见了客人"
+    result = run("predict", out, "--text", "谁？", "--context", context)
+    row = json.loads(result.output)
+    assert row["answer"] == context[row["start"]:row["end"]]
+
+
+def test_pretrain_then_finetune_from_it(data, tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    splits, _, _ = builtin.load_classification("chnsenti")
+    corpus.write_text("\n\n".join(text for text, _ in splits["train"][:64]), encoding="utf-8")
+    assert run("pretrain-data", corpus, tmp_path / "pd", "--vocab", data / "vocab.txt",
+               "--seq-len", 32).exit_code == 0
+    out = tmp_path / "pre"
+    result = run("pretrain", tmp_path / "pd", "--vocab", data / "vocab.txt", "--preset", "tiny",
+                 "--out", out, "--max-steps", 3, "--batch-size", 8, "--dev", tmp_path / "pd")
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "task.json").read_text())["task"] == "pretrain"
+    result = run("evaluate", out, tmp_path / "pd", "--output", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert result.exit_code == 0 and report["perplexity"] > 1 and "nsp_accuracy" in report
+    result = run("predict", out, "--text", "质量很[MASK]", "--top-k", 3)
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)["masks"][0]) == 3
+    result = run("finetune", "--task", "classify", "--train", data / "train.jsonl", "--init",
+                 out, "--out", tmp_path / "cls", "--max-steps", 2, *TRAIN)
+    assert result.exit_code == 0, result.output
+
+
+def _listing(path):
+    return {p: os.path.getmtime(os.path.join(path, p)) for p in os.listdir(path)}
+
+
+def test_bad_input_is_one_line_and_damages_nothing(classifier, data, tmp_path, monkeypatch):
+    base = ["finetune", "--task", "classify", "--train", data / "train.jsonl", "--preset",
+            "tiny", "--vocab", data / "vocab.txt"]
+
+    def error(*args):
+        result = run(*args)
+        assert result.exit_code == 2, result.output
+        assert result.output.count("\n") == 1, result.output
+        return result.output
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert "needs TF_CONFIG" in error(*base, "--out", tmp_path / "a", "--strategy",
+                                      "multiworker")
+    assert "does not divide over 2 replicas" in error(*base, "--out", tmp_path / "b",
+                                                      "--strategy", "mirrored",
+                                                      "--batch-size", 3)
+    bad_dev = tmp_path / "dev.jsonl"
+    bad_dev.write_text('{"text": "好", "label": "neg"}\n{"text": "还行", "label": "meh"}\n',
+                       encoding="utf-8")
+    assert "line 2: label 'meh' is not one of the model's labels" in error(
+        *base, "--out", tmp_path / "c", "--dev", bad_dev)
+    (tmp_path / "notamodel").mkdir()
+    (tmp_path / "notamodel" / "x.txt").write_text("x")
+    assert "--init" in error("finetune", "--task", "classify", "--train", data / "train.jsonl",
+                             "--init", tmp_path / "notamodel", "--out", tmp_path / "d")
+    assert "holds no tfbert training run" in error(*base, "--out", tmp_path / "notamodel")
+    before = _listing(classifier) | _listing(classifier / "checkpoints")
+    message = error(*base, "--dev", data / "dev.jsonl", "--out", classifier, "--epochs", 2,
+                    *TRAIN[:-4], "--learning-rate", "2e-3", "--seed", "1")
+    assert "holds checkpoints of a different run (settings.learning_rate: 0.002 here, " \
+           "0.001 there)" in message
+    assert _listing(classifier) | _listing(classifier / "checkpoints") == before
+    for name in ("a", "b", "c", "d"):
+        assert not (tmp_path / name).exists() or not os.listdir(tmp_path / name)

@@ -1,0 +1,131 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfbert.config import BertConfig
+from tfbert.modeling import BertClassifier, BertEncoder
+from tfbert.training.losses import ClassificationLoss
+from tfbert.training.strategy import make_strategy
+from tfbert.training.trainer import Trainer, TrainSettings, prepare
+
+EXAMPLES = 48
+rng = np.random.default_rng(0)
+IDS = rng.integers(5, 60, (EXAMPLES, 12)).astype("int32")
+LABELS = (IDS[:, 1] > 30).astype("int32")
+
+
+def make_dataset(epoch, batch):
+    order = np.random.default_rng([0, epoch]).permutation(EXAMPLES)
+    inputs = {"token_ids": IDS[order], "segment_ids": np.zeros_like(IDS),
+              "padding_mask": np.ones_like(IDS)}
+    return tf.data.Dataset.from_tensor_slices(
+        (inputs, {"labels": LABELS[order]})).batch(batch, drop_remainder=True)
+
+
+def train(out, strategy="one", dropout=0.0, interrupt_after=None, evaluate=None, **settings):
+    settings = TrainSettings(**{"batch_size": 8, "epochs": 1, "learning_rate": 1e-3,
+                                "log_every": 2, "seed": 3, **settings})
+    prepare(settings)
+    strategy = make_strategy(strategy)
+    config = BertConfig(vocab_size=60, hidden_size=32, num_layers=2, num_heads=4,
+                        intermediate_size=64, max_position_embeddings=16,
+                        hidden_dropout=dropout, attention_dropout=dropout)
+    with strategy.scope():
+        model = BertClassifier(BertEncoder.from_bert_config(config), 2, dropout=dropout)
+    trainer = Trainer(strategy, model, ClassificationLoss(), settings, out, EXAMPLES,
+                      evaluate=evaluate, metric="accuracy", verbose=False)
+    if interrupt_after is not None:
+        step, calls = trainer._train_step, []
+
+        def killed(*args):
+            if len(calls) == interrupt_after:
+                raise KeyboardInterrupt("killed")
+            calls.append(1)
+            return step(*args)
+
+        trainer._train_step = killed
+        with pytest.raises(KeyboardInterrupt):
+            trainer.fit(make_dataset)
+        return None
+    result = trainer.fit(make_dataset)
+    return {v.path: v.numpy() for v in model.weights}, result
+
+
+def assert_same_weights(a, b, atol):
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], atol=atol, rtol=0, err_msg=key)
+
+
+def test_accumulation_matches_one_large_batch(tmp_path):
+    # 3 optimizer steps: 2 micro-batches of 8 each, or one batch of 16.
+    accumulated, r1 = train(tmp_path / "a", batch_size=8, accumulation_steps=2, max_steps=3)
+    large, r2 = train(tmp_path / "b", batch_size=16, max_steps=3)
+    assert r1.step == r2.step == 3
+    assert_same_weights(accumulated, large, atol=2e-6)
+    # And it moved: the comparison is not between two untrained models.
+    fresh, _ = train(tmp_path / "c", batch_size=16, max_steps=1, learning_rate=1e-9)
+    assert max(np.abs(large[k] - fresh[k]).max() for k in large) > 1e-4
+
+
+def test_mirrored_two_replicas_match_one_device(tmp_path):
+    assert make_strategy("mirrored").num_replicas_in_sync == 2
+    # Clipping on and small: the global norm must be the all-reduced gradient's.
+    mirrored, _ = train(tmp_path / "m", strategy="mirrored", max_steps=4, clip_norm=0.05)
+    single, _ = train(tmp_path / "s", strategy="one", max_steps=4, clip_norm=0.05)
+    assert_same_weights(mirrored, single, atol=2e-6)
+
+
+def test_global_batch_must_divide_over_replicas(tmp_path):
+    with pytest.raises(ValueError, match="--batch-size 7 does not divide over 2 replicas"):
+        train(tmp_path / "x", strategy="mirrored", batch_size=7, max_steps=1)
+
+
+def test_killed_run_resumes_to_the_same_weights(tmp_path):
+    settings = dict(epochs=2, checkpoint_every=2, dropout=0.1)  # 6 steps per epoch
+    uninterrupted, _ = train(tmp_path / "full", **settings)
+    train(tmp_path / "killed", interrupt_after=5, **settings)   # last checkpoint: step 4
+    state = json.loads((tmp_path / "killed/checkpoints/state.json").read_text())
+    assert sorted(state, key=int) == ["2", "4"]
+    resumed, result = train(tmp_path / "killed", **settings)
+    assert result.step == 12
+    # Dropout masks, data order and optimizer state all continue where they stopped.
+    assert_same_weights(resumed, uninterrupted, atol=1e-6)
+    history = json.loads((tmp_path / "killed/history.json").read_text())
+    assert [row["step"] for row in history] == [2, 4, 6, 8, 10, 12]
+
+
+def test_tensorboard_scalars_history_and_keep_last(tmp_path):
+    train(tmp_path / "r", epochs=2, checkpoint_every=1, keep_checkpoints=2)
+    checkpoints = tf.train.get_checkpoint_state(str(tmp_path / "r/checkpoints"))
+    assert [os.path.basename(p) for p in checkpoints.all_model_checkpoint_paths] == \
+        ["ckpt-11", "ckpt-12"]
+    tags = set()
+    for name in os.listdir(tmp_path / "r/logs"):
+        for event in tf.compat.v1.train.summary_iterator(str(tmp_path / "r/logs" / name)):
+            tags.update(v.tag for v in event.summary.value)
+    assert {"loss", "learning_rate", "examples_per_second"} <= tags
+    assert (tmp_path / "r/training_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_early_stopping_and_best_weights(tmp_path):
+    scores = iter([0.5, 0.7, 0.6, 0.6, 0.9])
+
+    def evaluate(model):
+        return {"accuracy": next(scores)}
+
+    _, result = train(tmp_path / "e", epochs=10, eval_every=2, early_stopping=2,
+                      evaluate=evaluate)
+    # 0.5, 0.7 (best), 0.6, 0.6 -> two without improvement: stop at step 8.
+    assert result.stopped_early and result.step == 8 and result.best_metric == 0.7
+    assert (tmp_path / "e/checkpoints/best.safetensors").is_file()
+
+
+def test_float16_loss_scaling_trains(tmp_path):
+    weights, result = train(tmp_path / "f", max_steps=3, precision="float16")
+    assert result.step == 3 and all(np.isfinite(w).all() for w in weights.values())
+    assert keras.mixed_precision.dtype_policy().name == "mixed_float16"
