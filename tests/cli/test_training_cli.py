@@ -212,3 +212,36 @@ def test_bad_input_is_one_line_and_damages_nothing(classifier, data, tmp_path, m
     assert _listing(classifier) | _listing(classifier / "checkpoints") == before
     for name in ("a", "b", "c", "d"):
         assert not (tmp_path / name).exists() or not os.listdir(tmp_path / name)
+
+
+@pytest.mark.slow
+def test_sigkill_then_rerun_equals_uninterrupted(data, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def command(out):
+        return [sys.executable, "-m", "tfbert.cli.main", "finetune", "--task", "classify",
+                "--train", str(data / "train.jsonl"), "--preset", "tiny", "--vocab",
+                str(data / "vocab.txt"), "--out", str(out), "--epochs", "3",
+                "--checkpoint-every", "2", "--deterministic", *TRAIN]
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    subprocess.run(command(tmp_path / "full"), check=True, env=env, capture_output=True)
+    process = subprocess.Popen(command(tmp_path / "killed"), env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = tmp_path / "killed/checkpoints/state.json"
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        if state.is_file() and "6" in json.loads(state.read_text() or "{}"):
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "killed/task.json").exists(), "the run finished before the kill"
+    finished = subprocess.run(command(tmp_path / "killed"), env=env, capture_output=True,
+                              text=True)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "resuming" in finished.stdout
+    assert weights_digest(tmp_path / "killed") == weights_digest(tmp_path / "full")
