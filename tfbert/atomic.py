@@ -59,6 +59,10 @@ def atomic_file(path):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, staging = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path))
     os.close(fd)
+    # mkstemp makes the file private (0600); give it an ordinary new file's mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o666 & ~umask)
     try:
         yield staging
         os.replace(staging, path)

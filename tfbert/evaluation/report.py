@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
+
+from tfbert.atomic import atomic_file
 
 _ROW_TITLES = {"per_class": ("Per class", "class"), "per_type": ("Per entity type", "type")}
 
@@ -17,21 +18,11 @@ def write_atomically(path, write):
     removed and `path` is untouched. Returns `path` as a string.
     """
     path = os.fspath(path)
-    directory, name = os.path.split(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    temporary = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
-    # os.open rather than mkstemp: mode 0o666 less the umask, like any ordinary new file.
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_file(path) as staging:
+        with open(staging, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
     return path
 
 
