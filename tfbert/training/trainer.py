@@ -215,6 +215,7 @@ class Trainer:
         throughput = 0.0
         while step < self.total_steps and not stopped:
             epoch, skip = divmod(step, self.steps_per_epoch)
+            epoch_start = step
             for inputs, targets in self._epoch_batches(make_dataset, epoch, skip):
                 loss = float(self._train_step(inputs, targets))
                 if not math.isfinite(loss) and self.settings.precision != "float16":
@@ -265,6 +266,10 @@ class Trainer:
                         "evaluations_without_improvement": stale, "stopped_early": stopped})
                 if stopped or last:
                     break
+            if step == epoch_start:
+                raise ValueError(f"epoch {epoch} gave no batch after the {skip} already done; "
+                                 f"the data must give {self.steps_per_epoch} batches of "
+                                 f"{self.step_batch} per epoch")
         writer.close()
         if self.chief:
             self._write_history(history)
