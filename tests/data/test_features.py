@@ -18,27 +18,31 @@ def tok():
 def test_ner_labels_first_piece_only(tok):
     sentences = [(["Paris", "is", "unbelievable"], ["B-LOC", "O", "O"]),
                  (["江", "泽", "民", "好"], ["B-PER", "I-PER", "I-PER", "O"])]
-    inputs, labels, truncated, word_index = encode_ner(tok, sentences, LABELS, max_length=8)
+    inputs, labels, word_index, sentence_index = encode_ner(tok, sentences, LABELS,
+                                                            max_length=8)
     assert inputs["token_ids"][0].tolist() == [2, 5, 6, 9, 10, 11, 3, 0]
     assert word_index[0].tolist() == [-1, 0, 1, 2, -1, -1, -1, -1]
+    assert sentence_index.tolist() == [0, 1]
     assert labels[0].tolist() == [IGNORE, 3, 0, 0, IGNORE, IGNORE, IGNORE, IGNORE]
     assert labels[1].tolist() == [IGNORE, 1, 2, 2, 0, IGNORE, IGNORE, IGNORE]
     assert inputs["padding_mask"][1].tolist() == [1] * 6 + [0] * 2
-    assert truncated == 0
 
 
-def test_ner_truncation_and_unknown_tags(tok):
-    inputs, labels, truncated, _ = encode_ner(
+def test_ner_long_sentences_become_windows_and_unknown_tags(tok):
+    # Room for 3 pieces per window: "Paris is un" | "in France" (split between words).
+    inputs, labels, word_index, sentence_index = encode_ner(
         tok, [(["Paris", "is", "un", "in", "France"], ["B-LOC", "O", "O", "O", "B-LOC"])],
         LABELS, max_length=5)
-    assert inputs["token_ids"][0].tolist() == [2, 5, 6, 9, 3]
-    assert truncated == 2
-    # Words stop at the first that does not fit: the short "is" is not squeezed in after
-    # a cut-off word.
-    inputs, _, truncated, word_index = encode_ner(
-        tok, [(["unbelievable", "is"], None)], LABELS, max_length=4)
-    assert inputs["token_ids"][0].tolist() == [2, 3, 0, 0] and truncated == 2
-    assert word_index[0].tolist() == [-1, -1, -1, -1]
+    assert inputs["token_ids"].tolist() == [[2, 5, 6, 9, 3], [2, 7, 8, 3, 0]]
+    assert labels.tolist() == [[IGNORE, 3, 0, 0, IGNORE], [IGNORE, 0, 3, IGNORE, IGNORE]]
+    assert word_index.tolist() == [[-1, 0, 1, 2, -1], [-1, 3, 4, -1, -1]]
+    assert sentence_index.tolist() == [0, 0]
+    # A word longer than a window keeps its first pieces; prediction input has no tags.
+    inputs, labels, word_index, _ = encode_ner(tok, [(["unbelievable", "is"], None)], LABELS,
+                                               max_length=4)
+    assert inputs["token_ids"].tolist() == [[2, 9, 10, 3], [2, 6, 3, 0]]
+    assert word_index.tolist() == [[-1, 0, -1, -1], [-1, 1, -1, -1]]
+    assert (labels == IGNORE).all()
     with pytest.raises(ValueError, match="sentence 1: tag 'B-ORG' is not one of"):
         encode_ner(tok, [(["Paris"], ["B-ORG"])], LABELS, max_length=8)
 

@@ -26,50 +26,54 @@ def encode_classification(tokenizer, examples, labels, max_length, source="data"
 def encode_ner(tokenizer, sentences, labels, max_length, source="data"):
     """`sentences`: `[(words, tags)]`; `tags` may be `None` (prediction input).
 
-    Returns `(inputs, label ids (batch, max_length), truncated, word_index)`. `word_index`
-    `(batch, max_length)` gives, at each word's first piece, the word's index in its
-    sentence (-1 elsewhere), mapping predictions back to words. Words from the first that
-    no longer fits in `max_length` on are cut off (counted in `truncated`); a word with
-    no pieces (only characters the tokenizer drops) has no position.
+    A sentence longer than `max_length` pieces is split, between words, into consecutive
+    windows, each a row of its own, so no word is lost to the length limit (a single word
+    of more pieces than a window keeps its first pieces). Returns `(inputs, label ids,
+    word_index, sentence_index)`: rows of `(max_length,)`; `word_index` gives, at each
+    word's first piece, the word's index in its sentence (-1 elsewhere) and
+    `sentence_index` each row's sentence, mapping predictions back to words. A word with no
+    pieces (only characters the tokenizer drops) has no position.
     """
     index = {label: i for i, label in enumerate(labels)}
     words = [w for ws, _ in sentences for w in ws]
     pieces = tokenizer.tokenize(tf.constant(words)).to_list() if words else []
-    shape = (len(sentences), max_length)
+    room = max_length - 2
+    rows = []  # (ids, labels, word positions, sentence)
+    cursor = 0
+    for number, (ws, tags) in enumerate(sentences):
+        for tag in tags or ():
+            if tag not in index:
+                raise ValueError(f"{source}: sentence {number + 1}: tag {tag!r} is not one of "
+                                 f"the model's labels {list(labels)}")
+        ids, row_labels, row_words = [], [], []
+        for position, word_pieces in enumerate(pieces[cursor:cursor + len(ws)]):
+            word_pieces = word_pieces[:room]
+            if not word_pieces:
+                continue
+            if len(ids) + len(word_pieces) > room:
+                rows.append((ids, row_labels, row_words, number))
+                ids, row_labels, row_words = [], [], []
+            ids += word_pieces
+            row_labels += [index[tags[position]] if tags is not None else IGNORE] + \
+                [IGNORE] * (len(word_pieces) - 1)
+            row_words += [position] + [-1] * (len(word_pieces) - 1)
+        rows.append((ids, row_labels, row_words, number))
+        cursor += len(ws)
+    shape = (len(rows), max_length)
     token_ids = np.full(shape, tokenizer.pad_id, "int32")
     label_array = np.full(shape, IGNORE, "int32")
     word_index = np.full(shape, -1, "int32")
     padding_mask = np.zeros(shape, "int32")
-    truncated, cursor = 0, 0
-    for row, (ws, tags) in enumerate(sentences):
-        ids, row_labels, row_words = [tokenizer.cls_id], [IGNORE], [-1]
-        for tag in tags or ():
-            if tag not in index:
-                raise ValueError(f"{source}: sentence {row + 1}: tag {tag!r} is not one of the "
-                                 f"model's labels {list(labels)}")
-        fits = True  # until the first word that does not fit
-        for position, word_pieces in enumerate(pieces[cursor:cursor + len(ws)]):
-            fits = fits and len(ids) + len(word_pieces) <= max_length - 1
-            if not fits:
-                truncated += bool(word_pieces)
-            if not fits or not word_pieces:
-                continue
-            tag = tags[position] if tags is not None else None
-            ids += word_pieces
-            row_labels += [index[tag] if tag is not None else IGNORE] + \
-                [IGNORE] * (len(word_pieces) - 1)
-            row_words += [position] + [-1] * (len(word_pieces) - 1)
-        cursor += len(ws)
-        ids.append(tokenizer.sep_id)
-        row_labels.append(IGNORE)
-        row_words.append(-1)
-        token_ids[row, :len(ids)] = ids
-        label_array[row, :len(ids)] = row_labels
-        word_index[row, :len(ids)] = row_words
-        padding_mask[row, :len(ids)] = 1
+    for row, (ids, row_labels, row_words, _) in enumerate(rows):
+        n = len(ids) + 2
+        token_ids[row, :n] = [tokenizer.cls_id] + ids + [tokenizer.sep_id]
+        label_array[row, 1:n - 1] = row_labels
+        word_index[row, 1:n - 1] = row_words
+        padding_mask[row, :n] = 1
     inputs = {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids),
               "padding_mask": padding_mask}
-    return inputs, label_array, truncated, word_index
+    sentence_index = np.array([r[3] for r in rows], "int32")
+    return inputs, label_array, word_index, sentence_index
 
 
 def encode_qa(tokenizer, examples, max_length=384, doc_stride=128, max_query_length=64):

@@ -107,9 +107,9 @@ class Predictor:
     def _ner(self, records):
         split = [split_words(r["text"]) for r in records]
         sentences = [([w for w, _, _ in words], None) for words in split]
-        inputs, _, _, word_index = encode_ner(self.tokenizer, sentences, self.labels,
-                                              self.spec.max_length)
-        tags = scoring.ner_tags(self._outputs(inputs)["logits"], word_index,
+        inputs, _, word_index, sentence_index = encode_ner(self.tokenizer, sentences,
+                                                           self.labels, self.spec.max_length)
+        tags = scoring.ner_tags(self._outputs(inputs)["logits"], word_index, sentence_index,
                                 [len(words) for words in split], self.labels)
         out = []
         for record, words, sentence_tags in zip(records, split, tags):

@@ -36,16 +36,14 @@ def softmax(logits, axis=-1):
     return shifted / shifted.sum(axis=axis, keepdims=True)
 
 
-def ner_tags(logits, word_index, sentence_lengths, labels):
-    """Per sentence, a tag per word: the argmax at the word's first piece; words cut off
-    by the length limit (or with no pieces) get `O`."""
+def ner_tags(logits, word_index, sentence_index, sentence_lengths, labels):
+    """Per sentence, a tag per word: the argmax at the word's first piece (in whichever
+    window of the sentence holds it); a word with no pieces gets `O`."""
     best = logits.argmax(-1)
-    tags = []
-    for row, length in enumerate(sentence_lengths):
-        sentence = ["O"] * length
+    tags = [["O"] * length for length in sentence_lengths]
+    for row, sentence in enumerate(sentence_index):
         for position in np.flatnonzero(word_index[row] >= 0):
-            sentence[word_index[row, position]] = labels[best[row, position]]
-        tags.append(sentence)
+            tags[sentence][word_index[row, position]] = labels[best[row, position]]
     return tags
 
 
@@ -92,6 +90,7 @@ def score(task, labels, outputs, data) -> dict:
             data.targets["labels"].tolist(), outputs["logits"].argmax(-1).tolist(), labels)
     if task == "ner":
         predicted = ner_tags(outputs["logits"], data.extra["word_index"],
+                             data.extra["sentence_index"],
                              [len(words) for words, _ in data.examples], labels)
         return evaluation.ner_metrics([tags for _, tags in data.examples], predicted)
     if task == "qa":

@@ -24,8 +24,8 @@ class Columns:
 @dataclasses.dataclass
 class TaskData:
     """Encoded examples. `examples` are what was read (for scoring): `TextExample`s,
-    `(words, tags)` sentences or `QAExample`s. `extra` holds `word_index` (ner) or the
-    windows' `example_index` and `char_spans` (qa)."""
+    `(words, tags)` sentences or `QAExample`s. `extra` maps rows back to them: NER's
+    `word_index` and `sentence_index`, QA's `example_index` and `char_spans`."""
 
     path: str
     inputs: dict
@@ -73,11 +73,11 @@ def load_task_data(task, path, tokenizer, labels, max_length, columns: Columns |
         return TaskData(path, inputs, {"labels": ids}, examples, {}, str(summary))
     if task == "ner":
         sentences = readers.read_conll(path)
-        inputs, label_ids, truncated, word_index = features.encode_ner(
+        inputs, label_ids, word_index, sentence_index = features.encode_ner(
             tokenizer, sentences, labels, max_length, source=path)
-        note = f"{path}: {len(sentences)} sentences, {truncated} words cut by max_length"
+        note = f"{path}: {len(sentences)} sentences in {len(sentence_index)} windows"
         return TaskData(path, inputs, {"labels": label_ids}, sentences,
-                        {"word_index": word_index}, note)
+                        {"word_index": word_index, "sentence_index": sentence_index}, note)
     if task == "qa":
         examples = readers.read_squad(path)
         inputs, targets, windows = features.encode_qa(
