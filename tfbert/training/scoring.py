@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import tensorflow as tf
 
@@ -10,6 +12,9 @@ from tfbert import evaluation
 from tfbert.data.features import span_text
 
 MAX_ANSWER_PIECES = 30
+# One traced inference function per model, kept outside the model so that checkpoints and
+# Keras' attribute tracking never see it.
+_PREDICT_FUNCTIONS = weakref.WeakKeyDictionary()
 # The metric that picks the best checkpoint, per task (higher is better).
 MAIN_METRIC = {"classify": "accuracy", "pair": "accuracy", "ner": "f1", "qa": "f1",
                "pretrain": "mlm_accuracy"}
@@ -17,10 +22,11 @@ MAIN_METRIC = {"classify": "accuracy", "pair": "accuracy", "ner": "f1", "qa": "f
 
 def model_outputs(model, inputs, batch_size=64) -> dict:
     """Runs `model` (inference mode) over numpy `inputs` in batches; numpy outputs."""
-    call = getattr(model, "_tfbert_predict", None)
+    call = _PREDICT_FUNCTIONS.get(model)
     if call is None:
-        call = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-        model._tfbert_predict = call
+        held = weakref.ref(model)  # the function must not keep its own key alive
+        call = tf.function(lambda x: held()(x, training=False), reduce_retracing=True)
+        _PREDICT_FUNCTIONS[model] = call
     size = len(next(iter(inputs.values())))
     parts = []
     for start in range(0, size, batch_size):
