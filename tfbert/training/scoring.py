@@ -27,11 +27,24 @@ def model_outputs(model, inputs, batch_size=64) -> dict:
         held = weakref.ref(model)  # the function must not keep its own key alive
         call = tf.function(lambda x: held()(x, training=False), reduce_retracing=True)
         _PREDICT_FUNCTIONS[model] = call
-    size = len(next(iter(inputs.values())))
+    size, full = inputs["token_ids"].shape
     parts = []
     for start in range(0, size, batch_size):
-        batch = {k: v[start:start + batch_size] for k, v in inputs.items()}
-        parts.append({k: np.asarray(v, np.float32) for k, v in call(batch).items()})
+        # Cut the batch to its longest row (rounded up to 16: few shapes to trace), then
+        # pad per-position outputs back to the full width.
+        longest = int(inputs["padding_mask"][start:start + batch_size].sum(1).max())
+        # (Masked-LM outputs are per masked position, not per token: no cut.)
+        width = full if "masked_positions" in inputs else min(full, -(-longest // 16) * 16)
+        batch = {k: v[start:start + batch_size, :width] if v.ndim == 2 and v.shape[1] == full
+                 else v[start:start + batch_size] for k, v in inputs.items()}
+        outputs = {}
+        for key, value in call(batch).items():
+            value = np.asarray(value, np.float32)
+            if value.ndim >= 2 and value.shape[1] == width < full:
+                padding = [(0, 0), (0, full - width)] + [(0, 0)] * (value.ndim - 2)
+                value = np.pad(value, padding)
+            outputs[key] = value
+        parts.append(outputs)
     if not parts:
         return {}
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

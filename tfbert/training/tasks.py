@@ -87,13 +87,39 @@ def load_task_data(task, path, tokenizer, labels, max_length, columns: Columns |
     raise ValueError(f"no fine-tuning data for task {task!r}")
 
 
-def epoch_datasets(data: TaskData, seed: int):
-    """`make_dataset(epoch, batch)` for `Trainer.fit`: the examples in an order fixed by
-    `(seed, epoch)`, batched, the short last batch dropped."""
+def epoch_datasets(data: TaskData, seed: int, bucket: int = 16, group: int = 50):
+    """`make_dataset(epoch, batch)` for `Trainer.fit`.
+
+    The examples are shuffled by `(seed, epoch)`; within each run of `group` batches they
+    are sorted by length and cut into batches, and the batches are shuffled again, so a
+    batch holds texts of similar length. Each batch is cut to its longest row, rounded up
+    to a multiple of `bucket` (a handful of shapes, so few retraces); padding that no row
+    needs is never computed. The short last batch is dropped.
+    """
+    lengths = data.inputs["padding_mask"].sum(axis=1)
+    full = data.inputs["token_ids"].shape[1]
+    arrays = (data.inputs, data.targets)
+    # Which arrays have a sequence axis to cut: inputs, and per-token labels (NER).
+    sequence = tf.nest.map_structure(lambda a: a.ndim >= 2 and a.shape[1] == full, arrays)
 
     def make_dataset(epoch, batch):
-        order = np.random.default_rng([seed, epoch]).permutation(data.size)
-        shuffled = tf.nest.map_structure(lambda a: a[order], (data.inputs, data.targets))
-        return tf.data.Dataset.from_tensor_slices(shuffled).batch(batch, drop_remainder=True)
+        rng = np.random.default_rng([seed, epoch])
+        order = rng.permutation(data.size)[:data.size // batch * batch]
+        batches = []
+        for start in range(0, len(order), batch * group):
+            part = order[start:start + batch * group]
+            part = part[np.argsort(lengths[part], kind="stable")]
+            batches += [part[i:i + batch] for i in range(0, len(part), batch)]
+        batches = np.stack(batches)[rng.permutation(len(batches))].astype("int64")
+        constants = tf.nest.map_structure(tf.constant, arrays)
+
+        def gather(rows):
+            picked = tf.nest.map_structure(lambda a: tf.gather(a, rows), constants)
+            longest = tf.reduce_max(tf.reduce_sum(picked[0]["padding_mask"], axis=1))
+            width = tf.minimum((longest + bucket - 1) // bucket * bucket, full)
+            return tf.nest.map_structure(lambda a, cut: a[:, :width] if cut else a,
+                                         picked, sequence)
+
+        return tf.data.Dataset.from_tensor_slices(batches).map(gather)
 
     return make_dataset

@@ -126,7 +126,9 @@ class Trainer:
             self.optimizer.build(model.trainable_variables)
             self._saved_step = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._gradients = tf.function(self._micro_step, jit_compile=settings.xla)
-        self._train_step = tf.function(self._distributed_step)
+        # Fine-tuning batches are cut to their longest row: a few shapes, then one
+        # shape-generic trace.
+        self._train_step = tf.function(self._distributed_step, reduce_retracing=True)
         # Dropout's seed-generator states are variables of the model but not of its
         # weights, and tf.train.Checkpoint does not find them through the layers: save them
         # explicitly so a resumed run draws the masks an uninterrupted one would.
