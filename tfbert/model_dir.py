@@ -31,6 +31,11 @@ class TaskSpec:
     next_sentence: bool = True
     max_length: int = 128
     lowercase: bool = True
+    # QA: how contexts were cut into windows, and whether "no answer" was trained
+    # (SQuAD v2 data), so evaluation and prediction use the training's settings.
+    doc_stride: int = 128
+    max_query_length: int = 64
+    no_answer: bool = False
 
     def __post_init__(self):
         if self.task not in TASKS:

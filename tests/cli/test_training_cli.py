@@ -204,13 +204,20 @@ def test_bad_input_is_one_line_and_damages_nothing(classifier, data, tmp_path, m
     assert "--init" in error("finetune", "--task", "classify", "--train", data / "train.jsonl",
                              "--init", tmp_path / "notamodel", "--out", tmp_path / "d")
     assert "holds no tfbert training run" in error(*base, "--out", tmp_path / "notamodel")
+    assert "--vocab and --cased go with --preset" in error(
+        "finetune", "--task", "classify", "--train", data / "train.jsonl", "--init", classifier,
+        "--vocab", data / "vocab.txt", "--out", tmp_path / "e")
+    # A mistake found by the trainer (no full step) does not claim --out: the corrected
+    # command then runs there.
+    assert "make no step of 128" in error(*base, "--out", tmp_path / "f", "--batch-size", 128)
+    assert not (tmp_path / "f" / "checkpoints" / "run.json").exists()
     before = _listing(classifier) | _listing(classifier / "checkpoints")
     message = error(*base, "--dev", data / "dev.jsonl", "--out", classifier, "--epochs", 2,
                     *TRAIN[:-4], "--learning-rate", "2e-3", "--seed", "1")
     assert "holds checkpoints of a different run (settings.learning_rate: 0.002 here, " \
            "0.001 there)" in message
     assert _listing(classifier) | _listing(classifier / "checkpoints") == before
-    for name in ("a", "b", "c", "d"):
+    for name in ("a", "b", "c", "d", "e"):
         assert not (tmp_path / name).exists() or not os.listdir(tmp_path / name)
 
 

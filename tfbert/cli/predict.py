@@ -10,6 +10,10 @@ import click
 def _records(texts, pair, context, input_path, task, columns):
     if texts and input_path:
         raise click.BadParameter("give --text or --input, not both")
+    if context is not None and task != "qa":
+        raise click.BadParameter(f"--context is for qa models; this model's task is {task!r}")
+    if pair is not None and task != "pair":
+        raise click.BadParameter(f"--pair is for pair models; this model's task is {task!r}")
     if texts:
         if task == "qa":
             if not context:
@@ -23,9 +27,10 @@ def _records(texts, pair, context, input_path, task, columns):
     ext = os.path.splitext(input_path)[1].lower().lstrip(".")
     fmt = {"jsonl": "jsonl", "json": "jsonl", "csv": "csv", "tsv": "tsv"}.get(ext)
     if fmt is None:
-        if ext != "txt":
+        if ext != "txt" or task == "qa":
             raise ValueError(f"{input_path}: unknown format {ext!r}; expected .jsonl, .csv, "
-                             ".tsv or .txt (one text per line)")
+                             ".tsv" + ("" if task == "qa" else " or .txt (one text per line)")
+                             + (" with question and context columns" if task == "qa" else ""))
         with open(input_path, encoding="utf-8") as f:
             return [{"text": line.rstrip("\n")} for line in f if line.strip()]
     wanted = ("question", "context") if task == "qa" else (columns[0],)

@@ -137,7 +137,7 @@ def encode_qa(tokenizer, examples, max_length=384, doc_stride=128, max_query_len
             rows["char_spans"].append(spans)
             if offset + room >= len(ids[index]):
                 break
-            offset += doc_stride
+            offset += min(doc_stride, room)  # a stride past the window would skip pieces
     arrays = {k: np.asarray(v, "int32") for k, v in rows.items()}
     inputs = {k: arrays[k] for k in ("token_ids", "segment_ids", "padding_mask")}
     targets = {k: arrays[k] for k in ("start_positions", "end_positions")}

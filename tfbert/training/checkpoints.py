@@ -127,3 +127,16 @@ class CheckpointStore:
 
         with atomic_file(self.best_path) as staging:
             save_file(model_weights(model), staging)
+
+
+def fingerprint(path) -> dict:
+    """Identifies an `--init` checkpoint by content: its path and the SHA-256 of each file
+    in it (a file, or a directory's files, not its `checkpoints/`)."""
+    from tfbert.atomic import sha256_file
+
+    path = os.path.abspath(path)
+    if os.path.isfile(path):
+        return {"path": path, "files": {os.path.basename(path): sha256_file(path)}}
+    files = {name: sha256_file(os.path.join(path, name)) for name in sorted(os.listdir(path))
+             if os.path.isfile(os.path.join(path, name))}
+    return {"path": path, "files": files}

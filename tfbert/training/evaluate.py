@@ -77,9 +77,11 @@ def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=No
     elif spec.task in scoring.MAIN_METRIC:
         tokenizer = BertTokenizer.from_file(checkpoint.vocab_file, lowercase=spec.lowercase)
         data = tasks.load_task_data(spec.task, data_path, tokenizer, list(spec.labels),
-                                    spec.max_length, columns)
+                                    spec.max_length, columns, spec.doc_stride,
+                                    spec.max_query_length)
         metrics = scoring.score(spec.task, list(spec.labels),
-                                scoring.model_outputs(model, data.inputs, batch_size), data)
+                                scoring.model_outputs(model, data.inputs, batch_size), data,
+                                spec.no_answer)
     else:
         raise ValueError(f"{model_path}: a {spec.task!r} model has no task to evaluate; "
                          "expected a fine-tuned or pre-trained model directory")

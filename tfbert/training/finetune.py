@@ -46,6 +46,11 @@ class FinetuneJob:
             raise ValueError("give either --init MODEL or --preset NAME with --vocab VOCAB")
         if self.preset and not self.vocab:
             raise ValueError(f"--preset {self.preset} needs --vocab (a vocab.txt)")
+        if self.init and (self.vocab or not self.lowercase):
+            raise ValueError("--vocab and --cased go with --preset; --init uses the "
+                             "checkpoint's own vocabulary and casing")
+        if not self.dev and (self.settings.early_stopping or self.settings.eval_every):
+            raise ValueError("--early-stopping and --eval-every need --dev")
         for flag, path in (("--train", self.train), ("--dev", self.dev),
                            ("--vocab", self.vocab)):
             if path and not os.path.isfile(path):
@@ -58,7 +63,7 @@ class FinetuneJob:
         return {"command": "finetune", "task": self.task,
                 "train": sha256_file(self.train),
                 "dev": sha256_file(self.dev) if self.dev else None,
-                "init": os.path.abspath(self.init) if self.init else None,
+                "init": checkpoints.fingerprint(self.init) if self.init else None,
                 "preset": self.preset, "vocab": sha256_file(self.vocab) if self.vocab else None,
                 "lowercase": self.lowercase if self.preset else None,
                 "max_length": self.max_length, "columns": dataclasses.asdict(self.columns),
@@ -99,27 +104,32 @@ def finetune(job: FinetuneJob, verbose=True):
     config, vocab_file, lowercase, build_encoder = _encoder_source(job)
     tokenizer = BertTokenizer.from_file(vocab_file, lowercase=lowercase)
     labels = tasks.read_labels(job.task, job.train, job.columns)
-    spec = TaskSpec(task=job.task, labels=tuple(labels), max_length=job.max_length,
-                    lowercase=lowercase)
 
     def load(path):
         return tasks.load_task_data(job.task, path, tokenizer, labels, job.max_length,
                                     job.columns, job.doc_stride, job.max_query_length)
 
     train, dev = load(job.train), load(job.dev) if job.dev else None
-    if verbose and is_chief(strategy):
-        print(f"{'resuming' if resuming else 'starting'} {job.task} fine-tuning on "
-              f"{strategy.num_replicas_in_sync} replica(s); {train.note}"
-              + (f"; dev: {dev.note}" if dev else ""), flush=True)
+    no_answer = job.task == "qa" and any(e.is_impossible or not e.answers
+                                         for e in train.examples)
+    spec = TaskSpec(task=job.task, labels=tuple(labels), max_length=job.max_length,
+                    lowercase=lowercase, doc_stride=job.doc_stride,
+                    max_query_length=job.max_query_length, no_answer=no_answer)
     prepare(job.settings)
     with strategy.scope():
         model = task_model(build_encoder(), spec)
-    if is_chief(strategy):
-        checkpoints.write_run(job.out, job.identity())
-    evaluate = scoring.dev_scorer(job.task, labels, dev) if dev else None
+    evaluate = scoring.dev_scorer(job.task, labels, dev, no_answer=no_answer) if dev else None
     trainer = Trainer(strategy, model, losses.for_task(job.task), job.settings, job.out,
                       train.size, evaluate=evaluate, metric=scoring.MAIN_METRIC[job.task],
                       verbose=verbose)
+    # Only now, with every setting checked (the trainer checks the step count and
+    # schedule), does --out become this run's.
+    if is_chief(strategy):
+        checkpoints.write_run(job.out, job.identity())
+        if verbose:
+            print(f"{'resuming' if resuming else 'starting'} {job.task} fine-tuning on "
+                  f"{strategy.num_replicas_in_sync} replica(s); {train.note}"
+                  + (f"; dev: {dev.note}" if dev else ""), flush=True)
     result = trainer.fit(tasks.epoch_datasets(train, job.settings.seed))
     model = trainer.final_weights()
     metrics = None
@@ -129,7 +139,7 @@ def finetune(job: FinetuneJob, verbose=True):
             from tfbert.training.evaluate import write_evaluation
 
             metrics = scoring.score(job.task, labels, scoring.model_outputs(model, dev.inputs),
-                                    dev)
+                                    dev, no_answer)
             write_evaluation(metrics, job.task, labels, os.path.join(job.out, "dev_report.json"),
                              details={"model": os.path.abspath(job.out), "data": dev.path,
                                       "task": job.task, "step": result.step})

@@ -122,10 +122,11 @@ class Predictor:
     def _qa(self, records):
         examples = [QAExample(str(i), r["question"], r["context"], ())
                     for i, r in enumerate(records)]
-        inputs, _, windows = encode_qa(self.tokenizer, examples, self.spec.max_length)
+        inputs, _, windows = encode_qa(self.tokenizer, examples, self.spec.max_length,
+                                       self.spec.doc_stride, self.spec.max_query_length)
         outputs = self._outputs(inputs)
         spans = scoring.best_spans(outputs["start_logits"], outputs["end_logits"], windows,
-                                   len(records))
+                                   len(records), no_answer=self.spec.no_answer)
         out = []
         for record, span in zip(records, spans):
             if span is None:

@@ -24,6 +24,7 @@ from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
 from tfbert.training.trainer import Trainer, TrainSettings, prepare
 
 SHUFFLE_BUFFER = 100_000
+DEV_BATCH = 32
 
 
 @dataclasses.dataclass
@@ -47,7 +48,8 @@ class PretrainJob:
                 "data": [s["sha256"] for s in manifest["shards"]],
                 "vocab": sha256_file(self.vocab) if self.vocab else None,
                 "preset": None if self.init else self.preset,
-                "init": os.path.abspath(self.init) if self.init else None,
+                "init": checkpoints.fingerprint(self.init) if self.init else None,
+                "dev": os.path.abspath(self.dev) if self.dev else None,
                 "next_sentence": self.next_sentence, "whole_word": self.whole_word,
                 "max_predictions": self.max_predictions, "settings": self.settings.identity()}
 
@@ -88,7 +90,13 @@ def pretrain(job: PretrainJob, verbose=True):
     settings = manifest["settings"]
     checkpoint = None
     if job.init:
-        checkpoint = read_checkpoint(job.init).restricted_to("encoder")
+        checkpoint = read_checkpoint(job.init)
+        # A pre-trained model with the same heads continues whole (masked-LM transform
+        # and bias, next-sentence head); anything else gives its encoder.
+        same_heads = checkpoint.spec.task == "pretrain" and \
+            checkpoint.spec.next_sentence == job.next_sentence
+        if not same_heads:
+            checkpoint = checkpoint.restricted_to("encoder")
         job.vocab = job.vocab or checkpoint.vocab_file
     if not job.vocab:
         raise ValueError("--vocab is required: the vocab.txt the data was made with")
@@ -97,6 +105,14 @@ def pretrain(job: PretrainJob, verbose=True):
         raise ValueError(f"--vocab {job.vocab}: has {len(vocab)} tokens but {job.data} was "
                          f"made with a vocabulary of {settings['vocab_size']}")
     _check_data(job, manifest)
+    if job.dev:
+        _, dev_manifest = load_pretraining_dataset(job.dev)
+        if dev_manifest["settings"]["vocab_size"] != len(vocab):
+            raise ValueError(f"--dev {job.dev}: was made with a vocabulary of "
+                             f"{dev_manifest['settings']['vocab_size']}, not {len(vocab)}")
+        if dev_manifest["instances"] < DEV_BATCH:
+            raise ValueError(f"--dev {job.dev}: {dev_manifest['instances']} instances, fewer "
+                             f"than one scoring batch of {DEV_BATCH}")
     resuming = checkpoints.check_output_dir(job.out, job.identity(manifest))
     strategy = make_strategy(job.strategy)
     per_replica_batch(strategy, job.settings.batch_size)
@@ -110,17 +126,14 @@ def pretrain(job: PretrainJob, verbose=True):
                                       max_position_embeddings=max(512, settings["seq_len"]))
     spec = TaskSpec(task="pretrain", next_sentence=job.next_sentence,
                     max_length=settings["seq_len"], lowercase=settings.get("lowercase", True))
-    if verbose and is_chief(strategy):
-        print(f"{'resuming' if resuming else 'starting'} pre-training: "
-              f"{manifest['instances']} instances of {settings['seq_len']} tokens, "
-              f"{strategy.num_replicas_in_sync} replica(s)", flush=True)
     prepare(job.settings)
     with strategy.scope():
-        encoder = model_from_checkpoint(checkpoint) if checkpoint is not None \
-            else BertEncoder.from_bert_config(config)
-        model = task_model(encoder, spec)
-    if is_chief(strategy):
-        checkpoints.write_run(job.out, job.identity(manifest))
+        if checkpoint is not None and checkpoint.spec.task == "pretrain":
+            model = model_from_checkpoint(checkpoint)
+        else:
+            encoder = model_from_checkpoint(checkpoint) if checkpoint is not None \
+                else BertEncoder.from_bert_config(config)
+            model = task_model(encoder, spec)
     seed = job.settings.seed
 
     def make_dataset(epoch, batch):
@@ -133,11 +146,18 @@ def pretrain(job: PretrainJob, verbose=True):
         from tfbert.training.evaluate import pretrain_metrics
 
         def evaluate(model):
-            return pretrain_metrics(model, job.dev, vocab, max_batches=job.dev_batches)
+            return pretrain_metrics(model, job.dev, vocab, DEV_BATCH,
+                                    max_batches=job.dev_batches)
 
     trainer = Trainer(strategy, model, losses.PretrainLoss(job.next_sentence), job.settings,
                       job.out, manifest["instances"], evaluate=evaluate,
                       metric="mlm_accuracy", verbose=verbose)
+    if is_chief(strategy):
+        checkpoints.write_run(job.out, job.identity(manifest))
+        if verbose:
+            print(f"{'resuming' if resuming else 'starting'} pre-training: "
+                  f"{manifest['instances']} instances of {settings['seq_len']} tokens, "
+                  f"{strategy.num_replicas_in_sync} replica(s)", flush=True)
     result = trainer.fit(make_dataset)
     model = trainer.final_weights()
     if is_chief(strategy):

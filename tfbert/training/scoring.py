@@ -40,7 +40,8 @@ def model_outputs(model, inputs, batch_size=64) -> dict:
         outputs = {}
         for key, value in call(batch).items():
             value = np.asarray(value, np.float32)
-            if value.ndim >= 2 and value.shape[1] == width < full:
+            per_token = value.ndim == 3 or key in ("start_logits", "end_logits")
+            if per_token and width < full:
                 padding = [(0, 0), (0, full - width)] + [(0, 0)] * (value.ndim - 2)
                 value = np.pad(value, padding)
             outputs[key] = value
@@ -66,12 +67,17 @@ def ner_tags(logits, word_index, sentence_index, sentence_lengths, labels):
     return tags
 
 
-def best_spans(start_logits, end_logits, windows, num_examples, max_pieces=MAX_ANSWER_PIECES):
+def best_spans(start_logits, end_logits, windows, num_examples, max_pieces=MAX_ANSWER_PIECES,
+               no_answer=False):
     """Per example, `(score, window, start, end)` of the best span over all its windows:
     the highest start + end logit with start <= end < start + max_pieces inside the
-    context; `None` when no window has a context span."""
+    context; `None` when no window has a context span, or, with `no_answer` (a model
+    trained on SQuAD v2 data), when the `[CLS]` score beats the best span in the window
+    where it is lowest (google-research/bert's null score with threshold 0)."""
     best = [None] * num_examples
+    null = [np.inf] * num_examples
     for w, example in enumerate(windows["example_index"]):
+        null[example] = min(null[example], float(start_logits[w, 0] + end_logits[w, 0]))
         in_context = windows["char_spans"][w, :, 0] >= 0
         starts = np.where(in_context, start_logits[w], -np.inf)
         ends = np.where(in_context, end_logits[w], -np.inf)
@@ -84,13 +90,16 @@ def best_spans(start_logits, end_logits, windows, num_examples, max_pieces=MAX_A
         score = float(scores.flat[flat])
         if np.isfinite(score) and (best[example] is None or score > best[example][0]):
             best[example] = (score, w, *divmod(flat, len(starts)))
+    if no_answer:
+        best = [None if span is None or null[e] > span[0] else span
+                for e, span in enumerate(best)]
     return best
 
 
-def qa_answers(outputs, data) -> dict:
+def qa_answers(outputs, data, no_answer=False) -> dict:
     """`{question id: answer text}` from the model's start/end logits over `data`'s windows."""
     spans = best_spans(outputs["start_logits"], outputs["end_logits"], data.extra,
-                       len(data.examples))
+                       len(data.examples), no_answer=no_answer)
     answers = {}
     for example, span in zip(data.examples, spans):
         if span is None:
@@ -102,7 +111,7 @@ def qa_answers(outputs, data) -> dict:
     return answers
 
 
-def score(task, labels, outputs, data) -> dict:
+def score(task, labels, outputs, data, no_answer=False) -> dict:
     """The task's metrics for `outputs` of the model over `data` (a `TaskData`)."""
     if task in ("classify", "pair"):
         return evaluation.classification_metrics(
@@ -115,15 +124,16 @@ def score(task, labels, outputs, data) -> dict:
     if task == "qa":
         references = {e.id: [text for text, _ in e.answers] if not e.is_impossible else []
                       for e in data.examples}
-        return evaluation.qa_metrics(qa_answers(outputs, data), references)
+        return evaluation.qa_metrics(qa_answers(outputs, data, no_answer), references)
     raise ValueError(f"no scoring for task {task!r}")
 
 
-def dev_scorer(task, labels, data, batch_size=64):
+def dev_scorer(task, labels, data, batch_size=64, no_answer=False):
     """`evaluate(model) -> {metric: float}` for the trainer's dev evaluations."""
 
     def evaluate(model):
-        metrics = score(task, labels, model_outputs(model, data.inputs, batch_size), data)
+        metrics = score(task, labels, model_outputs(model, data.inputs, batch_size), data,
+                        no_answer)
         return {k: v for k, v in metrics.items() if isinstance(v, float)}
 
     return evaluate

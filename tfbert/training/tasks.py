@@ -48,15 +48,16 @@ def _sorted_labels(values):
 
 def read_labels(task, path, columns: Columns | None = None) -> list:
     """The label set of a training file: classes sorted (numerically when all integers);
-    for NER the BIO tags, `O` first, then by type with `B-` before `I-`."""
+    for NER `O`, then `B-`/`I-` of every type, sorted by type."""
     columns = columns or Columns()
     if task in ("classify", "pair"):
         examples, _ = readers.read_classification(
             path, columns.text, columns.label, columns.pair if task == "pair" else None)
         return _sorted_labels(e.label for e in examples)
     if task == "ner":
-        tags = {t for _, tags in readers.read_conll(path) for t in tags}
-        return ["O"] + sorted(tags - {"O"}, key=lambda t: (t[2:], t[:2]))
+        # B- and I- for every type seen, so dev/test may use a tag train happens to lack.
+        types = {t[2:] for _, tags in readers.read_conll(path) for t in tags if t != "O"}
+        return ["O"] + [f"{p}-{t}" for t in sorted(types) for p in ("B", "I")]
     return []
 
 

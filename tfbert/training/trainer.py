@@ -65,7 +65,7 @@ class TrainSettings:
         """The settings that change the result (a resumed run must have the same)."""
         keep = ("batch_size", "accumulation_steps", "epochs", "max_steps", "learning_rate",
                 "warmup_ratio", "decay", "optimizer", "weight_decay", "clip_norm",
-                "precision", "seed")
+                "precision", "seed", "eval_every", "early_stopping")
         return {k: getattr(self, k) for k in keep}
 
 
@@ -214,7 +214,7 @@ class Trainer:
         if step:
             progress.update(step)
         window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
-        throughput = 0.0
+        window_examples, throughput = 0, 0.0
         while step < self.total_steps and not stopped:
             epoch, skip = divmod(step, self.steps_per_epoch)
             epoch_start = step
@@ -225,19 +225,27 @@ class Trainer:
                         f"step {step + 1}: the loss is {loss}; lower --learning-rate, or "
                         "resume from the last checkpoint with other settings")
                 step += 1
-                window_loss, window_steps = window_loss + loss, window_steps + 1
+                # float16: a non-finite step was skipped by the loss scaler; keep it out of
+                # the averages (the data position still moves on).
+                if math.isfinite(loss):
+                    window_loss, window_steps = window_loss + loss, window_steps + 1
+                window_examples += self.step_batch
                 end_of_epoch = step % self.steps_per_epoch == 0
                 last = step >= self.total_steps
+                # The rate the optimizer applies next (its own step count: float16's skipped
+                # steps do not advance it).
+                learning_rate = float(self.optimizer.learning_rate)
                 if step % self.settings.log_every == 0 or last:
                     seconds = time.perf_counter() - window_start
-                    row = {"step": step, "loss": window_loss / window_steps,
-                           "learning_rate": float(self.schedule(step)),
-                           "examples_per_second": window_steps * self.step_batch / seconds}
+                    row = {"step": step, "loss": window_loss / max(window_steps, 1),
+                           "learning_rate": learning_rate,
+                           "examples_per_second": window_examples / seconds}
                     history.append(row)
                     self._summaries(writer, row)
                     throughput = row["examples_per_second"]
                     window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
-                progress.update(step, [("loss", loss), ("lr", float(self.schedule(step))),
+                    window_examples = 0
+                progress.update(step, [("loss", loss), ("lr", learning_rate),
                                        ("examples/s", throughput)])
                 every = self.settings.eval_every
                 if self.evaluate and ((every and step % every == 0) or

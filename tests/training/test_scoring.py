@@ -1,0 +1,46 @@
+import numpy as np
+
+from tfbert.training import scoring
+from tfbert.training.tasks import read_labels
+
+
+def test_best_span_and_the_null_answer():
+    # Two windows of one example; context pieces are positions 2..5 (char spans >= 0).
+    spans = np.full((2, 6, 2), -1, "int32")
+    spans[:, 2:, 0] = 0
+    windows = {"example_index": np.array([0, 0]), "char_spans": spans}
+    start = np.array([[5.0, 0, 1, 3, 0, 0], [1.0, 0, 0, 0, 2, 0]])
+    end = np.array([[5.0, 0, 0, 1, 4, 0], [1.0, 0, 0, 0, 0, 3]])
+    # Best span: window 0, start 3 (3) + end 4 (4) = 7; end before start is not allowed.
+    assert scoring.best_spans(start, end, windows, 1) == [(7.0, 0, 3, 4)]
+    # Null score: the lowest [CLS] score over the windows, 1 + 1 = 2 < 7: keep the span.
+    assert scoring.best_spans(start, end, windows, 1, no_answer=True) == [(7.0, 0, 3, 4)]
+    start[:, 0] = end[:, 0] = 5.0      # now 10 > 7: "no answer"
+    assert scoring.best_spans(start, end, windows, 1, no_answer=True) == [None]
+
+
+def test_model_outputs_cuts_batches_and_pads_only_per_token_outputs():
+    import tensorflow as tf
+
+    def model(inputs, training=False):
+        ids = inputs["token_ids"]
+        # 16 classes: as wide as a cut batch, and still not per token.
+        return {"logits": tf.ones((tf.shape(ids)[0], 16)),
+                "start_logits": tf.ones(tf.shape(ids), tf.float32)}
+
+    mask = np.zeros((4, 64), "int32")
+    mask[:2, :10] = 1
+    mask[2:, :40] = 1
+    inputs = {"token_ids": mask, "segment_ids": mask, "padding_mask": mask}
+    out = scoring.model_outputs(model, inputs, batch_size=2)
+    assert out["logits"].shape == (4, 16) and (out["logits"] == 1).all()
+    # Batches were cut to 16 and 48 columns, then padded back to 64 with zeros.
+    assert out["start_logits"].shape == (4, 64)
+    assert out["start_logits"].sum(axis=1).tolist() == [16, 16, 48, 48]
+
+
+def test_ner_labels_cover_both_tags_of_every_type(tmp_path):
+    path = tmp_path / "t.conll"
+    path.write_text("江\tB-PER\n泽\tI-PER\n\n北\tB-LOC\n京\tB-MISC\n", encoding="utf-8")
+    assert read_labels("ner", path) == ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-PER",
+                                        "I-PER"]
