@@ -63,12 +63,15 @@ def keras_hub_round(model, inputs, labels, batch, warmup, steps):
     return steps * batch / (timer.times[-1] - timer.times[warmup])
 
 
+STRATEGY = make_strategy("one")
+
+
 def tfbert_round(model, inputs, labels, batch, warmup, steps):
     # Logged every `steps`: with warmup == steps the last window is the timed one.
     assert warmup == steps
     settings = TrainSettings(batch_size=batch, max_steps=warmup + steps, learning_rate=5e-5,
                              log_every=steps)
-    trainer = Trainer(make_strategy("one"), model, ClassificationLoss(), settings,
+    trainer = Trainer(STRATEGY, model, ClassificationLoss(), settings,
                       tempfile.mkdtemp(prefix="bench_training."), len(labels), verbose=False)
     data = tf.data.Dataset.from_tensor_slices((inputs, {"labels": labels}))
     result = trainer.fit(lambda epoch, b: data.batch(b, drop_remainder=True))
@@ -97,8 +100,9 @@ def main():
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       jit_compile=jit)
         variants[f"keras-hub fit (jit_compile={jit})"] = (keras_hub_round, model)
-    variants["tfbert Trainer"] = (tfbert_round, BertClassifier(
-        BertEncoder.from_bert_config(CONFIG), num_classes=2))
+    with STRATEGY.scope():
+        variants["tfbert Trainer"] = (tfbert_round, BertClassifier(
+            BertEncoder.from_bert_config(CONFIG), num_classes=2))
     figures = {name: [] for name in variants}
     for round_number in range(args.rounds):
         for name, (run, model) in variants.items():
