@@ -119,6 +119,7 @@ def test_evaluate_report_and_predict(classifier, data, tmp_path):
     assert correct == pytest.approx(report["accuracy"])   # predict agrees with evaluate
 
 
+@pytest.mark.slow
 def test_ner_finetune_evaluate_predict(data, tmp_path):
     out = tmp_path / "ner"
     result = run("finetune", "--task", "ner", "--train", data / "train.conll", "--dev",
@@ -137,6 +138,7 @@ def test_ner_finetune_evaluate_predict(data, tmp_path):
     assert len(row["tags"]) == 11 and isinstance(row["entities"], list)
 
 
+@pytest.mark.slow
 def test_qa_finetune_evaluate_predict(data, tmp_path):
     out = tmp_path / "qa"
     result = run("finetune", "--task", "qa", "--train", data / "squad.json", "--preset", "tiny",
@@ -152,6 +154,7 @@ def test_qa_finetune_evaluate_predict(data, tmp_path):
     assert row["answer"] == context[row["start"]:row["end"]]
 
 
+@pytest.mark.slow
 def test_pretrain_then_finetune_from_it(data, tmp_path):
     corpus = tmp_path / "corpus.txt"
     splits, _, _ = builtin.load_classification("chnsenti")

@@ -125,6 +125,7 @@ def test_early_stopping_and_best_weights(tmp_path):
     assert (tmp_path / "e/checkpoints/best.safetensors").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision, policy", [("float16", "mixed_float16"),
                                                ("bfloat16", "mixed_bfloat16")])
 def test_mixed_precision_trains_close_to_float32(tmp_path, precision, policy):
