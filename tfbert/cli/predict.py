@@ -22,10 +22,10 @@ def _records(texts, pair, context, input_path, task, columns):
         return [{"text": t, **({"pair": pair} if pair is not None else {})} for t in texts]
     if not input_path:
         raise click.BadParameter("give --text or --input")
-    from tfbert.data.readers import _rows
+    from tfbert.data.readers import records as file_records, table_format
 
     ext = os.path.splitext(input_path)[1].lower().lstrip(".")
-    fmt = {"jsonl": "jsonl", "json": "jsonl", "csv": "csv", "tsv": "tsv"}.get(ext)
+    fmt = table_format(input_path)
     if fmt is None:
         if ext != "txt" or task == "qa":
             raise ValueError(f"{input_path}: unknown format {ext!r}; expected .jsonl, .csv, "
@@ -35,7 +35,7 @@ def _records(texts, pair, context, input_path, task, columns):
             return [{"text": line.rstrip("\n")} for line in f if line.strip()]
     wanted = ("question", "context") if task == "qa" else (columns[0],)
     records = []
-    for number, row in _rows(input_path, fmt):
+    for number, row in file_records(input_path, fmt):
         missing = [c for c in wanted if not isinstance(row.get(c), str)]
         if missing:
             raise ValueError(f"{input_path}: line {number}: no text column {missing[0]!r}")

@@ -72,6 +72,17 @@ def _rows(path, fmt):
             yield reader.line_num, dict(zip(header, values))
 
 
+def table_format(path):
+    """`"jsonl"`, `"csv"` or `"tsv"` from the file name; `None` for anything else."""
+    extension = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    return {"jsonl": "jsonl", "json": "jsonl", "csv": "csv", "tsv": "tsv"}.get(extension)
+
+
+def records(path, fmt):
+    """Yields `(line number, dict row)` from a JSONL, CSV or TSV file."""
+    return _rows(os.fspath(path), fmt)
+
+
 def read_classification(path, text_column="text", label_column="label", pair_column=None,
                         require_labels=True):
     """Reads `(text, pair, label)` examples from `.jsonl`, `.csv` or `.tsv`.
@@ -80,9 +91,9 @@ def read_classification(path, text_column="text", label_column="label", pair_col
     label column may be absent.
     """
     path = os.fspath(path)
-    extension = os.path.splitext(path)[1].lower().lstrip(".")
-    fmt = {"jsonl": "jsonl", "json": "jsonl", "csv": "csv", "tsv": "tsv"}.get(extension)
+    fmt = table_format(path)
     if fmt is None:
+        extension = os.path.splitext(path)[1].lower().lstrip(".")
         raise ValueError(f"{path}: unknown format {extension!r}; expected .jsonl, .csv or .tsv")
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file")

@@ -98,7 +98,8 @@ def finetune(job: FinetuneJob, verbose=True):
     from tfbert.tokenization import BertTokenizer
 
     job.validate()
-    resuming = checkpoints.check_output_dir(job.out, job.identity())
+    identity = job.identity()  # hashes the data and --init files: once
+    resuming = checkpoints.check_output_dir(job.out, identity)
     strategy = make_strategy(job.strategy)
     per_replica_batch(strategy, job.settings.batch_size)
     config, vocab_file, lowercase, build_encoder = _encoder_source(job)
@@ -125,7 +126,7 @@ def finetune(job: FinetuneJob, verbose=True):
     # Only now, with every setting checked (the trainer checks the step count and
     # schedule), does --out become this run's.
     if is_chief(strategy):
-        checkpoints.write_run(job.out, job.identity())
+        checkpoints.write_run(job.out, identity)
         if verbose:
             print(f"{'resuming' if resuming else 'starting'} {job.task} fine-tuning on "
                   f"{strategy.num_replicas_in_sync} replica(s); {train.note}"

@@ -113,7 +113,8 @@ def pretrain(job: PretrainJob, verbose=True):
         if dev_manifest["instances"] < DEV_BATCH:
             raise ValueError(f"--dev {job.dev}: {dev_manifest['instances']} instances, fewer "
                              f"than one scoring batch of {DEV_BATCH}")
-    resuming = checkpoints.check_output_dir(job.out, job.identity(manifest))
+    identity = job.identity(manifest)  # hashes the vocabulary and --init files: once
+    resuming = checkpoints.check_output_dir(job.out, identity)
     strategy = make_strategy(job.strategy)
     per_replica_batch(strategy, job.settings.batch_size)
     if checkpoint is not None:
@@ -153,7 +154,7 @@ def pretrain(job: PretrainJob, verbose=True):
                       job.out, manifest["instances"], evaluate=evaluate,
                       metric="mlm_accuracy", verbose=verbose)
     if is_chief(strategy):
-        checkpoints.write_run(job.out, job.identity(manifest))
+        checkpoints.write_run(job.out, identity)
         if verbose:
             print(f"{'resuming' if resuming else 'starting'} pre-training: "
                   f"{manifest['instances']} instances of {settings['seq_len']} tokens, "
