@@ -1,0 +1,172 @@
+"""The serving module: a model directory's Keras model plus its tokenizer as a `tf.Module`
+whose signatures take raw UTF-8 strings (`serving_default`) or token ids (`encode`).
+
+`serving_default` by task —
+classify/pair (`text`, and `text_pair`): `probabilities`, `label_ids`, `label_names`
+  (multi-label: sigmoid `probabilities` and a `label_mask` of those over 0.5);
+ner (`text`): `entity_types`, `entity_texts`, `entity_starts`, `entity_ends`,
+  `entity_scores`, `num_entities`;
+qa (`question`, `context`): `answer`, `start`, `end` (characters), `score`, `has_answer`;
+pretrain (`text` with `[MASK]`): `tokens` and `scores` `(batch, masks, top_k)`;
+encoder (`text`): the mean-pooled `embedding`.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tfbert.export import graph_tasks
+from tfbert.training.scoring import MAX_ANSWER_PIECES
+
+ENCODER_INPUTS = ("token_ids", "segment_ids", "padding_mask")
+
+
+def _strings(name):
+    return tf.TensorSpec([None], tf.string, name=name)
+
+
+class ServingModule(tf.Module):
+    """Signatures over `model` (a tfbert Keras task model) and `tokenizer` (a
+    `BertTokenizer`), described by `spec` (`TaskSpec`).
+
+    The Keras variables are listed on the module (`model_variables`) so that
+    `tf.saved_model.save` writes them: a `tf.Module` does not track a Keras 3 model's
+    variables by itself and would otherwise save a graph reading uninitialised ones.
+    """
+
+    def __init__(self, model, tokenizer, spec, top_k=5, name=None):
+        super().__init__(name=name)
+        self.model = model
+        self.tokenizer = tokenizer
+        self.spec = spec
+        self.top_k = top_k
+        self.model_variables = [v.value for v in model.weights]
+        self.labels = tf.constant(list(spec.labels) or [""], tf.string)
+        self.vocab = tf.constant(tokenizer.vocab, tf.string)
+
+    def signatures(self) -> dict:
+        """`{name: concrete function}` for `tf.saved_model.save(signatures=...)`."""
+        task = self.spec.task
+        if task in ("classify", "pair"):
+            if task == "pair":
+                serve = tf.function(self._classify_pair, input_signature=[
+                    _strings("text"), _strings("text_pair")])
+            else:
+                serve = tf.function(self._classify, input_signature=[_strings("text")])
+        elif task == "ner":
+            serve = tf.function(self._ner, input_signature=[_strings("text")])
+        elif task == "qa":
+            serve = tf.function(self._qa, input_signature=[_strings("question"),
+                                                           _strings("context")])
+        elif task == "pretrain":
+            serve = tf.function(self._fill_mask, input_signature=[_strings("text")])
+        else:
+            serve = tf.function(self._embed, input_signature=[_strings("text")])
+        ids = [tf.TensorSpec([None, None], tf.int32, name=k) for k in ENCODER_INPUTS]
+        if task == "pretrain":
+            ids.append(tf.TensorSpec([None, None], tf.int32, name="masked_positions"))
+        encode = tf.function(self._encode, input_signature=ids)
+        # Keep the traced functions on the module so that they are saved with it.
+        self.serve, self.encode = serve, encode
+        return {"serving_default": serve.get_concrete_function(),
+                "encode": encode.get_concrete_function()}
+
+    # --- signatures --------------------------------------------------------------------
+
+    def _run(self, inputs):
+        return self.model(inputs, training=False)
+
+    def _encode(self, token_ids, segment_ids, padding_mask, masked_positions=None):
+        inputs = {"token_ids": token_ids, "segment_ids": segment_ids,
+                  "padding_mask": padding_mask}
+        if masked_positions is not None:
+            inputs["masked_positions"] = masked_positions
+        return {k: tf.cast(v, tf.float32) for k, v in self._run(inputs).items()}
+
+    def _classify(self, text):
+        return self._classes(self.tokenizer.encode(text, max_length=self.spec.max_length))
+
+    def _classify_pair(self, text, text_pair):
+        return self._classes(self.tokenizer.encode(text, text_pair,
+                                                   max_length=self.spec.max_length))
+
+    def _classes(self, inputs):
+        logits = tf.cast(self._run(inputs)["logits"], tf.float32)
+        if self.spec.multi_label:
+            probabilities = tf.sigmoid(logits)
+        else:
+            probabilities = tf.nn.softmax(logits)
+        label_ids = tf.argmax(probabilities, -1, output_type=tf.int32)
+        out = {"probabilities": probabilities, "label_ids": label_ids,
+               "label_names": tf.gather(self.labels, label_ids)}
+        if self.spec.multi_label:
+            out["label_mask"] = probabilities > 0.5
+        return out
+
+    def _ner(self, text):
+        length = self.spec.max_length
+        ids, starts, ends = self.tokenizer.tokenize_with_offsets(text)
+        # Pieces past the window get no tag (Python's predictor windows long texts).
+        ids, starts, ends = (x[:, :length - 2] for x in (ids, starts, ends))
+        inputs = self.tokenizer.pack(ids, max_length=length)
+        probabilities = tf.nn.softmax(tf.cast(self._run(inputs)["logits"], tf.float32))
+        # (batch, (pieces)): tag and its probability at every piece ([CLS] dropped).
+        tags = tf.argmax(probabilities[:, 1:], -1, output_type=tf.int32)
+        best = tf.reduce_max(probabilities[:, 1:], -1)
+        lengths = ids.row_lengths()
+        tags = tf.RaggedTensor.from_tensor(tags, lengths=lengths)
+        best = tf.RaggedTensor.from_tensor(best, lengths=lengths)
+        begins = graph_tasks.word_starts(text, starts, ends)
+        # Per word: the tag of its first piece, its first start and its last end.
+        word = tf.cumsum(tf.cast(begins.flat_values, tf.int32)) - 1
+        words_per_row = tf.reduce_sum(tf.cast(begins, tf.int64), 1)
+        n_words = tf.reduce_sum(tf.cast(begins.flat_values, tf.int32))
+        word_end = tf.math.unsorted_segment_max(tf.cast(ends.flat_values, tf.int32), word,
+                                                n_words)
+
+        def per_word(values):
+            return tf.RaggedTensor.from_row_lengths(
+                tf.boolean_mask(values, begins.flat_values), words_per_row)
+
+        return graph_tasks.ner_entities(
+            text, per_word(tags.flat_values), per_word(best.flat_values),
+            per_word(tf.cast(starts.flat_values, tf.int32)),
+            tf.RaggedTensor.from_row_lengths(word_end, words_per_row), self.spec.labels)
+
+    def _qa(self, question, context):
+        spec = self.spec
+        inputs, example, char_spans = graph_tasks.qa_windows(
+            self.tokenizer, question, context, spec.max_length, spec.doc_stride,
+            spec.max_query_length)
+        outputs = self._run(inputs)
+        has_answer, start, end, score = graph_tasks.qa_best_spans(
+            tf.cast(outputs["start_logits"], tf.float32),
+            tf.cast(outputs["end_logits"], tf.float32), example, char_spans,
+            tf.shape(question)[0], MAX_ANSWER_PIECES, spec.no_answer)
+        answer = tf.where(has_answer, tf.strings.substr(
+            context, tf.maximum(start, 0), end - start, unit="UTF8_CHAR"), "")
+        return {"answer": answer, "start": start, "end": end, "score": score,
+                "has_answer": has_answer}
+
+    def _fill_mask(self, text):
+        tok = self.tokenizer
+        pieces = graph_tasks.fill_mask_pieces(tok, text)
+        inputs = tok.pack(pieces[:, :self.spec.max_length - 2], max_length=self.spec.max_length)
+        is_mask = tf.equal(inputs["token_ids"], tok.mask_id)
+        positions = tf.RaggedTensor.from_row_lengths(
+            tf.cast(tf.where(is_mask)[:, 1], tf.int32),
+            tf.reduce_sum(tf.cast(is_mask, tf.int64), 1))
+        inputs["masked_positions"] = positions.to_tensor(default_value=0)
+        probabilities = tf.nn.softmax(tf.cast(self._run(inputs)["mlm_logits"], tf.float32))
+        scores, token = tf.math.top_k(probabilities, k=min(self.top_k, tok.vocab_size))
+        # (batch, masks, top_k); rows with fewer masks are padded with "" and 0.
+        real = tf.sequence_mask(positions.row_lengths(), tf.shape(scores)[1])[:, :, None]
+        return {"tokens": tf.where(real, tf.gather(self.vocab, token), ""),
+                "scores": tf.where(real, scores, 0.0)}
+
+    def _embed(self, text):
+        inputs = self.tokenizer.encode(text, max_length=self.spec.max_length)
+        hidden = tf.cast(self._run(inputs)["sequence_output"], tf.float32)
+        mask = tf.cast(inputs["padding_mask"], tf.float32)[..., None]
+        return {"embedding": tf.reduce_sum(hidden * mask, 1)
+                / tf.maximum(tf.reduce_sum(mask, 1), 1.0)}
