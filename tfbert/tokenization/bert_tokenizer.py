@@ -152,21 +152,29 @@ class BertTokenizer(tf.Module):
         Returns int32 `token_ids`, `segment_ids`, `padding_mask` of shape
         `(batch, max_length)` (or the longest row, when `pad_to_max_length=False`).
         """
-        if max_length < (3 if second is None else 4):
+        segments = [first] if second is None else [first, second]
+        return self.pack_dense(
+            [(x.to_tensor(shape=[None, max_length]), x.row_lengths()) for x in segments],
+            max_length, pad_to_max_length)
+
+    def pack_dense(self, segments, max_length: int = 128, pad_to_max_length: bool = True):
+        """`pack` for segments given as `(ids, lengths)`: `ids` `(batch, width)` padded,
+        `lengths` `(batch,)`. Dense ops only (RaggedTensorToTensor, Gather, Select), which
+        TFLite and TF Serving have kernels for; ragged slicing would not convert."""
+        if max_length < len(segments) + 2:
             raise ValueError(f"max_length must leave room for the special tokens. "
                              f"Received: max_length={max_length}")
-        segments = [first] if second is None else [first, second]
-        keeps = _longest_first_counts(
-            [tf.cast(x.row_lengths(), tf.int32) for x in segments],
-            max_length - len(segments) - 1)
-        # Dense ops only (RaggedTensorToTensor, Gather, Select): TFLite and TF Serving
-        # have kernels for all of them. (batch, max_length) throughout.
+        keeps = _longest_first_counts([tf.cast(n, tf.int32) for _, n in segments],
+                                      max_length - len(segments) - 1)
+        # (batch, max_length) throughout.
         positions = tf.range(max_length, dtype=tf.int32)[None, :]
         token_ids = tf.where(positions == 0, self.cls_id, self.pad_id)
         segment_ids = tf.zeros_like(token_ids)
         cursor = tf.ones_like(keeps[0])[:, None]  # first free position, after [CLS]
-        for index, (segment, keep) in enumerate(zip(segments, keeps)):
-            dense = tf.cast(segment.to_tensor(shape=[None, max_length]), tf.int32)
+        for index, ((ids, _), keep) in enumerate(zip(segments, keeps)):
+            dense = tf.cast(ids, tf.int32)
+            width = tf.shape(dense)[1]
+            dense = tf.pad(dense, [[0, 0], [0, tf.maximum(max_length - width, 0)]])
             gathered = tf.gather(dense, tf.clip_by_value(positions - cursor, 0, max_length - 1),
                                  batch_dims=1)
             end = cursor + keep[:, None]  # where this segment's [SEP] goes
