@@ -1,0 +1,305 @@
+"""`tfbert export --format tflite`: LiteRT models, with a tokenizer in metadata or in-model.
+
+`metadata` (single-text classifiers): int32 `ids`/`mask`/`segment_ids` `[1, L]` in, softmax
+`probability` out, with TFLite metadata (vocab, BERT tokenizer unit, labels) that MediaPipe
+Tasks `TextClassifier` and the TFLite Task Library's `BertNLClassifier` read.
+`in-model` (classify, pair, ner, qa): raw UTF-8 strings `[1]` in; tf-text's
+`FastBertTokenizer` (NFKD normalisation; TFLite has no kernels for tfbert's exact one) runs
+inside, as custom ops the tf-text registrar provides. Outputs —
+classify/pair: `probabilities` `[1, labels]`; ner: per word piece `tag_ids`, `tag_scores`
+and UTF-8 byte `starts`/`ends` `[1, L-2]`, and `num_pieces`; qa (one window: question,
+then as much context as fits): `start`/`end` byte offsets in the context (-1: no answer)
+and `score`.
+
+Every conversion is checked against the graph it came from on sample inputs: a converted
+Keras 3 model can come out all-NaN without any error.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+from tfbert.tokenization import BertTokenizer
+from tfbert.training.scoring import MAX_ANSWER_PIECES
+
+QUANTIZE = ("none", "fp16", "dynamic", "int8")
+TOKENIZERS = ("metadata", "in-model")
+IN_MODEL_TASKS = ("classify", "pair", "ner", "qa")
+MIN_CALIBRATION = 32
+# Largest |TFLite - TensorFlow| accepted on the sample inputs, per variant (probabilities
+# and logits); quantized variants are judged on the task metric in the report instead.
+TOLERANCE = {"none": 1e-4, "fp16": 5e-2}
+
+
+def check_request(spec, tokenizer, quantize):
+    """A one-line `ValueError` for a combination the format cannot express."""
+    if quantize not in QUANTIZE:
+        raise ValueError(f"--quantize must be one of {', '.join(QUANTIZE)}. "
+                         f"Received: {quantize!r}")
+    if tokenizer not in TOKENIZERS:
+        raise ValueError(f"--tokenizer must be one of {', '.join(TOKENIZERS)}. "
+                         f"Received: {tokenizer!r}")
+    if tokenizer == "metadata":
+        if spec.task != "classify":
+            raise ValueError(
+                f"--tokenizer metadata supports single-text classifiers only (MediaPipe's "
+                f"TextClassifier / BertNLClassifier); a {spec.task!r} model needs "
+                f"--tokenizer in-model" + ("" if spec.task in IN_MODEL_TASKS else
+                                           f", which supports {', '.join(IN_MODEL_TASKS)}"))
+        if not spec.lowercase:
+            raise ValueError("--tokenizer metadata needs an uncased model: MediaPipe's BERT "
+                             "tokenizer always lower-cases; use --tokenizer in-model")
+    elif spec.task not in IN_MODEL_TASKS:
+        raise ValueError(f"--tokenizer in-model supports {', '.join(IN_MODEL_TASKS)}. "
+                         f"Received a {spec.task!r} model")
+
+
+class LiteModule(tf.Module):
+    """The graph that is converted: the Keras model plus (in-model) the tokenizer.
+
+    The Keras variables are listed on the module so that its SavedModel holds them.
+    """
+
+    def __init__(self, model, vocab, spec, tokenizer):
+        super().__init__()
+        self.model = model
+        self.spec = spec
+        self.kind = tokenizer
+        self.model_variables = [v.value for v in model.weights]
+        self.packer = BertTokenizer(vocab, lowercase=spec.lowercase)
+        # FastBertTokenizer's two halves, so that offsets can be mapped back with dense
+        # ops (its own tokenize_with_offsets gathers ragged rows: RaggedRange, no kernel).
+        self.normalizer = tf_text.FastBertNormalizer(lower_case_nfd_strip_accents=spec.lowercase)
+        self.wordpiece = tf_text.FastWordpieceTokenizer(
+            vocab, token_out_type=tf.int32, unknown_token="[UNK]", no_pretokenization=False)
+
+    def input_names(self):
+        if self.kind == "metadata":
+            return ["ids", "mask", "segment_ids"]
+        return {"pair": ["text", "text_pair"], "qa": ["question", "context"]}.get(
+            self.spec.task, ["text"])
+
+    def function(self):
+        length = self.spec.max_length
+        if self.kind == "metadata":
+            specs = [tf.TensorSpec([1, length], tf.int32, name=n) for n in self.input_names()]
+            fn = self._probability
+        else:
+            specs = [tf.TensorSpec([1], tf.string, name=n) for n in self.input_names()]
+            fn = {"classify": self._classify, "pair": self._classify, "ner": self._ner,
+                  "qa": self._qa}[self.spec.task]
+        self.serve = tf.function(fn, input_signature=specs)
+        return self.serve
+
+    def _logits(self, inputs, key="logits"):
+        return tf.cast(self.model(inputs, training=False)[key], tf.float32)
+
+    def _pieces(self, text, width):
+        """`(ids, starts, ends, lengths)` of one text (`text` is `[1]`): word pieces cut
+        to `width`, dense `[1, width]`, with UTF-8 byte offsets into the original text."""
+        normalized, offsets = self.normalizer.normalize_with_offsets(text)
+        ids, starts, ends = self.wordpiece.tokenize_with_offsets(normalized)
+        lengths = tf.minimum(tf.cast(ids.row_lengths(), tf.int32), width)
+
+        def original(post):  # offsets in the normalised text -> in the input (one row)
+            row = tf.gather(offsets.flat_values, post.flat_values)[None, :width]
+            return tf.pad(tf.cast(row, tf.int32), [[0, 0], [0, width - tf.shape(row)[1]]])
+
+        return ids.to_tensor(shape=[None, width]), original(starts), original(ends), lengths
+
+    def _probabilities(self, logits):
+        return tf.sigmoid(logits) if self.spec.multi_label else tf.nn.softmax(logits)
+
+    def _probability(self, ids, mask, segment_ids):
+        inputs = {"token_ids": ids, "segment_ids": segment_ids, "padding_mask": mask}
+        return {"probability": self._probabilities(self._logits(inputs))}
+
+    def _classify(self, text, text_pair=None):
+        length = self.spec.max_length
+        segments = [self._pieces(t, length)[::3] for t in (text, text_pair) if t is not None]
+        inputs = self.packer.pack_dense(segments, max_length=length)
+        return {"probabilities": self._probabilities(self._logits(inputs))}
+
+    def _ner(self, text):
+        length = self.spec.max_length
+        ids, starts, ends, count = self._pieces(text, length - 2)
+        inputs = self.packer.pack_dense([(ids, count)], max_length=length)
+        probabilities = tf.nn.softmax(self._logits(inputs))[:, 1:length - 1]
+        real = tf.range(length - 2)[None, :] < count[:, None]
+        return {"tag_ids": tf.where(real, tf.argmax(probabilities, -1, output_type=tf.int32),
+                                    -1),
+                "tag_scores": tf.where(real, tf.reduce_max(probabilities, -1), 0.0),
+                "starts": tf.where(real, starts, -1), "ends": tf.where(real, ends, -1),
+                "num_pieces": count}
+
+    def _qa(self, question, context):
+        spec, length = self.spec, self.spec.max_length
+        query, _, _, query_length = self._pieces(question, spec.max_query_length)
+        room = length - query_length - 3
+        ids, starts, ends, context_length = self._pieces(context, length)
+        context_length = tf.minimum(context_length, room)
+        inputs = self.packer.pack_dense([(query, query_length), (ids, context_length)],
+                                        max_length=length)
+        start_logits = self._logits(inputs, "start_logits")[0]
+        end_logits = self._logits(inputs, "end_logits")[0]
+        # (length,): which context piece each position holds.
+        first = query_length[0] + 2
+        positions = tf.range(length)
+        in_context = (positions >= first) & (positions < first + context_length[0])
+        scores = start_logits[:, None] + end_logits[None, :]  # (start, end)
+        allowed = (positions[None, :] >= positions[:, None]) & (
+            positions[None, :] < positions[:, None] + MAX_ANSWER_PIECES) & (
+            in_context[:, None] & in_context[None, :])
+        scores = tf.where(allowed, scores, -1e30)
+        best = tf.argmax(tf.reshape(scores, [-1]), output_type=tf.int32)
+        score = tf.reduce_max(scores)
+        start_piece = tf.clip_by_value(best // length - first, 0, length - 1)
+        end_piece = tf.clip_by_value(best % length - first, 0, length - 1)
+        has_answer = score > -1e29
+        if spec.no_answer:
+            has_answer &= score >= start_logits[0] + end_logits[0]
+        start = tf.where(has_answer, tf.gather(starts[0], start_piece), -1)
+        end = tf.where(has_answer, tf.gather(ends[0], end_piece), -1)
+        return {"start": start[None], "end": end[None],
+                "score": tf.where(has_answer, score, 0.0)[None]}
+
+
+def _converter(saved_model_dir, module, quantize, calibration):
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir,
+                                                         signature_keys=["serving_default"])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if module.kind == "in-model":
+        converter.allow_custom_ops = True
+    if quantize != "none":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+    if quantize == "int8":
+        names = module.input_names()
+
+        def representative():
+            for sample in calibration:
+                yield dict(zip(names, sample))
+
+        converter.representative_dataset = representative
+    return converter
+
+
+def convert(model, vocab, spec, tokenizer="in-model", quantize="none", calibration=None):
+    """The TFLite flatbuffer (bytes) of `model`, and the `LiteModule` it came from.
+
+    `calibration`: for int8, a list of input tuples (numpy arrays in the signature's
+    order), as `sample_inputs` makes them.
+    """
+    check_request(spec, tokenizer, quantize)
+    if quantize == "int8":
+        if tokenizer == "in-model":
+            raise ValueError("--quantize int8 needs --tokenizer metadata: the int8 calibrator "
+                             "cannot run tf-text's custom tokenizer ops; use --quantize "
+                             "dynamic for in-model tokenizers")
+        if calibration is None or len(calibration) < MIN_CALIBRATION:
+            raise ValueError(f"--quantize int8 calibrates on a representative sample of "
+                             f"at least {MIN_CALIBRATION} training texts. Received: "
+                             f"{0 if calibration is None else len(calibration)}")
+    module = LiteModule(model, vocab, spec, tokenizer)
+    function = module.function()
+    work = tempfile.mkdtemp(prefix="tfbert-tflite-")
+    try:
+        tf.saved_model.save(module, work, signatures={
+            "serving_default": function.get_concrete_function()})
+        content = _converter(work, module, quantize, calibration).convert()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return content, module
+
+
+def sample_inputs(module, records):
+    """Input tuples for `module`'s signature from records (dicts with `text`, `pair`,
+    `question`, `context`)."""
+    if module.kind == "metadata":
+        encoded = module.packer([r["text"] for r in records], max_length=module.spec.max_length,
+                                pad_to_max_length=True)
+        return [(encoded["token_ids"][i:i + 1], encoded["padding_mask"][i:i + 1],
+                 encoded["segment_ids"][i:i + 1]) for i in range(len(records))]
+    keys = {"text": "text", "text_pair": "pair", "question": "question", "context": "context"}
+    return [tuple(np.array([r.get(keys[n], "")], dtype=object) for n in module.input_names())
+            for r in records]
+
+
+def make_interpreter(model, num_threads=None, delegates=True):
+    """A LiteRT interpreter for a `.tflite` path or bytes; models with tf-text custom
+    ops get the tf-text registrar (ai_edge_litert's interpreter takes no registrars).
+    `delegates=False` keeps the model's own ops (no XNNPACK), to inspect them."""
+    content = model if isinstance(model, (bytes, bytearray)) else None
+    path = None if content is not None else os.fspath(model)
+    if content is None:
+        with open(path, "rb") as f:
+            content = f.read()
+    if b"FastBertNormalize" in content or b"FastWordpiece" in content:
+        from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
+
+        from tensorflow.lite.python.interpreter import OpResolverType
+
+        resolver = (OpResolverType.AUTO if delegates
+                    else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        interpreter = InterpreterWithCustomOps(
+            model_content=bytes(content), num_threads=num_threads,
+            experimental_op_resolver_type=resolver,
+            custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS)
+    else:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        resolver = (OpResolverType.AUTO if delegates
+                    else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        interpreter = Interpreter(model_content=bytes(content), num_threads=num_threads,
+                                  experimental_op_resolver_type=resolver)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def run(interpreter, names, sample) -> dict:
+    runner = interpreter.get_signature_runner()
+    return runner(**dict(zip(names, sample)))
+
+
+def compare(content, module, samples, quantize) -> float:
+    """Max |TFLite - TensorFlow| over the float outputs on `samples`; raises for NaN, or
+    beyond `TOLERANCE` for unquantized and fp16 variants."""
+    interpreter = make_interpreter(content)
+    names = module.input_names()
+    worst = 0.0
+    for sample in samples:
+        got = run(interpreter, names, sample)
+        expected = module.serve(*[tf.constant(x) for x in sample])
+        for key, value in expected.items():
+            value = value.numpy()
+            if value.dtype.kind != "f":
+                continue
+            if not np.all(np.isfinite(got[key])):
+                raise ValueError(f"the converted model's {key!r} is not finite (NaN/inf); "
+                                 "the conversion lost the weights, nothing was written")
+            worst = max(worst, float(np.max(np.abs(got[key] - value))))
+    limit = TOLERANCE.get(quantize)
+    if limit is not None and not worst <= limit:
+        raise ValueError(f"the {quantize} TFLite model differs from TensorFlow by {worst:.3g} "
+                         f"(expected <= {limit}); nothing was written")
+    return worst
+
+
+def float_ops(content) -> dict:
+    """`{op name: count}` of the ops that still compute in float32 (their outputs are
+    float32) in a quantized model."""
+    interpreter = make_interpreter(content, delegates=False)
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    counts = {}
+    for op in interpreter._get_ops_details():  # the interpreter's only op listing
+        outputs = [tensors[i] for i in op["outputs"] if i in tensors]
+        if any(t["dtype"] == np.float32 for t in outputs):
+            counts[op["op_name"]] = counts.get(op["op_name"], 0) + 1
+    return dict(sorted(counts.items()))
