@@ -34,10 +34,10 @@ def cli(ctx, debug):
 
 
 def _register():
-    from tfbert.cli import (convert, datasets, demo, evaluate, finetune, info, predict,
+    from tfbert.cli import (convert, datasets, demo, evaluate, export, finetune, info, predict,
                             pretrain, pretrain_data, vocab)
 
-    for module in (convert, datasets, demo, evaluate, finetune, info, predict, pretrain,
+    for module in (convert, datasets, demo, evaluate, export, finetune, info, predict, pretrain,
                    pretrain_data, vocab):
         cli.add_command(module.command)
 

@@ -48,7 +48,7 @@ def _records(texts, pair, context, input_path, task, columns):
 
 
 @click.command("predict")
-@click.argument("model", type=click.Path(exists=True, file_okay=False))
+@click.argument("model", type=click.Path(exists=True))
 @click.option("--text", "texts", multiple=True, help="An input text (repeatable).")
 @click.option("--pair", help="With --text on a pair model: the second text.")
 @click.option("--context", help="With --text on a qa model: the passage the questions ask about.")
@@ -62,11 +62,16 @@ def _records(texts, pair, context, input_path, task, columns):
               help="Fill-mask: candidates per [MASK].")
 def command(model, texts, pair, context, input_path, output, text_column, pair_column,
             batch_size, top_k):
-    """Predict with MODEL (a model directory): one JSON object per input."""
+    """Predict with MODEL: a model directory, a SavedModel (or a TF Serving base
+    directory: its newest version) or a .tflite export. One JSON object per input."""
     from tfbert.atomic import atomic_file
+    from tfbert.export.runtime import is_exported, load_predictor
     from tfbert.training.predict import Predictor
 
-    predictor = Predictor(model, batch_size=batch_size, top_k=top_k)
+    if is_exported(model):
+        predictor = load_predictor(model, batch_size=batch_size)
+    else:
+        predictor = Predictor(model, batch_size=batch_size, top_k=top_k)
     records = _records(list(texts), pair, context, input_path, predictor.task,
                        (text_column, pair_column))
     results = predictor.predict(records)

@@ -60,6 +60,19 @@ def check_request(spec, tokenizer, quantize):
                          f"Received a {spec.task!r} model")
 
 
+def check_int8(tokenizer, calibration):
+    """Full int8 needs id inputs (the calibrator cannot run tf-text's custom ops) and a
+    representative sample of at least `MIN_CALIBRATION` training texts."""
+    if tokenizer == "in-model":
+        raise ValueError("--quantize int8 needs --tokenizer metadata: the int8 calibrator "
+                         "cannot run tf-text's custom tokenizer ops; use --quantize dynamic "
+                         "for in-model tokenizers")
+    if calibration is None or len(calibration) < MIN_CALIBRATION:
+        raise ValueError(f"--quantize int8 calibrates on a representative sample of at least "
+                         f"{MIN_CALIBRATION} training texts (--calibration-data). Received: "
+                         f"{0 if calibration is None else len(calibration)}")
+
+
 class LiteModule(tf.Module):
     """The graph that is converted: the Keras model plus (in-model) the tokenizer.
 
@@ -199,14 +212,7 @@ def convert(model, vocab, spec, tokenizer="in-model", quantize="none", calibrati
     """
     check_request(spec, tokenizer, quantize)
     if quantize == "int8":
-        if tokenizer == "in-model":
-            raise ValueError("--quantize int8 needs --tokenizer metadata: the int8 calibrator "
-                             "cannot run tf-text's custom tokenizer ops; use --quantize "
-                             "dynamic for in-model tokenizers")
-        if calibration is None or len(calibration) < MIN_CALIBRATION:
-            raise ValueError(f"--quantize int8 calibrates on a representative sample of "
-                             f"at least {MIN_CALIBRATION} training texts. Received: "
-                             f"{0 if calibration is None else len(calibration)}")
+        check_int8(tokenizer, calibration)
     module = LiteModule(model, vocab, spec, tokenizer)
     function = module.function()
     work = tempfile.mkdtemp(prefix="tfbert-tflite-")

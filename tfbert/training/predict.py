@@ -40,6 +40,15 @@ def split_words(text):
     return words
 
 
+def entity_spans(text, words, tags, scores):
+    """Entities (text, type, character start/end, mean tag probability) from per-word
+    tags; `words` as `split_words` gives them."""
+    return [{"text": text[words[s][1]:words[e - 1][2]], "type": kind,
+             "start": words[s][1], "end": words[e - 1][2],
+             "score": float(np.mean(scores[s:e]))}
+            for kind, s, e in entities(tags)]
+
+
 class Predictor:
     """Loads a model directory once and predicts batches of raw inputs.
 
@@ -109,15 +118,21 @@ class Predictor:
         sentences = [([w for w, _, _ in words], None) for words in split]
         inputs, _, word_index, sentence_index = encode_ner(self.tokenizer, sentences,
                                                            self.labels, self.spec.max_length)
-        tags = scoring.ner_tags(self._outputs(inputs)["logits"], word_index, sentence_index,
+        logits = self._outputs(inputs)["logits"]
+        tags = scoring.ner_tags(logits, word_index, sentence_index,
                                 [len(words) for words in split], self.labels)
-        out = []
-        for record, words, sentence_tags in zip(records, split, tags):
-            found = [{"text": record["text"][words[s][1]:words[e - 1][2]], "type": kind,
-                      "start": words[s][1], "end": words[e - 1][2]}
-                     for kind, s, e in entities(sentence_tags)]
-            out.append({**record, "entities": found, "tags": sentence_tags})
-        return out
+        # Each word's tag probability, at its first piece (as the tag itself).
+        probabilities = scoring.softmax(logits).max(-1)
+        word_scores = [[0.0] * len(words) for words in split]
+        for row, sentence in enumerate(sentence_index):
+            for position in np.flatnonzero(word_index[row] >= 0):
+                word_scores[sentence][word_index[row, position]] = float(
+                    probabilities[row, position])
+        return [{**record, "entities": entity_spans(record["text"], words, sentence_tags,
+                                                    scores),
+                 "tags": sentence_tags}
+                for record, words, sentence_tags, scores in zip(records, split, tags,
+                                                                word_scores)]
 
     def _qa(self, records):
         examples = [QAExample(str(i), r["question"], r["context"], ())

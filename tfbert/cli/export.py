@@ -1,0 +1,61 @@
+"""`tfbert export MODEL --format saved_model|tflite ...`."""
+
+import json
+
+import click
+
+
+@click.command("export")
+@click.argument("model", type=click.Path(exists=True, file_okay=False))
+@click.option("--format", "fmt", required=True, type=click.Choice(("saved_model", "tflite")))
+@click.option("--name", help="saved_model: the model's name under --base (TF Serving's "
+              "model name).")
+@click.option("--base", default="savedmodels", show_default=True,
+              help="saved_model: TF Serving's --model_base_path parent; versions go to "
+                   "BASE/NAME/<n>.")
+@click.option("--serving-version", default=None,
+              help="saved_model: the oldest TF Serving release to support (default 2.20); "
+                   "an op it does not link fails the export.")
+@click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True,
+              help="saved_model, pre-trained models: fill-mask candidates per [MASK].")
+@click.option("--out", type=click.Path(dir_okay=False), help="tflite: the .tflite file.")
+@click.option("--quantize", type=click.Choice(("none", "fp16", "dynamic", "int8")),
+              default="none", show_default=True)
+@click.option("--tokenizer", type=click.Choice(("metadata", "in-model")), default="in-model",
+              show_default=True, help="tflite: id inputs with MediaPipe metadata, or raw "
+              "strings with the tf-text tokenizer inside.")
+@click.option("--calibration-data", type=click.Path(exists=True, dir_okay=False),
+              help="tflite int8: training texts (.jsonl/.csv/.tsv, a text column).")
+@click.option("--calibration-size", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--eval-data", type=click.Path(exists=True, dir_okay=False),
+              help="tflite: labelled dev/test data; writes FILE.quantization.{json,md} "
+                   "scoring every variant.")
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--label-column", default="label", show_default=True)
+def command(model, fmt, name, base, serving_version, top_k, out, quantize, tokenizer,
+            calibration_data, calibration_size, eval_data, text_column, label_column):
+    """Export MODEL (a model directory) for TF Serving or LiteRT / MediaPipe."""
+    if fmt == "saved_model":
+        from tfbert.export.saved_model import DEFAULT_SERVING_VERSION, export_saved_model
+
+        if not name:
+            raise click.BadParameter("--format saved_model needs --name")
+        path = export_saved_model(model, name, base, serving_version or DEFAULT_SERVING_VERSION,
+                                  top_k=top_k)
+        click.echo(path)
+        return
+    if not out:
+        raise click.BadParameter("--format tflite needs --out FILE.tflite")
+    from tfbert.export.litert_export import export_tflite, read_records
+
+    calibration = read_records(calibration_data, text_column) if calibration_data else None
+    evaluation = read_records(eval_data, text_column, label_column=label_column,
+                              need_labels=True) if eval_data else None
+    result = export_tflite(model, out, quantize, tokenizer, calibration, evaluation,
+                           calibration_size)
+    report = result.pop("report", None)
+    click.echo(json.dumps(result, indent=2))
+    if report:
+        from tfbert.export.litert_export import report_markdown
+
+        click.echo(report_markdown(report), err=True)

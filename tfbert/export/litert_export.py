@@ -1,0 +1,230 @@
+"""Writing `.tflite` exports and their quantization report.
+
+`export_tflite` converts a model directory, checks the result against TensorFlow, attaches
+metadata (MediaPipe) or tfbert's own packed files (in-model: `tfbert_task.json`,
+`labels.txt`, read by `tfbert predict`), and writes the file atomically. With evaluation
+data it also writes `FILE.quantization.{json,md}`: every quantization variant's size,
+LiteRT latency (batch 1, 1 and 2 threads) and task metric against the float model.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import statistics
+import time
+import zipfile
+
+import numpy as np
+
+from tfbert.atomic import atomic_file, write_json
+from tfbert.export import tflite
+from tfbert.export.saved_model import load_task_model
+
+TASK_FILE = "tfbert_task.json"
+MAX_LOSS = 1.0  # accuracy points a recommended variant may lose against float
+
+
+def read_records(path, text_column="text", pair_column="pair", label_column="label",
+                 need_labels=False):
+    """Records (`text`, `pair`, `label`) from a `.jsonl`/`.csv`/`.tsv` file."""
+    from tfbert.data.readers import read_classification
+
+    examples, _ = read_classification(path, text_column, label_column, None,
+                                      require_labels=need_labels)
+    return [{"text": e.text, "label": e.label} for e in examples]
+
+
+def pack_files(content: bytes, files: dict) -> bytes:
+    """`content` with `files` appended as a stored ZIP (as TFLite metadata packs its
+    associated files; the interpreter ignores bytes after the flatbuffer)."""
+    out = io.BytesIO(bytes(content))
+    with zipfile.ZipFile(out, "a", compression=zipfile.ZIP_STORED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def packed_files(content: bytes) -> dict:
+    """The files packed after a `.tflite` flatbuffer (`{}` when none)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            return {name: archive.read(name) for name in archive.namelist()}
+    except zipfile.BadZipFile:
+        return {}
+
+
+def build_variant(model, tokenizer, spec, kind, quantize, calibration_records, samples):
+    """`(content, module, max_difference)` of one checked variant, files packed."""
+    calibration = None
+    if quantize == "int8" and calibration_records is not None:
+        module = tflite.LiteModule(model, tokenizer.vocab, spec, kind)
+        calibration = tflite.sample_inputs(module, calibration_records)
+    content, module = tflite.convert(model, tokenizer.vocab, spec, kind, quantize, calibration)
+    difference = tflite.compare(content, module, tflite.sample_inputs(module, samples),
+                                quantize)
+    if kind == "metadata":
+        from tfbert.export.metadata import add_bert_classifier_metadata
+
+        content = add_bert_classifier_metadata(
+            content, _vocab_file(tokenizer), list(spec.labels), spec.lowercase, spec.max_length)
+    else:
+        content = pack_files(content, {
+            TASK_FILE: json.dumps(spec.to_dict(), indent=2),
+            "labels.txt": "".join(label + "\n" for label in spec.labels)})
+    return content, module, difference
+
+
+def _vocab_file(tokenizer):
+    import tempfile
+
+    handle, path = tempfile.mkstemp(suffix=".txt")
+    with os.fdopen(handle, "w", encoding="utf-8") as f:
+        f.writelines(token + "\n" for token in tokenizer.vocab)
+    return path
+
+
+def _check_out(out):
+    if not str(out).endswith(".tflite"):
+        raise ValueError(f"--out must name a .tflite file. Received: {out!r}")
+    parent = os.path.dirname(os.path.abspath(out))
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"{parent}: cannot create the output directory ({err.strerror})") \
+            from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{parent}: not writable; choose another --out")
+
+
+def export_tflite(model_dir, out, quantize="none", tokenizer="in-model", calibration=None,
+                  evaluation=None, calibration_size=200, latency_runs=20) -> dict:
+    """Exports `model_dir` to `out` (a `.tflite` file); returns what was measured.
+
+    `calibration`: records of training text (int8 needs at least `MIN_CALIBRATION`);
+    `evaluation`: labelled records; with them a quantization report is written beside
+    `out`, covering every variant of this tokenizer kind.
+    """
+    _check_out(out)
+    model, tok, spec, _ = load_task_model(model_dir)
+    tflite.check_request(spec, tokenizer, quantize)
+    calibration = list(calibration or [])[:calibration_size] or None
+    if quantize == "int8":
+        tflite.check_int8(tokenizer, calibration)
+    samples = (calibration or evaluation or [])[:8] or _default_samples(spec)
+    content, module, difference = build_variant(model, tok, spec, tokenizer, quantize,
+                                                calibration, samples)
+    with atomic_file(out) as staging:
+        with open(staging, "wb") as f:
+            f.write(content)
+    result = {"file": os.path.abspath(out), "bytes": len(content), "quantize": quantize,
+              "tokenizer": tokenizer, "max_abs_difference_vs_tensorflow": difference}
+    if quantize == "int8":
+        result["float_ops"] = tflite.float_ops(content)
+    if evaluation:
+        if spec.task not in ("classify", "pair"):
+            raise ValueError(f"the quantization report scores classification models; "
+                             f"task {spec.task!r} has no scorer here yet")
+        result["report"] = quantization_report(model, tok, spec, tokenizer, calibration,
+                                               evaluation, samples, out, latency_runs)
+    return result
+
+
+def _default_samples(spec):
+    texts = ["tfbert checks every conversion.", "我爱北京天安门。", "A second, longer "
+             "sentence with punctuation, numbers (3.14) and CAPITALS!"]
+    return [{"text": t, "pair": t[::-1], "question": "what is checked?", "context": t}
+            for t in texts]
+
+
+def latency(content, names, sample, threads, runs):
+    """Median milliseconds of `runs` calls (after two warm-up calls)."""
+    interpreter = tflite.make_interpreter(content, num_threads=threads)
+    runner = interpreter.get_signature_runner()
+    inputs = dict(zip(names, sample))
+    for _ in range(2):
+        runner(**inputs)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        runner(**inputs)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def predicted_ids(content, module, records):
+    interpreter = tflite.make_interpreter(content, num_threads=2)
+    names = module.input_names()
+    ids = []
+    for sample in tflite.sample_inputs(module, records):
+        probabilities = list(tflite.run(interpreter, names, sample).values())[0]
+        ids.append(int(np.argmax(probabilities)))
+    return ids
+
+
+def quantization_report(model, tok, spec, kind, calibration, evaluation, samples, out,
+                        latency_runs=20):
+    """Scores every quantization variant on `evaluation`; writes the report beside `out`."""
+    from tfbert.evaluation import classification_metrics
+
+    labels = list(spec.labels)
+    unknown = sorted({r["label"] for r in evaluation} - set(labels))
+    if unknown:
+        raise ValueError(f"evaluation data has labels the model does not know: {unknown[:3]}")
+    truth = [labels.index(r["label"]) for r in evaluation]
+    # Latency on a real text, padded to the model's length (batch 1).
+    long_text = max((r["text"] for r in evaluation), key=len)
+    variants = []
+    for quantize in tflite.QUANTIZE:
+        if quantize == "int8" and (kind == "in-model" or not calibration
+                                   or len(calibration) < tflite.MIN_CALIBRATION):
+            continue
+        content, module, difference = build_variant(model, tok, spec, kind, quantize,
+                                                    calibration, samples)
+        sample = tflite.sample_inputs(module, [{"text": long_text, "pair": long_text}])[0]
+        metrics = classification_metrics(truth, predicted_ids(content, module, evaluation),
+                                         labels)
+        variants.append({
+            "quantize": quantize, "bytes": len(content),
+            "latency_ms_1_thread": latency(content, module.input_names(), sample, 1,
+                                           latency_runs),
+            "latency_ms_2_threads": latency(content, module.input_names(), sample, 2,
+                                            latency_runs),
+            "accuracy": 100 * metrics["accuracy"], "macro_f1": 100 * metrics["macro_f1"],
+            "max_abs_difference_vs_tensorflow": difference,
+            "float_ops": tflite.float_ops(content) if quantize == "int8" else None})
+    base = variants[0]
+    for variant in variants:
+        variant["size_vs_float"] = variant["bytes"] / base["bytes"]
+        variant["accuracy_change"] = variant["accuracy"] - base["accuracy"]
+        variant["recommended"] = variant["accuracy_change"] >= -MAX_LOSS
+    report = {"model_task": spec.task, "tokenizer": kind, "max_length": spec.max_length,
+              "evaluation_examples": len(evaluation), "variants": variants,
+              "rule": f"a variant losing more than {MAX_LOSS} accuracy point against the "
+                      "float (none) variant is flagged and not recommended"}
+    stem = os.path.splitext(out)[0]
+    write_json(stem + ".quantization.json", report)
+    with atomic_file(stem + ".quantization.md") as staging:
+        with open(staging, "w", encoding="utf-8") as f:
+            f.write(report_markdown(report))
+    return report
+
+
+def report_markdown(report) -> str:
+    lines = [f"# Quantization report ({report['model_task']}, tokenizer {report['tokenizer']}, "
+             f"length {report['max_length']}, {report['evaluation_examples']} examples)", "",
+             "| variant | size MB | vs float | ms 1 thread | ms 2 threads | accuracy | "
+             "change | macro-F1 | recommended |", "|---|---|---|---|---|---|---|---|---|"]
+    for v in report["variants"]:
+        lines.append(
+            f"| {v['quantize']} | {v['bytes'] / 1e6:.2f} | {100 * v['size_vs_float']:.0f} % | "
+            f"{v['latency_ms_1_thread']:.1f} | {v['latency_ms_2_threads']:.1f} | "
+            f"{v['accuracy']:.2f} | {v['accuracy_change']:+.2f} | {v['macro_f1']:.2f} | "
+            f"{'yes' if v['recommended'] else '**no** (loses > 1 point)'} |")
+    int8 = [v for v in report["variants"] if v["float_ops"]]
+    if int8:
+        ops = ", ".join(f"{k} ×{n}" for k, n in int8[0]["float_ops"].items())
+        lines += ["", f"Ops that stay float in int8: {ops}."]
+    lines += ["", report["rule"] + "."]
+    return "\n".join(lines) + "\n"
