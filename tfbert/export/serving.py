@@ -36,7 +36,11 @@ class ServingModule(tf.Module):
 
     def __init__(self, model, tokenizer, spec, top_k=5, name=None):
         super().__init__(name=name)
+        # The model itself is not tracked: its variables are, once, through
+        # `model_variables`; tracking both would save every weight twice.
+        self._setattr_tracking = False
         self.model = model
+        self._setattr_tracking = True
         self.tokenizer = tokenizer
         self.spec = spec
         self.top_k = top_k

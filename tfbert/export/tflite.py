@@ -81,7 +81,11 @@ class LiteModule(tf.Module):
 
     def __init__(self, model, vocab, spec, tokenizer):
         super().__init__()
+        # The model itself is not tracked: its variables are, once, through
+        # `model_variables`; tracking both would save every weight twice.
+        self._setattr_tracking = False
         self.model = model
+        self._setattr_tracking = True
         self.spec = spec
         self.kind = tokenizer
         self.model_variables = [v.value for v in model.weights]

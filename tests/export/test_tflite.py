@@ -1,0 +1,108 @@
+"""TFLite export: every variant is run by LiteRT (the tf-text registrar for in-model
+tokenizers) and compared with the Keras model; `tfbert predict` on the file answers as on
+the model directory; impossible requests fail in one line and write nothing."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tfbert.export import litert_export, tflite
+from tfbert.export.runtime import LitePredictor
+from tfbert.training.predict import Predictor
+
+# Texts that tf-text's NFKD normaliser and tfbert's exact one tokenize alike (no
+# fullwidth punctuation or compatibility characters), so in-model outputs must equal Keras.
+PLAIN = ["Hello world, Paris is nice!", "我爱北京天安门", "John Smith went to New York.",
+         "Shares in the company rose 5 percent after the results."]
+
+
+def _records(task):
+    if task == "qa":
+        return [{"question": "Who went where?", "context": t} for t in PLAIN]
+    if task == "pair":
+        return [{"text": t, "pair": PLAIN[-1 - i]} for i, t in enumerate(PLAIN)]
+    return [{"text": t} for t in PLAIN]
+
+
+def _close(got, expected, task):
+    assert [sorted(r) for r in got] == [sorted(r) for r in expected]
+    for a, b in zip(got, expected):
+        if task in ("classify", "pair"):
+            assert a["label"] == b["label"]
+            np.testing.assert_allclose(list(a["probabilities"].values()),
+                                       list(b["probabilities"].values()), atol=1e-5)
+        elif task == "ner":
+            assert [(e["type"], e["start"], e["end"]) for e in a["entities"]] == [
+                (e["type"], e["start"], e["end"]) for e in b["entities"]]
+            assert a["tags"] == b["tags"]
+        else:
+            assert (a["answer"], a["start"], a["end"]) == (b["answer"], b["start"], b["end"])
+            assert a["score"] == pytest.approx(b["score"], rel=1e-5, abs=1e-5)  # a logit sum
+
+
+@pytest.mark.parametrize("task,kind", [("classify", "metadata"), ("classify", "in-model"),
+                                       ("pair", "in-model"), ("ner", "in-model"),
+                                       ("qa", "in-model")])
+def test_float_export_matches_keras(model_dirs, tmp_path, task, kind):
+    out = str(tmp_path / f"{task}.tflite")
+    result = litert_export.export_tflite(model_dirs[task], out, "none", kind)
+    assert result["max_abs_difference_vs_tensorflow"] <= 1e-5
+    assert os.path.getsize(out) == result["bytes"]
+    records = _records(task)
+    _close(LitePredictor(out).predict(records), Predictor(model_dirs[task]).predict(records),
+           task)
+
+
+@pytest.mark.slow
+def test_quantized_variants_and_report(model_dirs, tmp_path):
+    calibration = [{"text": f"{t} {i}"} for i in range(10) for t in PLAIN]
+    evaluation = [{"text": t, "label": label} for t in PLAIN
+                  for label in ("business", "sport")]
+    out = str(tmp_path / "classifier.tflite")
+    result = litert_export.export_tflite(model_dirs["classify"], out, "int8", "metadata",
+                                         calibration, evaluation, latency_runs=3)
+    assert result["float_ops"] is not None
+    report = json.load(open(str(tmp_path / "classifier.quantization.json")))
+    variants = {v["quantize"]: v for v in report["variants"]}
+    assert list(variants) == ["none", "fp16", "dynamic", "int8"]
+    assert variants["fp16"]["size_vs_float"] < 0.6
+    assert variants["dynamic"]["size_vs_float"] < 0.35
+    assert variants["int8"]["size_vs_float"] < 0.35
+    for v in variants.values():
+        assert v["latency_ms_1_thread"] > 0 and v["latency_ms_2_threads"] > 0
+        assert v["recommended"] == (v["accuracy_change"] >= -1.0)
+    markdown = open(str(tmp_path / "classifier.quantization.md")).read()
+    assert "| int8 |" in markdown and "Ops that stay float" in markdown
+    # The int8 file itself answers like the float model on most inputs.
+    got = LitePredictor(out).predict(evaluation)
+    assert all(np.isfinite(list(r["probabilities"].values())).all() for r in got)
+
+
+def test_impossible_requests_write_nothing(model_dirs, tmp_path):
+    out = str(tmp_path / "x.tflite")
+    cases = [
+        (dict(model_dir=model_dirs["ner"], tokenizer="metadata"), "single-text classifiers"),
+        (dict(model_dir=model_dirs["pretrain"], tokenizer="in-model"), "in-model supports"),
+        (dict(model_dir=model_dirs["classify"], quantize="int8", tokenizer="in-model"),
+         "int8 needs --tokenizer metadata"),
+        (dict(model_dir=model_dirs["classify"], quantize="int8", tokenizer="metadata",
+              calibration=[{"text": "too few"}] * 5), "at least 32"),
+        (dict(model_dir=str(tmp_path), tokenizer="in-model"), "no task.json"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            litert_export.export_tflite(out=out, **kwargs)
+        assert not os.listdir(str(tmp_path))
+    with pytest.raises(ValueError, match="must name a .tflite file"):
+        litert_export.export_tflite(model_dirs["classify"], str(tmp_path / "x.bin"))
+
+
+def test_float_ops_lists_float_kernels(model_dirs):
+    from tfbert.export.saved_model import load_task_model
+
+    model, tok, spec, _ = load_task_model(model_dirs["classify"])
+    content, _ = tflite.convert(model, tok.vocab, spec, "metadata", "none")
+    ops = tflite.float_ops(content)
+    assert ops.get("FULLY_CONNECTED", 0) > 0 and "DELEGATE" not in ops
