@@ -30,8 +30,13 @@ import io
 import zipfile
 
 import flatbuffers
-from mediapipe.tasks.metadata import metadata_schema_py_generated as _md
-from mediapipe.tasks.metadata import schema_py_generated as _tfl
+
+try:  # the schema's generated Python classes ship inside the mediapipe wheel
+    from mediapipe.tasks.metadata import metadata_schema_py_generated as _md
+    from mediapipe.tasks.metadata import schema_py_generated as _tfl
+except ImportError as err:  # pragma: no cover (the test extra installs mediapipe)
+    raise ValueError("--tokenizer metadata needs the mediapipe package for the TFLite "
+                     "metadata schema: pip install 'tfbert[mediapipe]'") from err
 
 _METADATA_FIELD = "TFLITE_METADATA"
 _METADATA_IDENTIFIER = b"M001"

@@ -123,7 +123,10 @@ class LitePredictor:
 
     def __init__(self, path):
         from tfbert.export import litert_export, tflite
-        from tfbert.export.metadata import LABELS_FILE, VOCAB_FILE
+
+        # The files MediaPipe metadata packs (tfbert.export.metadata; not imported here,
+        # as it needs the mediapipe package).
+        LABELS_FILE, VOCAB_FILE = "labels.txt", "vocab.txt"  # noqa: N806
 
         with open(path, "rb") as f:
             content = f.read()
