@@ -126,8 +126,9 @@ def export_tflite(model_dir, out, quantize="none", tokenizer="in-model", calibra
         if spec.task not in ("classify", "pair"):
             raise ValueError(f"the quantization report scores classification models; "
                              f"task {spec.task!r} has no scorer here yet")
-        result["report"] = quantization_report(model, tok, spec, tokenizer, calibration,
-                                               evaluation, samples, out, latency_runs)
+        result["report"] = quantization_report(
+            model, tok, spec, tokenizer, calibration, evaluation, samples, out, latency_runs,
+            built={quantize: (content, module, difference)})
     return result
 
 
@@ -164,8 +165,9 @@ def predicted_ids(content, module, records):
 
 
 def quantization_report(model, tok, spec, kind, calibration, evaluation, samples, out,
-                        latency_runs=20):
-    """Scores every quantization variant on `evaluation`; writes the report beside `out`."""
+                        latency_runs=20, built=None):
+    """Scores every quantization variant on `evaluation`; writes the report beside `out`.
+    `built`: `{quantize: build_variant(...)}` of variants already converted."""
     from tfbert.evaluation import classification_metrics
 
     labels = list(spec.labels)
@@ -180,8 +182,8 @@ def quantization_report(model, tok, spec, kind, calibration, evaluation, samples
         if quantize == "int8" and (kind == "in-model" or not calibration
                                    or len(calibration) < tflite.MIN_CALIBRATION):
             continue
-        content, module, difference = build_variant(model, tok, spec, kind, quantize,
-                                                    calibration, samples)
+        content, module, difference = (built or {}).get(quantize) or build_variant(
+            model, tok, spec, kind, quantize, calibration, samples)
         sample = tflite.sample_inputs(module, [{"text": long_text, "pair": long_text}])[0]
         metrics = classification_metrics(truth, predicted_ids(content, module, evaluation),
                                          labels)
