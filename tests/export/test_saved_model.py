@@ -106,6 +106,7 @@ def test_fresh_process_signatures_match_keras_and_predict(model_dirs, exported):
                 assert got == [(e["type"], e["text"], e["start"], e["end"])
                                for e in record["entities"]]
                 assert got, "the test model should find entities"
+                assert out["tags"][i][:out["num_words"][i]] == record["tags"]
                 np.testing.assert_allclose(out["entity_scores"][i][:len(got)],
                                            [e["score"] for e in record["entities"]],
                                            atol=1e-5)

@@ -92,7 +92,9 @@ class SavedModelPredictor:
                 {"text": _text(out["entity_texts"][i, k]), "type": _text(out["entity_types"][i, k]),
                  "start": int(out["entity_starts"][i, k]), "end": int(out["entity_ends"][i, k]),
                  "score": float(out["entity_scores"][i, k])}
-                for k in range(int(out["num_entities"][i]))]} for i, r in enumerate(records)]
+                for k in range(int(out["num_entities"][i]))],
+                "tags": [_text(t) for t in out["tags"][i][:int(out["num_words"][i])]]}
+                for i, r in enumerate(records)]
         if task == "qa":
             out = self._call(question=[r["question"] for r in records],
                              context=[r["context"] for r in records])

@@ -5,7 +5,7 @@ whose signatures take raw UTF-8 strings (`serving_default`) or token ids (`encod
 classify/pair (`text`, and `text_pair`): `probabilities`, `label_ids`, `label_names`
   (multi-label: sigmoid `probabilities` and a `label_mask` of those over 0.5);
 ner (`text`): `entity_types`, `entity_texts`, `entity_starts`, `entity_ends`,
-  `entity_scores`, `num_entities`;
+  `entity_scores`, `num_entities`, and per word `tags` with `num_words`;
 qa (`question`, `context`): `answer`, `start`, `end` (characters), `score`, `has_answer`;
 pretrain (`text` with `[MASK]`): `tokens` and `scores` `(batch, masks, top_k)`;
 encoder (`text`): the mean-pooled `embedding`.
@@ -132,10 +132,15 @@ class ServingModule(tf.Module):
             return tf.RaggedTensor.from_row_lengths(
                 tf.boolean_mask(values, begins.flat_values), words_per_row)
 
-        return graph_tasks.ner_entities(
-            text, per_word(tags.flat_values), per_word(best.flat_values),
+        word_tags = per_word(tags.flat_values)
+        out = graph_tasks.ner_entities(
+            text, word_tags, per_word(best.flat_values),
             per_word(tf.cast(starts.flat_values, tf.int32)),
             tf.RaggedTensor.from_row_lengths(word_end, words_per_row), self.spec.labels)
+        # (batch, max_words): each word's tag, as the Python predictor's `tags`.
+        out["tags"] = tf.gather(self.labels, word_tags).to_tensor(default_value="")
+        out["num_words"] = tf.cast(words_per_row, tf.int32)
+        return out
 
     def _qa(self, question, context):
         spec = self.spec
