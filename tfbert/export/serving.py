@@ -25,26 +25,30 @@ def _strings(name):
     return tf.TensorSpec([None], tf.string, name=name)
 
 
+def hold_model(module, model):
+    """Sets `module.model` untracked and `module.model_variables`, the Keras model's
+    variables, tracked: a `tf.Module` sees none of a Keras 3 model's variables through the
+    model, and tracking both would save every weight twice."""
+    module._setattr_tracking = False
+    module.model = model
+    module._setattr_tracking = True
+    module.model_variables = [v.value for v in model.weights]
+
+
 class ServingModule(tf.Module):
     """Signatures over `model` (a tfbert Keras task model) and `tokenizer` (a
     `BertTokenizer`), described by `spec` (`TaskSpec`).
 
-    The Keras variables are listed on the module (`model_variables`) so that
-    `tf.saved_model.save` writes them: a `tf.Module` does not track a Keras 3 model's
-    variables by itself and would otherwise save a graph reading uninitialised ones.
+    The Keras variables are listed on the module (`hold_model`) so that
+    `tf.saved_model.save` writes them, once.
     """
 
     def __init__(self, model, tokenizer, spec, top_k=5, name=None):
         super().__init__(name=name)
-        # The model itself is not tracked: its variables are, once, through
-        # `model_variables`; tracking both would save every weight twice.
-        self._setattr_tracking = False
-        self.model = model
-        self._setattr_tracking = True
+        hold_model(self, model)
         self.tokenizer = tokenizer
         self.spec = spec
         self.top_k = top_k
-        self.model_variables = [v.value for v in model.weights]
         self.labels = tf.constant(list(spec.labels) or [""], tf.string)
         self.vocab = tf.constant(tokenizer.vocab, tf.string)
 

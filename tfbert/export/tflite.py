@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from tfbert.export.serving import hold_model
 from tfbert.tokenization import BertTokenizer
 from tfbert.training.scoring import MAX_ANSWER_PIECES
 
@@ -87,14 +88,9 @@ class LiteModule(tf.Module):
 
     def __init__(self, model, vocab, spec, tokenizer):
         super().__init__()
-        # The model itself is not tracked: its variables are, once, through
-        # `model_variables`; tracking both would save every weight twice.
-        self._setattr_tracking = False
-        self.model = model
-        self._setattr_tracking = True
+        hold_model(self, model)
         self.spec = spec
         self.kind = tokenizer
-        self.model_variables = [v.value for v in model.weights]
         self.packer = BertTokenizer(vocab, lowercase=spec.lowercase)
         # FastBertTokenizer's two halves, so that offsets can be mapped back with dense
         # ops (its own tokenize_with_offsets gathers ragged rows: RaggedRange, no kernel).
