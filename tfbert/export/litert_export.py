@@ -65,24 +65,21 @@ def build_variant(model, tokenizer, spec, kind, quantize, calibration_records, s
     difference = tflite.compare(content, module, tflite.sample_inputs(module, samples),
                                 quantize)
     if kind == "metadata":
+        import tempfile
+
         from tfbert.export.metadata import add_bert_classifier_metadata
 
-        content = add_bert_classifier_metadata(
-            content, _vocab_file(tokenizer), list(spec.labels), spec.lowercase, spec.max_length)
+        with tempfile.TemporaryDirectory(prefix="tfbert-vocab-") as work:
+            vocab = os.path.join(work, "vocab.txt")
+            with open(vocab, "w", encoding="utf-8") as f:
+                f.writelines(token + "\n" for token in tokenizer.vocab)
+            content = add_bert_classifier_metadata(content, vocab, list(spec.labels),
+                                                   spec.lowercase, spec.max_length)
     else:
         content = pack_files(content, {
             TASK_FILE: json.dumps(spec.to_dict(), indent=2),
             "labels.txt": "".join(label + "\n" for label in spec.labels)})
     return content, module, difference
-
-
-def _vocab_file(tokenizer):
-    import tempfile
-
-    handle, path = tempfile.mkstemp(suffix=".txt")
-    with os.fdopen(handle, "w", encoding="utf-8") as f:
-        f.writelines(token + "\n" for token in tokenizer.vocab)
-    return path
 
 
 def _check_out(out):
