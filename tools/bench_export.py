@@ -235,8 +235,9 @@ def measure(args, out):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=DEFAULT_MODEL if os.path.isdir(DEFAULT_MODEL)
-                        else None, help="tfbert model directory (default: bare MiniLM-L6)")
+    parser.add_argument("--model", default=DEFAULT_MODEL,
+                        help="fine-tuned tfbert classifier directory ('' = the bare MiniLM-L6 "
+                             "under an untrained head: latency only, accuracy columns moot)")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--calls", type=int, default=30)
@@ -247,6 +248,9 @@ def main():
     parser.add_argument("--json", help="write every number here")
     args = parser.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]
+    if args.model and not os.path.isdir(args.model):
+        raise SystemExit(f"{args.model}: no such model directory; fine-tune bbc-news first "
+                         "(README, Training) or pass --model ''")
     try:  # before minutes of conversions
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401

@@ -40,13 +40,27 @@ print(json.dumps(out))
 
 def _records(task):
     if task == "qa":
-        return [{"question": "Where is it?", "context": t} for t in TEXTS]
+        # The last context is several windows long (room 25 pieces, stride 8).
+        long_context = " ".join(TEXTS * 3)
+        return [{"question": "Where is it?", "context": t} for t in TEXTS + [long_context]]
     if task == "pair":
         return [{"text": t, "pair": TEXTS[-1 - i]} for i, t in enumerate(TEXTS)]
     if task == "pretrain":
         return [{"text": t} for t in ("Hello [MASK] world.", "the [MASK] is [MASK] today",
                                       "[MASK]", "北京[MASK]安门")]
     return [{"text": t} for t in TEXTS]
+
+
+def test_long_qa_context_spans_several_windows(model_dirs):
+    from tfbert.data.features import encode_qa
+    from tfbert.data.readers import QAExample
+
+    tokenizer, spec = load_task_model(model_dirs["qa"])[1:3]
+    record = _records("qa")[-1]
+    _, _, windows = encode_qa(tokenizer, [QAExample("0", record["question"],
+                                                    record["context"], ())],
+                              spec.max_length, spec.doc_stride, spec.max_query_length)
+    assert len(windows["example_index"]) > 3
 
 
 def _serving_inputs(task, records):
@@ -113,6 +127,8 @@ def test_fresh_process_signatures_match_keras_and_predict(model_dirs, exported):
         elif task == "qa":
             assert out["answer"] == [r["answer"] for r in keras_path]
             assert out["start"] == [r["start"] for r in keras_path]
+            assert out["end"] == [r["end"] for r in keras_path]
+            assert out["has_answer"] == [r["score"] is not None for r in keras_path]
             np.testing.assert_allclose(out["score"], [r["score"] for r in keras_path],
                                        atol=1e-5)
         elif task == "pretrain":

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from tfbert.export import litert_export, tflite
+from tfbert.export import litert_export
 from tfbert.export.runtime import LitePredictor
 from tfbert.training.predict import Predictor
 
@@ -58,26 +58,44 @@ def test_float_export_matches_keras(model_dirs, tmp_path, task, kind):
 @pytest.mark.slow
 def test_quantized_variants_and_report(model_dirs, tmp_path):
     calibration = [{"text": f"{t} {i}"} for i in range(10) for t in PLAIN]
-    evaluation = [{"text": t, "label": label} for t in PLAIN
-                  for label in ("business", "sport")]
+    # Labelled with the Keras model's own answers: the float variant scores 100 %.
+    texts = PLAIN + [r["text"] for r in calibration[::7]]
+    evaluation = [{"text": r["text"], "label": r["label"]}
+                  for r in Predictor(model_dirs["classify"]).predict([{"text": t}
+                                                                      for t in texts])]
     out = str(tmp_path / "classifier.tflite")
     result = litert_export.export_tflite(model_dirs["classify"], out, "int8", "metadata",
                                          calibration, evaluation, latency_runs=3)
-    assert result["float_ops"] is not None
+    # The attention internals and LayerNorms stay float; every weight is int8.
+    assert {"SOFTMAX", "BATCH_MATMUL", "RSQRT"} <= set(result["float_ops"])
+    assert "FULLY_CONNECTED" not in result["float_ops"]
     report = json.load(open(str(tmp_path / "classifier.quantization.json")))
     variants = {v["quantize"]: v for v in report["variants"]}
     assert list(variants) == ["none", "fp16", "dynamic", "int8"]
+    assert variants["none"]["accuracy"] == 100.0
     assert variants["fp16"]["size_vs_float"] < 0.6
     assert variants["dynamic"]["size_vs_float"] < 0.35
     assert variants["int8"]["size_vs_float"] < 0.35
     for v in variants.values():
         assert v["latency_ms_1_thread"] > 0 and v["latency_ms_2_threads"] > 0
-        assert v["recommended"] == (v["accuracy_change"] >= -1.0)
     markdown = open(str(tmp_path / "classifier.quantization.md")).read()
     assert "| int8 |" in markdown and "Ops that stay float" in markdown
-    # The int8 file itself answers like the float model on most inputs.
+    # The int8 file itself agrees with the Keras model on most inputs.
     got = LitePredictor(out).predict(evaluation)
-    assert all(np.isfinite(list(r["probabilities"].values())).all() for r in got)
+    agree = np.mean([r["label"] == e["label"] for r, e in zip(got, evaluation)])
+    assert agree >= 0.75
+
+
+def test_report_flags_variants_that_lose_more_than_a_point():
+    def variant(name, size, accuracy):
+        return {"quantize": name, "bytes": size, "accuracy": accuracy}
+
+    report = litert_export.judge({"variants": [
+        variant("none", 100, 90.0), variant("dynamic", 26, 89.2), variant("int8", 25, 88.5)]})
+    verdict = {v["quantize"]: (v["recommended"], round(v["accuracy_change"], 2),
+                               v["size_vs_float"]) for v in report["variants"]}
+    assert verdict == {"none": (True, 0.0, 1.0), "dynamic": (True, -0.8, 0.26),
+                       "int8": (False, -1.5, 0.25)}
 
 
 def test_impossible_requests_write_nothing(model_dirs, tmp_path):
@@ -90,6 +108,10 @@ def test_impossible_requests_write_nothing(model_dirs, tmp_path):
         (dict(model_dir=model_dirs["classify"], quantize="int8", tokenizer="metadata",
               calibration=[{"text": "too few"}] * 5), "at least 32"),
         (dict(model_dir=str(tmp_path), tokenizer="in-model"), "no task.json"),
+        (dict(model_dir=model_dirs["classify"], tokenizer="metadata",
+              evaluation=[{"text": "a", "label": "weather"}]), "labels the model does not know"),
+        (dict(model_dir=model_dirs["ner"], tokenizer="in-model",
+              evaluation=[{"text": "a", "label": "O"}]), "scores classify and pair"),
     ]
     for kwargs, message in cases:
         with pytest.raises(ValueError, match=message):
@@ -97,12 +119,3 @@ def test_impossible_requests_write_nothing(model_dirs, tmp_path):
         assert not os.listdir(str(tmp_path))
     with pytest.raises(ValueError, match="must name a .tflite file"):
         litert_export.export_tflite(model_dirs["classify"], str(tmp_path / "x.bin"))
-
-
-def test_float_ops_lists_float_kernels(model_dirs):
-    from tfbert.export.saved_model import load_task_model
-
-    model, tok, spec, _ = load_task_model(model_dirs["classify"])
-    content, _ = tflite.convert(model, tok.vocab, spec, "metadata", "none")
-    ops = tflite.float_ops(content)
-    assert ops.get("FULLY_CONNECTED", 0) > 0 and "DELEGATE" not in ops

@@ -1,8 +1,18 @@
 """`tfbert export MODEL --format saved_model|tflite ...`."""
 
 import json
+import os
 
 import click
+
+
+def _task(model):
+    """The task a model directory declares (None if unreadable: export reports that)."""
+    try:
+        with open(os.path.join(model, "task.json"), encoding="utf-8") as f:
+            return json.load(f).get("task")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 @click.command("export")
@@ -31,10 +41,22 @@ import click
               help="tflite: labelled dev/test data; writes FILE.quantization.{json,md} "
                    "scoring every variant.")
 @click.option("--text-column", default="text", show_default=True)
+@click.option("--pair-column", default="pair", show_default=True,
+              help="Pair models: the second text's column in --eval-data.")
 @click.option("--label-column", default="label", show_default=True)
-def command(model, fmt, name, base, serving_version, top_k, out, quantize, tokenizer,
-            calibration_data, calibration_size, eval_data, text_column, label_column):
+@click.pass_context
+def command(ctx, model, fmt, name, base, serving_version, top_k, out, quantize, tokenizer,
+            calibration_data, calibration_size, eval_data, text_column, pair_column,
+            label_column):
     """Export MODEL (a model directory) for TF Serving or LiteRT / MediaPipe."""
+    # An option of the other format is an error, not silently ignored.
+    other = {"saved_model": ("out", "quantize", "tokenizer", "calibration_data",
+                             "calibration_size", "eval_data"),
+             "tflite": ("name", "base", "serving_version", "top_k")}[fmt]
+    given = [p for p in other if ctx.get_parameter_source(p).name == "COMMANDLINE"]
+    if given:
+        option = "--" + given[0].replace("_", "-")
+        raise click.BadParameter(f"{option} does not apply to --format {fmt}")
     if fmt == "saved_model":
         from tfbert.export.saved_model import DEFAULT_SERVING_VERSION, export_saved_model
 
@@ -49,8 +71,10 @@ def command(model, fmt, name, base, serving_version, top_k, out, quantize, token
     from tfbert.export.litert_export import export_tflite, read_records
 
     calibration = read_records(calibration_data, text_column) if calibration_data else None
-    evaluation = read_records(eval_data, text_column, label_column=label_column,
-                              need_labels=True) if eval_data else None
+    evaluation = None
+    if eval_data:
+        pair = pair_column if _task(model) == "pair" else None
+        evaluation = read_records(eval_data, text_column, pair, label_column, need_labels=True)
     result = export_tflite(model, out, quantize, tokenizer, calibration, evaluation,
                            calibration_size)
     report = result.pop("report", None)

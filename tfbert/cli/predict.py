@@ -69,6 +69,9 @@ def command(model, texts, pair, context, input_path, output, text_column, pair_c
     from tfbert.training.predict import Predictor
 
     if is_exported(model):
+        if click.get_current_context().get_parameter_source("top_k").name == "COMMANDLINE":
+            raise click.BadParameter("--top-k is fixed in an exported model (tfbert export "
+                                     "--top-k); it applies to model directories")
         predictor = load_predictor(model, batch_size=batch_size)
     else:
         predictor = Predictor(model, batch_size=batch_size, top_k=top_k)

@@ -26,14 +26,14 @@ TASK_FILE = "tfbert_task.json"
 MAX_LOSS = 1.0  # accuracy points a recommended variant may lose against float
 
 
-def read_records(path, text_column="text", pair_column="pair", label_column="label",
+def read_records(path, text_column="text", pair_column=None, label_column="label",
                  need_labels=False):
     """Records (`text`, `pair`, `label`) from a `.jsonl`/`.csv`/`.tsv` file."""
     from tfbert.data.readers import read_classification
 
-    examples, _ = read_classification(path, text_column, label_column, None,
+    examples, _ = read_classification(path, text_column, label_column, pair_column,
                                       require_labels=need_labels)
-    return [{"text": e.text, "label": e.label} for e in examples]
+    return [{"text": e.text, "pair": e.pair, "label": e.label} for e in examples]
 
 
 def pack_files(content: bytes, files: dict) -> bytes:
@@ -109,24 +109,49 @@ def export_tflite(model_dir, out, quantize="none", tokenizer="in-model", calibra
     calibration = list(calibration or [])[:calibration_size] or None
     if quantize == "int8":
         tflite.check_int8(tokenizer, calibration)
-    samples = (calibration or evaluation or [])[:8] or _default_samples(spec)
+    if evaluation:
+        _check_evaluation(spec, evaluation)
+    # Records fit for the comparison only when they carry the task's inputs.
+    fields = {"pair": ("text", "pair"), "qa": ("question", "context")}.get(spec.task, ("text",))
+    usable = [r for r in (calibration or evaluation or [])
+              if all(isinstance(r.get(f), str) for f in fields)]
+    samples = usable[:8] or _default_samples(spec)
     content, module, difference = build_variant(model, tok, spec, tokenizer, quantize,
                                                 calibration, samples)
-    with atomic_file(out) as staging:
-        with open(staging, "wb") as f:
-            f.write(content)
     result = {"file": os.path.abspath(out), "bytes": len(content), "quantize": quantize,
               "tokenizer": tokenizer, "max_abs_difference_vs_tensorflow": difference}
     if quantize == "int8":
         result["float_ops"] = tflite.float_ops(content)
+    report = None
     if evaluation:
-        if spec.task not in ("classify", "pair"):
-            raise ValueError(f"the quantization report scores classification models; "
-                             f"task {spec.task!r} has no scorer here yet")
-        result["report"] = quantization_report(
-            model, tok, spec, tokenizer, calibration, evaluation, samples, out, latency_runs,
+        report = quantization_report(
+            model, tok, spec, tokenizer, calibration, evaluation, samples, latency_runs,
             built={quantize: (content, module, difference)})
+        result["report"] = report
+    # Written last, each atomically: a failure above leaves every file as it was.
+    with atomic_file(out) as staging:
+        with open(staging, "wb") as f:
+            f.write(content)
+    if report is not None:
+        stem = os.path.splitext(out)[0]
+        write_json(stem + ".quantization.json", report)
+        with atomic_file(stem + ".quantization.md") as staging:
+            with open(staging, "w", encoding="utf-8") as f:
+                f.write(report_markdown(report))
     return result
+
+
+def _check_evaluation(spec, evaluation):
+    if spec.task not in ("classify", "pair"):
+        raise ValueError(f"--eval-data: the quantization report scores classify and pair "
+                         f"models. Received a {spec.task!r} model")
+    unknown = sorted({r["label"] for r in evaluation} - set(spec.labels))
+    if unknown:
+        raise ValueError(f"--eval-data has labels the model does not know: {unknown[:3]}; "
+                         f"the model's labels are {list(spec.labels)}")
+    if spec.task == "pair" and not all(isinstance(r.get("pair"), str) for r in evaluation):
+        raise ValueError("--eval-data: a pair model needs a second-text column "
+                         "(--pair-column)")
 
 
 def _default_samples(spec):
@@ -161,19 +186,16 @@ def predicted_ids(content, module, records):
     return ids
 
 
-def quantization_report(model, tok, spec, kind, calibration, evaluation, samples, out,
-                        latency_runs=20, built=None):
-    """Scores every quantization variant on `evaluation`; writes the report beside `out`.
+def quantization_report(model, tok, spec, kind, calibration, evaluation, samples,
+                        latency_runs=20, built=None) -> dict:
+    """Scores every quantization variant on `evaluation` (labelled records).
     `built`: `{quantize: build_variant(...)}` of variants already converted."""
     from tfbert.evaluation import classification_metrics
 
     labels = list(spec.labels)
-    unknown = sorted({r["label"] for r in evaluation} - set(labels))
-    if unknown:
-        raise ValueError(f"evaluation data has labels the model does not know: {unknown[:3]}")
     truth = [labels.index(r["label"]) for r in evaluation]
     # Latency on a real text, padded to the model's length (batch 1).
-    long_text = max((r["text"] for r in evaluation), key=len)
+    longest = max(evaluation, key=lambda r: len(r["text"]))
     variants = []
     for quantize in tflite.QUANTIZE:
         if quantize == "int8" and (kind == "in-model" or not calibration
@@ -181,7 +203,7 @@ def quantization_report(model, tok, spec, kind, calibration, evaluation, samples
             continue
         content, module, difference = (built or {}).get(quantize) or build_variant(
             model, tok, spec, kind, quantize, calibration, samples)
-        sample = tflite.sample_inputs(module, [{"text": long_text, "pair": long_text}])[0]
+        sample = tflite.sample_inputs(module, [longest])[0]
         metrics = classification_metrics(truth, predicted_ids(content, module, evaluation),
                                          labels)
         variants.append({
@@ -193,20 +215,21 @@ def quantization_report(model, tok, spec, kind, calibration, evaluation, samples
             "accuracy": 100 * metrics["accuracy"], "macro_f1": 100 * metrics["macro_f1"],
             "max_abs_difference_vs_tensorflow": difference,
             "float_ops": tflite.float_ops(content) if quantize == "int8" else None})
+    return judge({"model_task": spec.task, "tokenizer": kind, "max_length": spec.max_length,
+                  "evaluation_examples": len(evaluation), "variants": variants})
+
+
+def judge(report) -> dict:
+    """Adds each variant's size and accuracy against the float (first) variant, and
+    whether it is recommended (loses at most `MAX_LOSS` points)."""
+    variants = report["variants"]
     base = variants[0]
     for variant in variants:
         variant["size_vs_float"] = variant["bytes"] / base["bytes"]
         variant["accuracy_change"] = variant["accuracy"] - base["accuracy"]
         variant["recommended"] = variant["accuracy_change"] >= -MAX_LOSS
-    report = {"model_task": spec.task, "tokenizer": kind, "max_length": spec.max_length,
-              "evaluation_examples": len(evaluation), "variants": variants,
-              "rule": f"a variant losing more than {MAX_LOSS} accuracy point against the "
-                      "float (none) variant is flagged and not recommended"}
-    stem = os.path.splitext(out)[0]
-    write_json(stem + ".quantization.json", report)
-    with atomic_file(stem + ".quantization.md") as staging:
-        with open(staging, "w", encoding="utf-8") as f:
-            f.write(report_markdown(report))
+    report["rule"] = (f"a variant losing more than {MAX_LOSS} accuracy point against the "
+                      "float (none) variant is flagged and not recommended")
     return report
 
 

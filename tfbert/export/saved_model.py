@@ -78,6 +78,10 @@ def export_saved_model(model_dir, name, base="savedmodels",
     model_base = os.path.join(os.path.abspath(base), name)
     _writable_base(model_base)
     staging = tempfile.mkdtemp(prefix=".export-", dir=model_base)
+    # mkdtemp makes the directory private (0700); a server under another user must read it.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
     try:
         _write_version(staging, model, tokenizer, spec, checkpoint, serving_version, top_k)
         return _publish(staging, model_base)
@@ -86,7 +90,7 @@ def export_saved_model(model_dir, name, base="savedmodels",
 
 
 def _write_version(path, model, tokenizer, spec, checkpoint, serving_version, top_k):
-    files = tempfile.mkdtemp(prefix=".assets-", dir=os.path.dirname(path))
+    files = tempfile.mkdtemp(prefix="tfbert-assets-")  # copied into the SavedModel
     try:
         vocab_file = os.path.join(files, "vocab.txt")
         shutil.copyfile(checkpoint.vocab_file, vocab_file)
@@ -105,8 +109,8 @@ def _write_version(path, model, tokenizer, spec, checkpoint, serving_version, to
     difference = _check_encode(path, model, tokenizer, spec)
     record = {"source": os.path.abspath(checkpoint.source), "task": spec.to_dict(),
               "signatures": sorted(signatures),
-              "inputs": {k: [spec.name for spec in tf.nest.flatten(f.structured_input_signature)
-                             if isinstance(spec, tf.TensorSpec)]
+              "inputs": {k: [s.name for s in tf.nest.flatten(f.structured_input_signature)
+                             if isinstance(s, tf.TensorSpec)]
                          for k, f in signatures.items()},
               "tf_serving_min": serving_version, "tf_text_ops": text_ops,
               "max_abs_difference_vs_keras": difference}

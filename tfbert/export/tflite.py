@@ -56,10 +56,12 @@ def check_request(spec, tokenizer, quantize):
         raise ValueError(f"--tokenizer must be one of {', '.join(TOKENIZERS)}. "
                          f"Received: {tokenizer!r}")
     if tokenizer == "metadata":
-        if spec.task != "classify":
+        if spec.task != "classify" or spec.multi_label:
             raise ValueError(
-                f"--tokenizer metadata supports single-text classifiers only (MediaPipe's "
-                f"TextClassifier / BertNLClassifier); a {spec.task!r} model needs "
+                f"--tokenizer metadata supports single-label, single-text classifiers only "
+                f"(MediaPipe's "
+                f"TextClassifier / BertNLClassifier); a {spec.task!r}"
+                f"{' multi-label' if spec.multi_label else ''} model needs "
                 f"--tokenizer in-model" + ("" if spec.task in IN_MODEL_TASKS else
                                            f", which supports {', '.join(IN_MODEL_TASKS)}"))
         if not spec.lowercase:
@@ -268,31 +270,20 @@ def sample_inputs(module, records):
 
 def make_interpreter(model, num_threads=None, delegates=True):
     """A LiteRT interpreter for a `.tflite` path or bytes; models with tf-text custom
-    ops get the tf-text registrar (ai_edge_litert's interpreter takes no registrars).
-    `delegates=False` keeps the model's own ops (no XNNPACK), to inspect them."""
+    ops get the tf-text registrar. `delegates=False` keeps the model's own ops (no
+    XNNPACK), to inspect them."""
+    from ai_edge_litert.interpreter import InterpreterWithCustomOps, OpResolverType
+
     content = model if isinstance(model, (bytes, bytearray)) else None
-    path = None if content is not None else os.fspath(model)
     if content is None:
-        with open(path, "rb") as f:
+        with open(os.fspath(model), "rb") as f:
             content = f.read()
-    if b"FastBertNormalize" in content or b"FastWordpiece" in content:
-        from tensorflow.lite.python.interpreter import InterpreterWithCustomOps
-
-        from tensorflow.lite.python.interpreter import OpResolverType
-
-        resolver = (OpResolverType.AUTO if delegates
-                    else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        interpreter = InterpreterWithCustomOps(
-            model_content=bytes(content), num_threads=num_threads,
-            experimental_op_resolver_type=resolver,
-            custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS)
-    else:
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-        resolver = (OpResolverType.AUTO if delegates
-                    else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        interpreter = Interpreter(model_content=bytes(content), num_threads=num_threads,
-                                  experimental_op_resolver_type=resolver)
+    resolver = (OpResolverType.AUTO if delegates
+                else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter = InterpreterWithCustomOps(
+        model_content=bytes(content), num_threads=num_threads,
+        experimental_op_resolver_type=resolver,
+        custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS)
     interpreter.allocate_tensors()
     return interpreter
 
