@@ -145,6 +145,16 @@ def is_model_dir(path) -> bool:
     return os.path.isfile(os.path.join(path, "task.json"))
 
 
+def read_task_spec(path) -> TaskSpec:
+    """The `TaskSpec` of a model directory's `task.json` (no weights read)."""
+    task_path = os.path.join(path, "task.json")
+    try:
+        with open(task_path, encoding="utf-8") as f:
+            return TaskSpec.from_dict(json.load(f), source=task_path)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{task_path}: line {err.lineno}: invalid JSON ({err.msg})") from None
+
+
 def read_model_dir(path):
     """Reads a tfbert model directory without building a model.
 
@@ -153,12 +163,7 @@ def read_model_dir(path):
     from safetensors.numpy import load_file
 
     config = BertConfig.from_json_file(os.path.join(path, "config.json"))
-    task_path = os.path.join(path, "task.json")
-    try:
-        with open(task_path, encoding="utf-8") as f:
-            spec = TaskSpec.from_dict(json.load(f), source=task_path)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{task_path}: line {err.lineno}: invalid JSON ({err.msg})") from None
+    spec = read_task_spec(path)
     weights_path = os.path.join(path, WEIGHTS_FILE)
     if not os.path.isfile(weights_path):
         raise ValueError(f"{path}: no {WEIGHTS_FILE}; expected the weights of a tfbert model")

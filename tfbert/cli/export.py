@@ -1,18 +1,8 @@
 """`tfbert export MODEL --format saved_model|tflite ...`."""
 
 import json
-import os
 
 import click
-
-
-def _task(model):
-    """The task a model directory declares (None if unreadable: export reports that)."""
-    try:
-        with open(os.path.join(model, "task.json"), encoding="utf-8") as f:
-            return json.load(f).get("task")
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 @click.command("export")
@@ -73,7 +63,11 @@ def command(ctx, model, fmt, name, base, serving_version, top_k, out, quantize, 
     calibration = read_records(calibration_data, text_column) if calibration_data else None
     evaluation = None
     if eval_data:
-        pair = pair_column if _task(model) == "pair" else None
+        from tfbert.model_dir import is_model_dir, read_task_spec
+
+        # (A directory without task.json is reported by the export itself.)
+        is_pair = is_model_dir(model) and read_task_spec(model).task == "pair"
+        pair = pair_column if is_pair else None
         evaluation = read_records(eval_data, text_column, pair, label_column, need_labels=True)
     result = export_tflite(model, out, quantize, tokenizer, calibration, evaluation,
                            calibration_size)
