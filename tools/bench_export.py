@@ -165,9 +165,9 @@ def build(args, out):
     splits, labels, _ = builtin.load_classification("bbc-news")
     model, tokenizer, spec, source = load_classifier(args.model, labels)
     module = tflite.LiteModule(model, tokenizer.vocab, spec, "metadata")
-    samples, calibration = (tflite.sample_inputs(module, [{"text": t} for t, _ in texts])
-                            for texts in (splits["test"][:args.check + 1],
-                                          splits["train"][:args.calibration]))
+    samples = tflite.sample_inputs(module, [{"text": t} for t, _ in
+                                            splits["test"][:args.check + 1]])
+    calibration = [{"text": t} for t, _ in splits["train"][:args.calibration]]
     files = {FP32["tf"]: os.path.join(out, "savedmodel")}
     save_tf(module, files[FP32["tf"]])
     runners = {(FP32["tf"], n): Runner(saved_model=files[FP32["tf"]], threads=n)

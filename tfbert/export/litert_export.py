@@ -57,11 +57,8 @@ def packed_files(content: bytes) -> dict:
 
 def build_variant(model, tokenizer, spec, kind, quantize, calibration_records, samples):
     """`(content, module, max_difference)` of one checked variant, files packed."""
-    calibration = None
-    if quantize == "int8" and calibration_records is not None:
-        module = tflite.LiteModule(model, tokenizer.vocab, spec, kind)
-        calibration = tflite.sample_inputs(module, calibration_records)
-    content, module = tflite.convert(model, tokenizer.vocab, spec, kind, quantize, calibration)
+    content, module = tflite.convert(model, tokenizer.vocab, spec, kind, quantize,
+                                     calibration_records)
     difference = tflite.compare(content, module, tflite.sample_inputs(module, samples),
                                 quantize)
     if kind == "metadata":

@@ -107,13 +107,14 @@ def _converter(saved_model_dir, module, quantize, calibration):
 def convert(model, vocab, spec, tokenizer="in-model", quantize="none", calibration=None):
     """The TFLite flatbuffer (bytes) of `model`, and the `LiteModule` it came from.
 
-    `calibration`: for int8, a list of input tuples (numpy arrays in the signature's
-    order), as `sample_inputs` makes them.
+    `calibration`: for int8, records of training text (dicts with `text`).
     """
     check_request(spec, tokenizer, quantize)
     if quantize == "int8":
         check_int8(tokenizer, calibration)
     module = LiteModule(model, vocab, spec, tokenizer)
+    if quantize == "int8":
+        calibration = sample_inputs(module, calibration)
     function = module.function()
     work = tempfile.mkdtemp(prefix="tfbert-tflite-")
     try:
