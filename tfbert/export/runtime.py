@@ -5,6 +5,7 @@ tokenizers). Results have the format of the Keras path (`tfbert.training.predict
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 
@@ -182,10 +183,11 @@ class LitePredictor:
         words = split_words(record["text"])
         tags, scores = ["O"] * len(words), [0.0] * len(words)
         seen = set()
+        word_starts = [s for _, s, _ in words]
         for piece, start in enumerate(starts):
             # The word holding the piece's first character; its first piece tags it.
-            word = next((k for k, (_, s, e) in enumerate(words) if s <= start < e), None)
-            if word is None or word in seen:
+            word = bisect.bisect_right(word_starts, start) - 1
+            if word < 0 or start >= words[word][2] or word in seen:
                 continue
             seen.add(word)
             tags[word] = labels[int(out["tag_ids"][0][piece])]
