@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from tfbert.model_dir import TaskSpec
-from tfbert.training.predict import entity_spans, split_words
+from tfbert.training.predict import entity_spans, label_result, split_words
 
 
 def is_exported(path) -> bool:
@@ -80,13 +80,8 @@ class SavedModelPredictor:
             if task == "pair":
                 columns["text_pair"] = [r.get("pair", "") for r in records]
             out = self._call(**columns)
-            if self.spec.multi_label:
-                return [{**r, "labels": [labels[i] for i in np.flatnonzero(p > 0.5)],
-                         "probabilities": dict(zip(labels, map(float, p)))}
-                        for r, p in zip(records, out["probabilities"])]
-            return [{**r, "label": labels[int(i)],
-                     "probabilities": dict(zip(labels, map(float, p)))}
-                    for r, i, p in zip(records, out["label_ids"], out["probabilities"])]
+            return [label_result(r, p, labels, self.spec.multi_label)
+                    for r, p in zip(records, out["probabilities"])]
         if task == "ner":
             out = self._call(text=texts)
             return [{**r, "entities": [
@@ -196,9 +191,4 @@ class LitePredictor:
                 "tags": tags}
 
     def _label(self, record, p):
-        labels = list(self.spec.labels)
-        if self.spec.multi_label:
-            return {**record, "labels": [labels[i] for i in np.flatnonzero(p > 0.5)],
-                    "probabilities": dict(zip(labels, map(float, p)))}
-        return {**record, "label": labels[int(np.argmax(p))],
-                "probabilities": dict(zip(labels, map(float, p)))}
+        return label_result(record, p, list(self.spec.labels), self.spec.multi_label)

@@ -40,6 +40,16 @@ def split_words(text):
     return words
 
 
+def label_result(record, probabilities, labels, multi_label=False):
+    """`record` with its `label` (multi-label: `labels` over 0.5) and `probabilities` by
+    label name: the classify/pair answer of every runtime."""
+    if multi_label:
+        return {**record, "labels": [labels[i] for i in np.flatnonzero(probabilities > 0.5)],
+                "probabilities": dict(zip(labels, map(float, probabilities)))}
+    return {**record, "label": labels[int(np.argmax(probabilities))],
+            "probabilities": dict(zip(labels, map(float, probabilities)))}
+
+
 def entity_spans(text, words, tags, scores):
     """Entities (text, type, character start/end, mean tag probability) from per-word
     tags; `words` as `split_words` gives them."""
@@ -93,15 +103,9 @@ class Predictor:
         if self.task in ("classify", "pair"):
             pairs = [r.get("pair", "") for r in records] if self.task == "pair" else None
             logits = self._outputs(self.tokenizer(texts, pairs, max_length=length))["logits"]
-            if self.spec.multi_label:
-                probs = 1.0 / (1.0 + np.exp(-logits))
-                return [{**r, "labels": [self.labels[i] for i in np.flatnonzero(p > 0.5)],
-                         "probabilities": dict(zip(self.labels, map(float, p)))}
-                        for r, p in zip(records, probs)]
-            probs = scoring.softmax(logits)
-            return [{**r, "label": self.labels[int(p.argmax())],
-                     "probabilities": dict(zip(self.labels, map(float, p)))}
-                    for r, p in zip(records, probs)]
+            multi = self.spec.multi_label
+            probs = 1.0 / (1.0 + np.exp(-logits)) if multi else scoring.softmax(logits)
+            return [label_result(r, p, self.labels, multi) for r, p in zip(records, probs)]
         if self.task == "ner":
             return self._ner(records)
         if self.task == "pretrain":
