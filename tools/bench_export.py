@@ -9,8 +9,10 @@ alike. Per variant: median and spread (max - min) of the round medians, file siz
 ratio to the same format's fp32, time over ONNX Runtime int8, and the largest |probability
 - Keras| on the timing input plus `--check` test texts. TF fixes its thread pools when its
 runtime starts, so the SavedModel runs in a spawned worker per thread count (intra-op =
-threads, inter-op = 1), timed inside it. Needs the `bench` (onnx, onnxruntime, tf2onnx)
-and `data` extras.
+threads, inter-op = 1), timed inside it. With `--eval-data` (labelled JSONL, labels as in
+the model's task.json) every variant also classifies that split, batch 1 at the most
+threads, cut to the same 128 pieces, and its accuracy and macro F1 are reported beside the
+Keras model's. Needs the `bench` (onnx, onnxruntime, tf2onnx) and `data` extras.
 
     .venv/bin/python tools/bench_export.py --rounds 3 --json runs/bench_export.json
 """
@@ -31,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-DEFAULT_MODEL = "runs/bbc-minilm"  # what the README's bbc-news fine-tuning writes
+DEFAULT_MODEL = "runs/demo-en/model"  # what `tfbert demo --english` fine-tunes
 ANCHOR = "onnxruntime int8"
 FP32 = {"tf": "tf savedmodel fp32", "tflite": "tflite fp32", "onnxruntime": "onnxruntime fp32"}
 
@@ -156,9 +158,34 @@ def ort_predict(path, threads):
     return predict
 
 
-def build(args, out):
+def read_evaluation(path, model_dir, limit=None):
+    """`{"records", "truth", "labels", "model_max_length"}` of a labelled split, truth as
+    ids into the model's task.json labels; read before any conversion, to fail early."""
+    from tfbert.data.readers import label_ids, read_classification
+    from tfbert.model_dir import read_task_spec
+
+    spec = read_task_spec(model_dir)
+    examples = read_classification(path)[0]
+    if limit and limit < len(examples):  # evenly spaced: splits are often sorted by label
+        examples = [examples[i * len(examples) // limit] for i in range(limit)]
+    return {"records": [{"text": e.text} for e in examples],
+            "truth": label_ids(examples, spec.labels, path), "labels": list(spec.labels),
+            "model_max_length": spec.max_length}
+
+
+def scores(predict, inputs, truth, labels):
+    """Accuracy and macro F1 (%) of `predict`'s top class, one input at a time."""
+    from tfbert.evaluation.metrics import classification_metrics
+
+    metrics = classification_metrics(truth, [int(np.argmax(predict(x))) for x in inputs], labels)
+    return {"accuracy": round(100 * metrics["accuracy"], 2),
+            "macro_f1": round(100 * metrics["macro_f1"], 2)}
+
+
+def build(args, out, evaluation=None):
     """Writes every variant under `out`; returns `{name: path}`, `{(name, threads): Runner}`,
-    the Keras comparison inputs and notes."""
+    the Keras comparison inputs and probabilities, and notes (with the Keras model's scores
+    and `evaluation`'s encoded inputs when given)."""
     from tfbert.data import builtin
     from tfbert.export import tflite
 
@@ -191,11 +218,23 @@ def build(args, out):
     for name in ("onnxruntime fp32", ANCHOR):
         for n in args.threads:
             runners[name, n] = Runner(ort_predict(files[name], n))
-    keras = [(tf.sigmoid if spec.multi_label else tf.nn.softmax)(model(
-        {"token_ids": x[0], "padding_mask": x[1], "segment_ids": x[2]}, training=False)[
-            "logits"]).numpy() for x in samples]
-    return files, runners, samples, keras, {
-        "source": source, "calibration_texts": len(calibration), "check_texts": len(samples)}
+
+    def keras_predict(x):
+        return (tf.sigmoid if spec.multi_label else tf.nn.softmax)(model(
+            {"token_ids": x[0], "padding_mask": x[1], "segment_ids": x[2]}, training=False)[
+                "logits"]).numpy()
+
+    info = {"source": source, "calibration_texts": len(calibration),
+            "check_texts": len(samples)}
+    if evaluation:
+        inputs = tflite.sample_inputs(module, evaluation["records"])
+        info["eval"] = {"data": args.eval_data, "examples": len(inputs),
+                        "max_length": spec.max_length,
+                        "model_max_length": evaluation["model_max_length"],
+                        "keras": scores(keras_predict, inputs, evaluation["truth"],
+                                        evaluation["labels"])}
+        evaluation = {**evaluation, "inputs": inputs}
+    return files, runners, samples, [keras_predict(x) for x in samples], info, evaluation
 
 
 def size(path):
@@ -204,8 +243,8 @@ def size(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
 
 
-def measure(args, out):
-    files, runners, samples, keras, info = build(args, out)
+def measure(args, out, evaluation=None):
+    files, runners, samples, keras, info, evaluation = build(args, out, evaluation)
     results = {name: {"bytes": size(path), "mb": round(size(path) / 1e6, 2)}
                for name, path in files.items()}
     for (name, n), runner in runners.items():
@@ -219,6 +258,13 @@ def measure(args, out):
         for key, runner in runners.items():
             rounds[key].append(statistics.median(runner.time(samples[0], args.warmup,
                                                              args.calls)))
+    if evaluation:
+        print(f"scoring {len(files)} variants on {len(evaluation['inputs'])} texts ...",
+              flush=True)
+        for name in files:
+            results[name].update(scores(runners[name, max(args.threads)].predict,
+                                        evaluation["inputs"], evaluation["truth"],
+                                        evaluation["labels"]))
     for runner in runners.values():
         if runner.conn:
             runner.conn.send(None)  # the TF worker returns
@@ -246,6 +292,10 @@ def main():
     parser.add_argument("--check", type=int, default=8, help="extra test texts to compare")
     parser.add_argument("--out", help="keep the exported files here (default: temporary)")
     parser.add_argument("--json", help="write every number here")
+    parser.add_argument("--eval-data", help="labelled JSONL (text, label): also score each "
+                        "variant's accuracy on it")
+    parser.add_argument("--eval-limit", type=int,
+                        help="score only N of its examples, evenly spaced")
     args = parser.parse_args()
     args.threads = [int(t) for t in args.threads.split(",")]
     if args.model and not os.path.isdir(args.model):
@@ -257,23 +307,39 @@ def main():
         import tf2onnx  # noqa: F401
     except ImportError as err:
         raise SystemExit(f"{err}: install the bench extra, pip install 'tfbert[bench]'")
+    evaluation = None
+    if args.eval_data:
+        if not args.model:
+            raise SystemExit("--eval-data needs --model, a fine-tuned classifier to score")
+        try:
+            evaluation = read_evaluation(args.eval_data, args.model, args.eval_limit)
+        except ValueError as err:
+            raise SystemExit(str(err))
     started, load = time.perf_counter(), [os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="bench-export-") as temporary:
         os.makedirs(args.out or temporary, exist_ok=True)
-        results, info = measure(args, args.out or temporary)
+        results, info = measure(args, args.out or temporary, evaluation)
     wall, top = time.perf_counter() - started, max(args.threads)
     load.append(os.getloadavg())
     print(f"\n{info['source']}, batch 1, seq 128, median of {args.rounds} round medians of "
           f"{args.calls} calls; load avg {load[0][0]:.2f} -> {load[1][0]:.2f}; {wall:.0f} s\n")
+    scored = " accuracy % | macro F1 % |" if evaluation else ""
     print("| variant | MB | size / fp32 | " + " | ".join(
         f"{n} thr ms (spread)" for n in args.threads) + f" | / ORT int8 @{top} thr | "
-          f"max abs diff p | top-1 agree |\n" + "|---" * (6 + len(args.threads)) + "|")
+          f"max abs diff p | top-1 agree |{scored}\n"
+          + "|---" * (6 + len(args.threads) + 2 * bool(evaluation)) + "|")
     for name, row in results.items():
         cells = [f"{row[f'threads_{n}']['median_ms']:.1f} ({row[f'threads_{n}']['spread_ms']:.1f})"
                  for n in args.threads]
         at = row[f"threads_{top}"]
         print(f"| {name} | {row['mb']:.1f} | {row['size_vs_fp32']:.3f} | " + " | ".join(cells)
-              + f" | {at['vs_anchor']:.2f}x | {at['max_abs_diff']:.2g} | {at['top1_agree']:.2f} |")
+              + f" | {at['vs_anchor']:.2f}x | {at['max_abs_diff']:.2g} | {at['top1_agree']:.2f} |"
+              + (f" {row['accuracy']:.1f} | {row['macro_f1']:.1f} |" if evaluation else ""))
+    if evaluation:
+        e = info["eval"]
+        print(f"\n{e['examples']} texts of {e['data']} cut to {e['max_length']} pieces (the "
+              f"model's own length: {e['model_max_length']}); Keras: accuracy "
+              f"{e['keras']['accuracy']:.1f} %, macro F1 {e['keras']['macro_f1']:.1f} %")
     dynamic = results["tflite dynamic"][f"threads_{top}"]["vs_anchor"]
     print(f"\ntargets: tflite dynamic / ORT int8 @{top} thr = {dynamic:.2f} (<= 1: "
           f"{'met' if dynamic <= 1 else 'NOT met'}); size / fp32: dynamic "

@@ -3,7 +3,7 @@
 Builds corpora of about `--small-mb` and `--large-mb` megabytes by repeating the built-in
 zh-corpus and en-corpus (documents reshuffled each copy), runs `tfbert pretrain-data` on
 each in a fresh process, and reports MB/s and the process's peak RSS. Memory is bounded
-if the peak does not grow with the corpus.
+if the peak does not grow with the corpus. `--json` writes the rows to a file as well.
 
     .venv/bin/python tools/bench_pretrain_data.py --small-mb 20 --large-mb 300
 """
@@ -11,6 +11,7 @@ if the peak does not grow with the corpus.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import subprocess
@@ -29,6 +30,8 @@ def build_corpus(path, megabytes, seed=0):
         while written < megabytes * 1e6:
             rng.shuffle(documents)
             for document in documents:
+                if written >= megabytes * 1e6:  # stop mid-copy: one copy is ~11 MB
+                    break
                 text = "\n".join(document) + "\n\n"
                 f.write(text)
                 written += len(text.encode("utf-8"))
@@ -53,6 +56,7 @@ def main():
     parser.add_argument("--small-mb", type=float, default=20)
     parser.add_argument("--large-mb", type=float, default=300)
     parser.add_argument("--vocab", help="vocab.txt (default: learn one on the small corpus)")
+    parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         vocab = args.vocab
@@ -73,6 +77,12 @@ def main():
         for name, megabytes, elapsed, peak in rows:
             print(f"| {name} | {megabytes:.0f} | {elapsed:.0f} | {megabytes / elapsed:.2f} | "
                   f"{peak:.0f} |")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"args": vars(args), "cpus": os.cpu_count(), "rows": [
+                {"corpus": name, "mb": megabytes, "seconds": elapsed,
+                 "mb_per_s": megabytes / elapsed, "peak_rss_mb": peak}
+                for name, megabytes, elapsed, peak in rows]}, f, indent=2)
 
 
 if __name__ == "__main__":

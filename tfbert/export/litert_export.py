@@ -19,6 +19,7 @@ import zipfile
 import numpy as np
 
 from tfbert.atomic import atomic_file, write_json
+from tfbert.progress import progress_bar
 from tfbert.export import tflite
 from tfbert.export.saved_model import load_task_model
 
@@ -93,12 +94,13 @@ def _check_out(out):
 
 
 def export_tflite(model_dir, out, quantize="none", tokenizer="in-model", calibration=None,
-                  evaluation=None, calibration_size=200, latency_runs=20) -> dict:
+                  evaluation=None, calibration_size=200, latency_runs=20,
+                  progress=False) -> dict:
     """Exports `model_dir` to `out` (a `.tflite` file); returns what was measured.
 
     `calibration`: records of training text (int8 needs at least `MIN_CALIBRATION`);
     `evaluation`: labelled records; with them a quantization report is written beside
-    `out`, covering every variant of this tokenizer kind.
+    `out`, covering every variant of this tokenizer kind (`progress`: a bar per variant).
     """
     _check_out(out)
     model, tok, spec, _ = load_task_model(model_dir)
@@ -123,7 +125,7 @@ def export_tflite(model_dir, out, quantize="none", tokenizer="in-model", calibra
     if evaluation:
         report = quantization_report(
             model, tok, spec, tokenizer, calibration, evaluation, samples, latency_runs,
-            built={quantize: (content, module, difference)})
+            built={quantize: (content, module, difference)}, progress=progress)
         result["report"] = report
     # Written last, each atomically: a failure above leaves every file as it was.
     with atomic_file(out) as staging:
@@ -173,18 +175,20 @@ def latency(content, names, sample, threads, runs):
     return statistics.median(times)
 
 
-def predicted_ids(content, module, records):
+def predicted_ids(content, module, records, progress=False):
     interpreter = tflite.make_interpreter(content, num_threads=2)
     names = module.input_names()
     ids = []
+    bar = progress_bar(len(records), progress, unit_name="example")
     for sample in tflite.sample_inputs(module, records):
         probabilities = list(tflite.run(interpreter, names, sample).values())[0]
         ids.append(int(np.argmax(probabilities)))
+        bar.update(len(ids))
     return ids
 
 
 def quantization_report(model, tok, spec, kind, calibration, evaluation, samples,
-                        latency_runs=20, built=None) -> dict:
+                        latency_runs=20, built=None, progress=False) -> dict:
     """Scores every quantization variant on `evaluation` (labelled records).
     `built`: `{quantize: build_variant(...)}` of variants already converted."""
     from tfbert.evaluation import classification_metrics
@@ -201,8 +205,10 @@ def quantization_report(model, tok, spec, kind, calibration, evaluation, samples
         content, module, difference = (built or {}).get(quantize) or build_variant(
             model, tok, spec, kind, quantize, calibration, samples)
         sample = tflite.sample_inputs(module, [longest])[0]
-        metrics = classification_metrics(truth, predicted_ids(content, module, evaluation),
-                                         labels)
+        if progress:
+            print(f"scoring the {quantize} variant on {len(evaluation)} examples", flush=True)
+        metrics = classification_metrics(
+            truth, predicted_ids(content, module, evaluation, progress), labels)
         variants.append({
             "quantize": quantize, "bytes": len(content),
             "latency_ms_1_thread": latency(content, module.input_names(), sample, 1,

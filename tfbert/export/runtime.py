@@ -148,16 +148,21 @@ class LitePredictor:
         self.task = self.spec.task
 
     def predict(self, records) -> list:
+        if self.tokenizer is not None:  # id inputs (metadata export)
+            return self._ids(records)
         return [self._one(r) for r in records]
+
+    def _ids(self, records):
+        # One tokenizer call for all the texts, then the model one row at a time.
+        ids = self.tokenizer([r["text"] for r in records], max_length=self.spec.max_length,
+                             pad_to_max_length=True)
+        return [self._label(record, self.runner(
+                    ids=ids["token_ids"][i:i + 1], mask=ids["padding_mask"][i:i + 1],
+                    segment_ids=ids["segment_ids"][i:i + 1])["probability"][0])
+                for i, record in enumerate(records)]
 
     def _one(self, record):
         labels, task = list(self.spec.labels), self.task
-        if self.tokenizer is not None:  # id inputs (metadata export)
-            ids = self.tokenizer([record["text"]], max_length=self.spec.max_length,
-                                 pad_to_max_length=True)
-            p = self.runner(ids=ids["token_ids"], mask=ids["padding_mask"],
-                            segment_ids=ids["segment_ids"])["probability"][0]
-            return self._label(record, p)
         if task in ("classify", "pair"):
             inputs = {"text": np.array([record["text"]], dtype=object)}
             if task == "pair":

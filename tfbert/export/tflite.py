@@ -21,12 +21,14 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
 from tfbert.export.lite_graph import LiteModule
+from tfbert.quiet import held_stderr
 
 QUANTIZE = ("none", "fp16", "dynamic", "int8")
 TOKENIZERS = ("metadata", "in-model")
@@ -121,11 +123,13 @@ def convert(model, vocab, spec, tokenizer="in-model", quantize="none", calibrati
         tf.saved_model.save(module, work, signatures={
             "serving_default": function.get_concrete_function()})
         converter = _converter(work, module, quantize, calibration)
-        if quantize == "int8":
-            content = _selective_int8(converter, _converter(work, module, "none", None),
-                                      module, calibration)
-        else:
-            content = converter.convert()
+        # The converter's native code prints its settings to stderr.
+        with held_stderr():
+            if quantize == "int8":
+                content = _selective_int8(converter, _converter(work, module, "none", None),
+                                          module, calibration)
+            else:
+                content = converter.convert()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return content, module
@@ -139,10 +143,14 @@ def _selective_int8(converter, float_converter, module, calibration):
     options = tf.lite.experimental.QuantizationDebugOptions(
         denylisted_nodes=[n for n in names if FLOAT_IN_INT8.search(n)])
     names_in = module.input_names()
-    debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=converter, debug_options=options,
-        debug_dataset=lambda: (dict(zip(names_in, sample)) for sample in calibration))
-    return debugger.get_nondebug_quantized_model()
+    with warnings.catch_warnings():
+        # The debugger runs TensorFlow's own (deprecated) interpreter internally; the
+        # warning is about its code, not ours.
+        warnings.filterwarnings("ignore", r"\s*Warning: tf\.lite\.Interpreter is deprecated")
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_options=options,
+            debug_dataset=lambda: (dict(zip(names_in, sample)) for sample in calibration))
+        return debugger.get_nondebug_quantized_model()
 
 
 def sample_inputs(module, records):
@@ -170,11 +178,12 @@ def make_interpreter(model, num_threads=None, delegates=True):
             content = f.read()
     resolver = (OpResolverType.AUTO if delegates
                 else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interpreter = InterpreterWithCustomOps(
-        model_content=bytes(content), num_threads=num_threads,
-        experimental_op_resolver_type=resolver,
-        custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS)
-    interpreter.allocate_tensors()
+    with held_stderr():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+        interpreter = InterpreterWithCustomOps(
+            model_content=bytes(content), num_threads=num_threads,
+            experimental_op_resolver_type=resolver,
+            custom_op_registerers=tf_text.tflite_registrar.SELECT_TFTEXT_OPS)
+        interpreter.allocate_tensors()
     return interpreter
 
 

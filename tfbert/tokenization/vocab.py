@@ -7,12 +7,14 @@ import tempfile
 
 import tensorflow as tf
 
+from tfbert.progress import progress_bar
 from tfbert.tokenization.bert_tokenizer import SPECIAL_TOKENS
 from tfbert.tokenization.normalize import is_cjk, normalize
 
-def count_words(files, lowercase=True, batch_size=1024):
+def count_words(files, lowercase=True, batch_size=1024, progress=False):
     """Word counts over `files`, read line by line (memory grows with the number of
-    distinct words, not with the corpus), split exactly as the tokenizer splits."""
+    distinct words, not with the corpus), split exactly as the tokenizer splits.
+    `progress`: show a bar over the lines read."""
     from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer
     from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
 
@@ -24,6 +26,8 @@ def count_words(files, lowercase=True, batch_size=1024):
                .batch(batch_size)
                .map(lambda lines: splitter.tokenize(normalize(lines, lowercase, None)),
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+    if progress:
+        dataset = _counted(dataset, files, batch_size)
     try:
         return learner.count_words(dataset)
     except StopIteration:
@@ -33,7 +37,22 @@ def count_words(files, lowercase=True, batch_size=1024):
             from None
 
 
-def learn_vocab(files, size: int, lowercase: bool = True) -> list[str]:
+def _counted(batches, files, batch_size):
+    """`batches` (one per `batch_size` lines of `files`), moving a bar over the lines."""
+    lines = 0
+    for path in files:
+        with open(path, "rb") as f:
+            lines += sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+    bar = progress_bar(lines, unit_name="line")
+    done = 0
+    for batch in batches:
+        yield batch
+        done = min(done + batch_size, lines)
+        bar.update(done, finalize=False)
+    bar.update(lines)
+
+
+def learn_vocab(files, size: int, lowercase: bool = True, progress: bool = False) -> list[str]:
     """A BERT vocabulary of about `size` tokens: the special tokens first, then word pieces
     by frequency; every CJK ideograph of the corpus is kept even past `size`."""
     from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
@@ -41,7 +60,7 @@ def learn_vocab(files, size: int, lowercase: bool = True) -> list[str]:
     if size <= len(SPECIAL_TOKENS):
         raise ValueError(f"--size must exceed the {len(SPECIAL_TOKENS)} special tokens. "
                          f"Received: size={size}")
-    counts = count_words(files, lowercase)
+    counts = count_words(files, lowercase, progress=progress)
     cjk = [t for t in counts if is_cjk(t)]
     # The learner adds "##c" for every character c; a CJK ideograph is always a word of its
     # own, so its "##" form is never used. Ask for that many more, then drop them.

@@ -59,10 +59,10 @@ def pretrain_metrics(model, data_dir, vocab, batch_size=32, max_batches=0, seed=
 
 
 def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=None,
-                   max_batches=0) -> dict:
+                   max_batches=0, progress=False) -> dict:
     """Scores the model directory `model_path` on `data_path` (the task's file format;
     a `pretrain-data` directory for pre-trained models). Writes the report to `output`
-    when given. Returns the metrics."""
+    when given. Returns the metrics. `progress`: show a bar (fine-tuned models)."""
     from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
     from tfbert.tokenization import BertTokenizer, read_vocab
 
@@ -80,7 +80,8 @@ def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=No
                                     spec.max_length, columns, spec.doc_stride,
                                     spec.max_query_length)
         metrics = scoring.score(spec.task, list(spec.labels),
-                                scoring.model_outputs(model, data.inputs, batch_size), data,
+                                scoring.model_outputs(model, data.inputs, batch_size,
+                                                      progress), data,
                                 spec.no_answer)
     else:
         raise ValueError(f"{model_path}: a {spec.task!r} model has no task to evaluate; "

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tfbert import evaluation
 from tfbert.data.features import span_text
+from tfbert.progress import progress_bar
 
 MAX_ANSWER_PIECES = 30
 # One traced inference function per model, kept outside the model so that checkpoints and
@@ -20,15 +21,23 @@ MAIN_METRIC = {"classify": "accuracy", "pair": "accuracy", "ner": "f1", "qa": "f
                "pretrain": "mlm_accuracy"}
 
 
-def model_outputs(model, inputs, batch_size=64) -> dict:
-    """Runs `model` (inference mode) over numpy `inputs` in batches; numpy outputs."""
-    call = _PREDICT_FUNCTIONS.get(model)
+def model_outputs(model, inputs, batch_size=64, progress=False) -> dict:
+    """Runs `model` (inference mode) over numpy `inputs` in batches; numpy outputs.
+    `progress`: show a bar over the examples."""
+    # One trace per input structure, for any batch size and width (no retracing as the
+    # batches' widths change).
+    structure = tuple(sorted((k, v.ndim, str(v.dtype)) for k, v in inputs.items()))
+    functions = _PREDICT_FUNCTIONS.setdefault(model, {})
+    call = functions.get(structure)
     if call is None:
         held = weakref.ref(model)  # the function must not keep its own key alive
-        call = tf.function(lambda x: held()(x, training=False), reduce_retracing=True)
-        _PREDICT_FUNCTIONS[model] = call
+        signature = [{k: tf.TensorSpec([None] * v.ndim, tf.as_dtype(v.dtype))
+                      for k, v in inputs.items()}]
+        call = tf.function(lambda x: held()(x, training=False), input_signature=signature)
+        functions[structure] = call
     size, full = inputs["token_ids"].shape
     parts = []
+    bar = progress_bar(size, progress, unit_name="example")
     for start in range(0, size, batch_size):
         # Cut the batch to its longest row (rounded up to 16: few shapes to trace), then
         # pad per-position outputs back to the full width.
@@ -46,6 +55,7 @@ def model_outputs(model, inputs, batch_size=64) -> dict:
                 value = np.pad(value, padding)
             outputs[key] = value
         parts.append(outputs)
+        bar.update(min(start + batch_size, size))
     if not parts:
         return {}
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

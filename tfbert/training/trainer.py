@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from tfbert.atomic import write_json
+from tfbert.progress import progress_bar
 from tfbert.training import checkpoints, optimization
 from tfbert.training.strategy import is_chief, per_replica_batch
 
@@ -208,9 +209,8 @@ class Trainer:
         stopped = state.get("stopped_early", False)
         writer = tf.summary.create_file_writer(os.path.join(self.out_dir, "logs")) \
             if self.chief else tf.summary.create_noop_writer()
-        progress = keras.utils.Progbar(self.total_steps, verbose=1 if self.verbose and
-                                       self.chief else 0,
-                                       stateful_metrics=["loss", "lr", "examples/s"])
+        progress = progress_bar(self.total_steps, self.verbose and self.chief,
+                                stateful_metrics=["loss", "lr", "examples/s"])
         if step:
             progress.update(step)
         window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
@@ -245,8 +245,10 @@ class Trainer:
                     throughput = row["examples_per_second"]
                     window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
                     window_examples = 0
-                progress.update(step, [("loss", loss), ("lr", learning_rate),
-                                       ("examples/s", throughput)])
+                # (The rate appears once the first logging window has measured it.)
+                shown = [("loss", loss), ("lr", learning_rate)] + \
+                    [("examples/s", throughput)] * (throughput > 0)
+                progress.update(step, shown)
                 every = self.settings.eval_every
                 if self.evaluate and ((every and step % every == 0) or
                                       (not every and end_of_epoch) or last):

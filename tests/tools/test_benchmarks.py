@@ -1,0 +1,185 @@
+"""tools/benchmarks.py renders BENCHMARKS.md from the benchmark scripts' JSON files.
+
+The fixtures have the shapes the scripts write (`--json`), with round numbers, so that each
+expected ratio can be worked out by hand; nothing is measured and TensorFlow is not needed.
+"""
+
+import importlib.util
+import json
+import os
+import sys
+
+import pytest
+
+TOOL = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "tools", "benchmarks.py")
+_spec = importlib.util.spec_from_file_location("benchmarks_tool", TOOL)
+benchmarks = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = benchmarks  # dataclasses look their module up there
+_spec.loader.exec_module(benchmarks)
+
+TRAINING = {  # bench_training.py
+    "machine": "x86_64", "cpus": 2,
+    "args": {"batch": 16, "seq": 128, "steps": 10, "rounds": 3, "json": "x.json"},
+    "rounds": {"keras-hub fit (jit_compile=False)": [10.0, 11.0, 9.0],
+               "keras-hub fit (jit_compile=auto)": [12.0, 12.5, 11.0],
+               "tfbert Trainer": [9.0, 8.0, 9.5]},
+    "medians": {"keras-hub fit (jit_compile=False)": 10.0,
+                "keras-hub fit (jit_compile=auto)": 12.0, "tfbert Trainer": 9.0},
+    "ratio": 0.75}
+TOKENIZER = {  # bench_tokenizer.py
+    "args": {"batch": 256, "max_length": 128, "repeats": 3, "max_texts": None, "json": "x"},
+    "cpus": 2, "tensorflow": "2.21.0", "tokenizers": "0.23.3",
+    "rows": [{"corpus": "english news", "texts": 1000, "mb": 2.0, "tfbert_s": [2.0, 2.5, 1.9],
+              "tokenizers_s": [1.0, 1.1, 0.9], "tfbert_median_s": 2.0,
+              "tokenizers_median_s": 1.0, "ratio": 0.5}]}
+ENCODER = {  # bench_encoder.py
+    "machine": "Intel Xeon, 2 cores", "args": {"models": "minilm", "batch": 16, "json": "x"},
+    "rows": [
+        {"model": "minilm", "kind": "train", "variant": "keras-hub BertTextClassifier, fit path",
+         "seq_per_s": 8.0, "blocks": [7.0, 8.0, 9.0]},
+        {"model": "minilm", "kind": "train", "variant": "tfbert, tf.function step + XLA",
+         "seq_per_s": 12.0, "blocks": [12.0, 11.0, 13.5]},
+        {"model": "minilm", "kind": "infer", "variant": "keras-hub BertBackbone",
+         "seq_per_s": 40.0, "blocks": [40.0, 40.0, 40.0]},
+        {"model": "minilm", "kind": "infer", "variant": "tfbert BertEncoder",
+         "seq_per_s": 50.0, "blocks": [50.0, 49.0, 52.0]}],
+    "markdown": "| ... |"}
+
+
+def _variant(mb, size_vs_fp32, ms, vs_anchor, accuracy):
+    timing = {"max_abs_diff": 1e-6, "top1_agree": 1.0, "median_ms": ms, "spread_ms": 1.5,
+              "round_medians_ms": [ms], "vs_anchor": vs_anchor}
+    return {"bytes": int(mb * 1e6), "mb": mb, "threads_1": timing, "size_vs_fp32": size_vs_fp32,
+            "accuracy": accuracy, "macro_f1": accuracy - 1}
+
+
+EXPORT = {  # bench_export.py --eval-data
+    "info": {"source": "/somewhere/bbc-minilm", "calibration_texts": 64, "check_texts": 9,
+             "eval": {"data": "/somewhere/test.jsonl", "examples": 204, "max_length": 128,
+                      "model_max_length": 256, "keras": {"accuracy": 96.08, "macro_f1": 95.9}}},
+    "args": {"model": "/somewhere/bbc-minilm", "threads": [1], "rounds": 3, "calls": 30},
+    "wall_s": 249.0, "load_avg": [[0.8, 1.4, 1.7], [1.4, 1.4, 1.6]], "tensorflow": "2.21.0",
+    "results": {"tflite fp32": _variant(90.3, 1.0, 56.0, 2.8, 96.08),
+                "tflite dynamic": _variant(23.1, 0.256, 10.0, 0.5, 95.1),
+                "onnxruntime int8": _variant(23.8, 0.262, 20.0, 1.0, 94.12)}}
+PRETRAIN = {  # bench_pretrain_data.py
+    "args": {"small_mb": 20, "large_mb": 300, "vocab": None, "json": "x"}, "cpus": 2,
+    "rows": [{"corpus": "small", "mb": 20.0, "seconds": 10.0, "mb_per_s": 2.0,
+              "peak_rss_mb": 500.0},
+             {"corpus": "large", "mb": 300.0, "seconds": 100.0, "mb_per_s": 3.0,
+              "peak_rss_mb": 550.0}]}
+FIXTURES = {"training": TRAINING, "tokenizer": TOKENIZER, "encoder": ENCODER,
+            "export": EXPORT, "pretrain-data": PRETRAIN}
+
+
+def _run(quick=False):
+    return {"command": ".venv/bin/python tools/bench_x.py --json runs/benchmarks/x.json",
+            "started": "2025-01-02 03:04 UTC", "wall_s": 60.0,
+            "load_avg": [[0.5, 0.6, 0.7], [1.5, 1.2, 0.9]], "quick": quick}
+
+
+def _write(results, names, quick=False):
+    os.makedirs(results, exist_ok=True)
+    for name in names:
+        with open(os.path.join(results, f"{name}.json"), "w") as f:
+            json.dump(FIXTURES[name], f)
+    machine = {"cpu": "Test CPU @ 2.50GHz", "cores": 2,
+               "flags": {"avx512f": True, "avx512_bf16": False}, "ram_gib": 23.4,
+               "python": "3.11.9", "versions": {"TensorFlow": "2.21.0", "keras-hub": "0.32.0"}}
+    with open(os.path.join(results, "run.json"), "w") as f:
+        json.dump({"machine": machine, "command": "REGENERATE",
+                   "runs": {n: _run(quick) for n in names}}, f)
+
+
+@pytest.fixture
+def rendered(tmp_path):
+    _write(tmp_path, FIXTURES)
+    return benchmarks.render(str(tmp_path), "RERUN")
+
+
+def test_header_and_machine(rendered):
+    assert rendered.startswith("# Benchmarks\n")
+    assert "    REGENERATE\n" in rendered
+    assert "total wall time 5.0 min (5 of 5 benchmarks" in rendered  # 5 x 60 s
+    assert "| CPU | Test CPU @ 2.50GHz |" in rendered
+    assert "avx512f yes, avx512_bf16 **no**" in rendered
+    assert "| load average (1 / 5 / 15 min), first start → last end | 0.50 / 0.60 / 0.70 → " \
+           "1.50 / 1.20 / 0.90 |" in rendered
+    assert "| keras-hub | 0.32.0 |" in rendered
+    assert "QUICK SMOKE RUN" not in rendered
+
+
+def test_training_ratio_to_best_keras_hub_fit(rendered):
+    assert "Anchor: **keras-hub fit (jit_compile=auto)**" in rendered
+    assert "| tfbert Trainer | 9.00 | 1.50 | 0.75 |" in rendered  # 9 / 12; 9.5 - 8
+    assert "| keras-hub fit (jit_compile=False) | 10.00 | 2.00 | 0.83 |" in rendered
+
+
+def test_tokenizer_ratio_to_tokenizers(rendered):
+    # 1000 texts, 2 MB: tfbert 2.0 s -> 500 texts/s, tokenizers 1.0 s -> 1,000 texts/s.
+    assert ("| english news | 1000 | 2.00 | 500 | 1.00 | 2.000 (0.600) | 1,000 | 2.00 | "
+            "1.000 (0.200) | 0.50 |") in rendered
+
+
+def test_encoder_ratio_per_kind(rendered):
+    assert "| minilm | train | tfbert, tf.function step + XLA | 12.00 | 2.50 | 1.50 |" in rendered
+    assert "| minilm | infer | tfbert BertEncoder | 50.00 | 3.00 | 1.25 |" in rendered
+    assert "| minilm | infer | keras-hub BertBackbone | 40.00 | 0.00 | 1.00 |" in rendered
+
+
+def test_export_sizes_latency_and_accuracy(rendered):
+    assert "| variant | MB | size / fp32 | 1 thr ms (spread) | ÷ ORT int8 @1 thr |" in rendered
+    assert "| tflite dynamic | 23.1 | 0.256 | 10.0 (1.5) | 0.50 | 1e-06 | 1.00 | 95.10 | " \
+           "94.10 |" in rendered
+    assert "the Keras model on the same inputs: accuracy 96.08 %" in rendered
+    assert "cut to 128 pieces (the model's own length is 256)" in rendered
+
+
+def test_pretrain_data_ratio_to_small_corpus(rendered):
+    assert "| large | 300.0 | 100.0 | 3.00 | 1.50 | 550 | 1.10 |" in rendered
+
+
+def test_missing_json_says_how_to_produce_it(tmp_path):
+    _write(tmp_path, ["training"])
+    text = benchmarks.render(str(tmp_path), "RERUN")
+    assert "| tfbert Trainer | 9.00 |" in text
+    assert f"_Not measured: there is no `{tmp_path}/export.json`._" in text
+    assert "Produce it with `RERUN --only export`" in text
+    assert "(1 of 5 benchmarks" in text
+
+
+def test_quick_run_is_flagged_at_the_top(tmp_path):
+    _write(tmp_path, ["training", "tokenizer"], quick=True)
+    text = benchmarks.render(str(tmp_path), "RERUN")
+    assert text.splitlines()[2].startswith("> **QUICK SMOKE RUN**")
+    assert "NOT meaningful" in text
+    assert text.count("**Quick smoke settings: these figures are not meaningful.**") == 2
+
+
+def test_unreadable_json_names_the_file_instead_of_failing(tmp_path):
+    _write(tmp_path, ["pretrain-data"])
+    with open(tmp_path / "pretrain-data.json", "w") as f:
+        json.dump({"args": {}, "rows": []}, f)
+    text = benchmarks.render(str(tmp_path), "RERUN")
+    assert "_Could not read" in text and "--only pretrain-data" in text
+
+
+def test_render_only_writes_the_output(tmp_path):
+    _write(tmp_path / "results", ["encoder"])
+    out = tmp_path / "B.md"
+    benchmarks.main(["--render-only", "--results", str(tmp_path / "results"),
+                     "--output", str(out)])
+    assert "| minilm | infer | tfbert BertEncoder | 50.00 | 3.00 | 1.25 |" in out.read_text()
+
+
+def test_missing_demo_model_is_one_line(tmp_path):
+    with pytest.raises(SystemExit, match="run `tfbert demo --english`"):
+        benchmarks.main(["--only", "export", "--model", str(tmp_path / "none"),
+                         "--results", str(tmp_path), "--output", str(tmp_path / "B.md")])
+    assert not (tmp_path / "B.md").exists()
+
+
+def test_unknown_benchmark_is_rejected(capsys):
+    with pytest.raises(SystemExit):
+        benchmarks.main(["--only", "training,nope", "--render-only"])
+    assert "unknown benchmark 'nope'" in capsys.readouterr().err

@@ -1,0 +1,133 @@
+"""The demo's last stage: the Keras model, the SavedModel and the TFLite file side by side.
+
+Each is loaded the way its users load it (`tfbert.training.predict.Predictor`,
+`SavedModelPredictor` over the TF Serving signature, `LitePredictor` over LiteRT), scores
+the whole test split, times single raw texts, and classifies the recipe's sentences.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+import unicodedata
+
+from tfbert.atomic import atomic_file, write_json
+from tfbert.progress import progress_bar
+
+LATENCY_ROUNDS = 5
+CHUNK = 64
+
+
+def _size(path) -> int:
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(root, f))
+               for root, _, files in os.walk(path) for f in files)
+
+
+def _labels(predictor, records):
+    """Predicted labels of `records`, with a progress bar."""
+    bar = progress_bar(len(records), unit_name="text")
+    labels = []
+    for start in range(0, len(records), CHUNK):
+        labels += [p["label"] for p in predictor.predict(records[start:start + CHUNK])]
+        bar.update(len(labels))
+    return labels
+
+
+def _latency_ms(predictor, records) -> float:
+    """Median milliseconds of one raw text in, answer out (after one warm-up pass)."""
+    for record in records:
+        predictor.predict([record])
+    times = []
+    for _ in range(LATENCY_ROUNDS):
+        for record in records:
+            start = time.perf_counter()
+            predictor.predict([record])
+            times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def compare(recipe, paths, saved_model, echo=print) -> dict:
+    from tfbert.export.litert_export import read_records
+    from tfbert.export.runtime import LitePredictor, SavedModelPredictor
+    from tfbert.training.predict import Predictor
+
+    test = read_records(paths.split("test"), need_labels=True)
+    sentences = [{"text": s} for s in recipe.sentences]
+    with open(paths.report, encoding="utf-8") as f:
+        reported_keras = json.load(f)["accuracy"]
+    with open(paths.quantization_report, encoding="utf-8") as f:
+        variants = {v["quantize"]: v for v in json.load(f)["variants"]}
+    runtimes = [("Keras model", paths.model, os.path.join(paths.model, "model.safetensors"),
+                 lambda: Predictor(paths.model)),
+                ("TF Serving SavedModel", saved_model, saved_model,
+                 lambda: SavedModelPredictor(saved_model)),
+                ("TFLite int8 + metadata", paths.tflite, paths.tflite,
+                 lambda: LitePredictor(paths.tflite))]
+    rows, answers = [], {}
+    for name, path, weights, load in runtimes:
+        echo(f"      {name}: scoring {len(test):,} test texts, timing single texts")
+        predictor = load()
+        predicted = _labels(predictor, test)
+        correct = sum(p == r["label"] for p, r in zip(predicted, test))
+        rows.append({"artifact": name, "path": path, "bytes": _size(weights),
+                     "latency_ms": round(_latency_ms(predictor, sentences), 2),
+                     "accuracy": 100 * correct / len(test)})
+        answers[name] = [(p["label"], p["probabilities"][p["label"]])
+                         for p in predictor.predict(sentences)]
+    int8 = variants["int8"]
+    results = {
+        "recipe": recipe.name, "dataset": recipe.dataset, "test_examples": len(test),
+        "artifacts": rows,
+        "sentences": [{"text": s, **{name: list(answers[name][i]) for name in answers}}
+                      for i, s in enumerate(recipe.sentences)],
+        # The same figures from the reports the earlier stages wrote (other code paths).
+        "reported": {"keras_accuracy": 100 * reported_keras,
+                     "tflite_int8_accuracy": int8["accuracy"],
+                     "tflite_int8_interpreter_ms": [int8["latency_ms_1_thread"],
+                                                    int8["latency_ms_2_threads"]],
+                     "tflite_variants": {q: {"bytes": v["bytes"], "accuracy": v["accuracy"]}
+                                         for q, v in variants.items()}}}
+    for line in table(results).splitlines():
+        echo(line)
+    return results
+
+
+def _pad(text, width) -> str:
+    """`text` left-aligned in `width` terminal columns (CJK characters take two)."""
+    columns = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - columns)
+
+
+def table(results) -> str:
+    """The results as aligned text: artifacts, then each sentence's answers."""
+    lines = ["", _pad("artifact", 24) + _pad("size", 11) + _pad("latency", 11)
+             + _pad(f"accuracy ({results['test_examples']:,} test)", 22) + "path"]
+    for row in results["artifacts"]:
+        lines.append(_pad(row["artifact"], 24) + _pad(f"{row['bytes'] / 1e6:.1f} MB", 11)
+                     + _pad(f"{row['latency_ms']:.1f} ms", 11)
+                     + _pad(f"{row['accuracy']:.2f} %", 22) + os.path.relpath(row["path"]))
+    fast = results["reported"]["tflite_int8_interpreter_ms"]
+    lines += ["", "latency: median of one raw text in, answer out (Python, tokenizer included); "
+              f"the TFLite interpreter alone: {fast[0]:.1f} ms on 1 thread, {fast[1]:.1f} ms "
+              "on 2", ""]
+    names = [row["artifact"] for row in results["artifacts"]]
+    width = max(24, max(sum(2 if unicodedata.east_asian_width(c) in "WF" else 1
+                            for c in s["text"]) for s in results["sentences"]) + 2)
+    lines.append(_pad("text", width) + "".join(_pad(n.split(" +")[0], 24) for n in names))
+    for sentence in results["sentences"]:
+        lines.append(_pad(sentence["text"], width) + "".join(
+            _pad(f"{sentence[n][0]} {sentence[n][1]:.3f}", 24) for n in names))
+    return "\n".join(lines)
+
+
+def write_results(results, out_dir):
+    """`results.json` and `results.md` (the printed table) in `out_dir`."""
+    write_json(os.path.join(out_dir, "results.json"), results)
+    with atomic_file(os.path.join(out_dir, "results.md")) as staging:
+        with open(staging, "w", encoding="utf-8") as f:
+            f.write(f"# tfbert demo: {results['recipe']} ({results['dataset']})\n\n```\n"
+                    f"{table(results).strip()}\n```\n")

@@ -1,0 +1,56 @@
+"""What `tfbert demo` runs: one recipe per language, every setting in one place."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """The demo's settings. `corpus` set: learn a vocabulary and pre-train a fresh model on
+    it; `corpus` None: fine-tune the real MiniLM-L6 checkpoint."""
+
+    name: str                       # the SavedModel's name and the TFLite file's stem
+    dataset: str                    # a built-in classification dataset
+    sentences: tuple[str, ...]      # classified by every artifact at the end
+    corpus: str | None = None       # a built-in raw corpus to pre-train on
+    vocab_size: int = 8000
+    preset: str = "tiny"
+    pretrain_seq_len: int = 128
+    pretrain_steps: int = 1000
+    pretrain_batch: int = 32
+    pretrain_learning_rate: float = 1e-3
+    max_length: int = 128
+    epochs: float = 2
+    finetune_steps: int = 0         # > 0 overrides epochs (quick runs)
+    batch_size: int = 32
+    learning_rate: float = 5e-4
+    calibration_size: int = 200     # int8 calibration texts from the training split
+    seed: int = 1
+
+    def stage_settings(self, *fields) -> dict:
+        return {f: getattr(self, f) for f in fields}
+
+
+CHINESE = Recipe(
+    name="chnsenti", dataset="chnsenti", corpus="zh-corpus",
+    sentences=("我爱北京天安门",
+               "这本书写得很好，值得一读。",
+               "质量太差了，用了两天就坏了，不推荐。",
+               "物流很快，包装完好，很满意！",
+               "客服态度恶劣，再也不会买了。"))
+
+ENGLISH = Recipe(
+    name="bbc", dataset="bbc-news", corpus=None, max_length=128, epochs=2, batch_size=16,
+    learning_rate=1e-4,
+    sentences=("Shares in the carmaker rose 5% after it reported record profits.",
+               "The striker scored twice as the home side won the cup final.",
+               "The new phone has a faster chip, a brighter screen and a better camera.",
+               "The prime minister faces a vote in parliament over the budget.",
+               "The film won three awards at the festival on Sunday night."))
+
+
+def recipe(english: bool = False, **overrides) -> Recipe:
+    """The Chinese (default) or English recipe with `overrides` (None values ignored)."""
+    base = ENGLISH if english else CHINESE
+    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
