@@ -18,7 +18,7 @@ venv: $(STAMP)
 
 # Every tier CI can afford (default + slow).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --timeout=900
+	$(BIN)/python -m pytest -q --timeout=900 --durations=15
 
 # The default tier only (~6 min on 2 cores).
 test-fast: $(STAMP)
