@@ -64,6 +64,14 @@ def test_an_interrupted_stage_keeps_its_outputs_to_resume_from(tmp_path):
     assert not partial.exists()
 
 
+def test_a_directory_the_demo_did_not_make_is_refused_untouched(tmp_path):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "mine.txt").write_text("keep")
+    with pytest.raises(ValueError, match="is not empty and has no demo.json"):
+        StageLog(str(tmp_path))
+    assert (tmp_path / "model" / "mine.txt").read_text() == "keep"
+
+
 def test_a_damaged_record_is_one_clear_error(tmp_path):
     (tmp_path / "demo.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"demo\.json: not a demo stage record"):

@@ -94,10 +94,11 @@ class Demo:
             ("evaluate", f"evaluate on the {r.dataset} test split", {}, [p.report],
              self._evaluate),
             ("saved_model", "export a TF Serving SavedModel (raw text in)", {"name": r.name},
-             [p.savedmodels], self._saved_model),
+             [os.path.join(p.savedmodels, r.name)], self._saved_model),
             ("tflite", "export an int8 TFLite model with MediaPipe metadata",
              r.stage_settings("calibration_size"),
-             [p.tflite, p.quantization_report], self._tflite)]
+             [p.tflite, p.quantization_report, p.quantization_report[:-5] + ".md"],
+             self._tflite)]
         return stages
 
     def run(self) -> dict:
@@ -105,13 +106,15 @@ class Demo:
         from tfbert.demo.compare import compare, write_results
 
         started = time.perf_counter()
+        self._preflight()
         stages = self.stages()
         count = len(stages) + 1
         for number, (name, title, settings, outputs, run) in enumerate(stages, 1):
             begun = time.perf_counter()
             if not self.log.begin(name, settings, outputs):
+                shown = self.log.facts(name).get("path", outputs[0])
                 self.echo(f"[{number}/{count}] {title}: done before, reusing "
-                          f"{self._shown(outputs[0])}")
+                          f"{self._shown(shown)}")
                 self.timings.append((name, None))
                 continue
             self.echo(f"[{number}/{count}] {title}")
@@ -122,15 +125,29 @@ class Demo:
             self.echo(f"      {seconds:.0f} s; wrote {self._shown(facts.get('path', outputs[0]))}")
         self.echo(f"[{count}/{count}] classify with the Keras model, the SavedModel and "
                   "the TFLite file")
-        results = compare(self.recipe, self.paths, self.log.facts("saved_model")["path"],
-                          echo=self.echo)
+        results = compare(self.recipe, self.paths, self._saved_model_version(), echo=self.echo)
         results["stages"] = {name: seconds for name, seconds in self.timings}
         results["seconds"] = round(time.perf_counter() - started, 1)
         write_results(results, self.paths.out)
         return results
 
+    def _preflight(self):
+        """What a late stage needs, checked before the first: MediaPipe's metadata schema
+        (int8 TFLite with metadata) and, for English, the MiniLM checkpoint."""
+        import tfbert.export.metadata  # noqa: F401  (raises a one-line ValueError)
+
+        if not self.recipe.corpus:
+            minilm_path()
+
+    def _saved_model_version(self) -> str:
+        """The newest version under the demo's TF Serving base (1 unless a killed export
+        was followed by another)."""
+        base = os.path.join(self.paths.savedmodels, self.recipe.name)
+        return os.path.join(base, str(max(int(n) for n in os.listdir(base) if n.isdigit())))
+
     def _shown(self, path):
-        return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
+        relative = os.path.relpath(path)
+        return path if relative.startswith("..") else relative
 
     # The stages. Each writes only its own outputs, each atomically or resumably.
 
@@ -142,11 +159,9 @@ class Demo:
             target = self.paths.data(name)
             if os.path.isfile(os.path.join(target, "README.md")):
                 continue  # exported whole before this run was interrupted
-            manifest = export_dataset(name, target)
-            counts = ", ".join(f"{split} {value:,}" if isinstance(value, int) else
-                               f"{split} " + ", ".join(f"{v:,} {k}" for k, v in value.items())
-                               for split, value in manifest["counts"].items())
-            self.echo(f"      {name}: {counts}")
+            counts = export_dataset(name, target)["counts"]
+            self.echo(f"      {name}: " + ", ".join(_count_text(split, value)
+                                                   for split, value in counts.items()))
         return {"path": os.path.join(self.paths.out, "data")}
 
     def _vocab(self):
@@ -227,6 +242,13 @@ class Demo:
                       f"({variant['accuracy_change']:+.2f})")
         self.echo(f"      report: {self._shown(self.paths.quantization_report[:-5])}.md")
         return {"bytes": result["bytes"], "float_ops": result.get("float_ops")}
+
+
+def _count_text(split, value) -> str:
+    """A split's size (its per-label counts summed); a corpus's documents and sentences."""
+    if isinstance(value, dict) and split == "corpus":
+        return f"{split} " + ", ".join(f"{v:,} {k}" for k, v in value.items())
+    return f"{split} {sum(value.values()) if isinstance(value, dict) else value:,}"
 
 
 def run_demo(recipe: Recipe, out_dir, echo=print) -> dict:

@@ -21,7 +21,7 @@ class Recipe:
     pretrain_batch: int = 32
     pretrain_learning_rate: float = 1e-3
     max_length: int = 128
-    epochs: float = 2
+    epochs: float = 2.0
     finetune_steps: int = 0         # > 0 overrides epochs (quick runs)
     batch_size: int = 32
     learning_rate: float = 5e-4
@@ -29,6 +29,7 @@ class Recipe:
     seed: int = 1
 
     def stage_settings(self, *fields) -> dict:
+        """The named settings, as a stage's record keeps them."""
         return {f: getattr(self, f) for f in fields}
 
 
@@ -41,8 +42,7 @@ CHINESE = Recipe(
                "客服态度恶劣，再也不会买了。"))
 
 ENGLISH = Recipe(
-    name="bbc", dataset="bbc-news", corpus=None, max_length=128, epochs=2, batch_size=16,
-    learning_rate=1e-4,
+    name="bbc", dataset="bbc-news", corpus=None, batch_size=16, learning_rate=1e-4,
     sentences=("Shares in the carmaker rose 5% after it reported record profits.",
                "The striker scored twice as the home side won the cup final.",
                "The new phone has a faster chip, a brighter screen and a better camera.",
@@ -53,4 +53,10 @@ ENGLISH = Recipe(
 def recipe(english: bool = False, **overrides) -> Recipe:
     """The Chinese (default) or English recipe with `overrides` (None values ignored)."""
     base = ENGLISH if english else CHINESE
-    return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if "epochs" in overrides:  # `--epochs 2` and the default 2.0: the same stage key
+        overrides["epochs"] = float(overrides["epochs"])
+    if english and "pretrain_steps" in overrides:
+        raise ValueError("--pretrain-steps: the English demo starts from MiniLM-L6 and "
+                         "pre-trains nothing")
+    return dataclasses.replace(base, **overrides)

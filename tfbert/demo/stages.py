@@ -27,6 +27,13 @@ class StageLog:
         self.path = os.path.join(self.out_dir, LOG_FILE)
         self.records = {}
         self.previous = ""
+        self._pending = None
+        if not os.path.exists(self.path) and os.path.isdir(self.out_dir) \
+                and os.listdir(self.out_dir):
+            # Stages remove their outputs before running again: never in a directory the
+            # demo did not make.
+            raise ValueError(f"{self.out_dir}: exists, is not empty and has no {LOG_FILE}; "
+                             "choose a new or empty --out")
         if os.path.exists(self.path):
             try:
                 with open(self.path, encoding="utf-8") as f:
@@ -52,7 +59,7 @@ class StageLog:
         if reuse:
             self.previous = key + record["finished"]
             return False
-        if record.get("key") != key:
+        if record and record.get("key") != key:
             for output in outputs:
                 _remove(output)
         self.records[name] = {"key": key, "settings": settings, "finished": None}
@@ -61,8 +68,8 @@ class StageLog:
         return True
 
     def finish(self, name, **facts):
-        pending, key = self._pending
-        assert pending == name, (pending, name)
+        assert self._pending and self._pending[0] == name, (self._pending, name)
+        key = self._pending[1]
         # Microseconds: a stage run again within the same second still changes the keys
         # of the stages after it.
         finished = datetime.datetime.now().isoformat(timespec="microseconds")

@@ -19,9 +19,9 @@ import zipfile
 import numpy as np
 
 from tfbert.atomic import atomic_file, write_json
-from tfbert.progress import progress_bar
 from tfbert.export import tflite
 from tfbert.export.saved_model import load_task_model
+from tfbert.progress import progress_bar
 
 TASK_FILE = "tfbert_task.json"
 MAX_LOSS = 1.0  # accuracy points a recommended variant may lose against float
@@ -105,7 +105,7 @@ def export_tflite(model_dir, out, quantize="none", tokenizer="in-model", calibra
     _check_out(out)
     model, tok, spec, _ = load_task_model(model_dir)
     tflite.check_request(spec, tokenizer, quantize)
-    calibration = list(calibration or [])[:calibration_size] or None
+    calibration = spread(calibration or [], calibration_size) or None
     if quantize == "int8":
         tflite.check_int8(tokenizer, calibration)
     if evaluation:
@@ -114,7 +114,7 @@ def export_tflite(model_dir, out, quantize="none", tokenizer="in-model", calibra
     fields = {"pair": ("text", "pair"), "qa": ("question", "context")}.get(spec.task, ("text",))
     usable = [r for r in (calibration or evaluation or [])
               if all(isinstance(r.get(f), str) for f in fields)]
-    samples = usable[:8] or _default_samples(spec)
+    samples = spread(usable, 8) or _default_samples(spec)
     content, module, difference = build_variant(model, tok, spec, tokenizer, quantize,
                                                 calibration, samples)
     result = {"file": os.path.abspath(out), "bytes": len(content), "quantize": quantize,
@@ -138,6 +138,15 @@ def export_tflite(model_dir, out, quantize="none", tokenizer="in-model", calibra
             with open(staging, "w", encoding="utf-8") as f:
                 f.write(report_markdown(report))
     return result
+
+
+def spread(records, count) -> list:
+    """`count` of `records` spread evenly over them: data files are often sorted by label,
+    and the first N would calibrate (or check) on one class only."""
+    records = list(records)
+    if len(records) <= count:
+        return records
+    return [records[i * len(records) // count] for i in range(count)]
 
 
 def _check_evaluation(spec, evaluation):

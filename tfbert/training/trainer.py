@@ -245,9 +245,9 @@ class Trainer:
                     throughput = row["examples_per_second"]
                     window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
                     window_examples = 0
-                # (The rate appears once the first logging window has measured it.)
-                shown = [("loss", loss), ("lr", learning_rate)] + \
-                    [("examples/s", throughput)] * (throughput > 0)
+                shown = [("loss", loss), ("lr", learning_rate)]
+                if throughput > 0:  # once the first logging window has measured it
+                    shown.append(("examples/s", throughput))
                 progress.update(step, shown)
                 every = self.settings.eval_every
                 if self.evaluate and ((every and step % every == 0) or
