@@ -162,12 +162,13 @@ def read_evaluation(path, model_dir, limit=None):
     """`{"records", "truth", "labels", "model_max_length"}` of a labelled split, truth as
     ids into the model's task.json labels; read before any conversion, to fail early."""
     from tfbert.data.readers import label_ids, read_classification
+    from tfbert.export.litert_export import spread
     from tfbert.model_dir import read_task_spec
 
     spec = read_task_spec(model_dir)
     examples = read_classification(path)[0]
-    if limit and limit < len(examples):  # evenly spaced: splits are often sorted by label
-        examples = [examples[i * len(examples) // limit] for i in range(limit)]
+    if limit:  # evenly spaced: splits are often sorted by label
+        examples = spread(examples, limit)
     return {"records": [{"text": e.text} for e in examples],
             "truth": label_ids(examples, spec.labels, path), "labels": list(spec.labels),
             "model_max_length": spec.max_length}

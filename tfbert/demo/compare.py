@@ -96,10 +96,14 @@ def compare(recipe, paths, saved_model, echo=print) -> dict:
     return results
 
 
+def _columns(text) -> int:
+    """Terminal columns of `text` (wide CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def _pad(text, width) -> str:
-    """`text` left-aligned in `width` terminal columns (CJK characters take two)."""
-    columns = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-    return text + " " * max(0, width - columns)
+    """`text` left-aligned in `width` terminal columns."""
+    return text + " " * max(0, width - _columns(text))
 
 
 def table(results) -> str:
@@ -115,8 +119,7 @@ def table(results) -> str:
               f"the TFLite interpreter alone: {fast[0]:.1f} ms on 1 thread, {fast[1]:.1f} ms "
               "on 2", ""]
     names = [row["artifact"] for row in results["artifacts"]]
-    width = max(24, max(sum(2 if unicodedata.east_asian_width(c) in "WF" else 1
-                            for c in s["text"]) for s in results["sentences"]) + 2)
+    width = max(24, max(_columns(s["text"]) for s in results["sentences"]) + 2)
     lines.append(_pad("text", width) + "".join(_pad(n.split(" +")[0], 24) for n in names))
     for sentence in results["sentences"]:
         lines.append(_pad(sentence["text"], width) + "".join(

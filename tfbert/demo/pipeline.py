@@ -125,7 +125,11 @@ class Demo:
             self.echo(f"      {seconds:.0f} s; wrote {self._shown(facts.get('path', outputs[0]))}")
         self.echo(f"[{count}/{count}] classify with the Keras model, the SavedModel and "
                   "the TFLite file")
-        results = compare(self.recipe, self.paths, self._saved_model_version(), echo=self.echo)
+        from tfbert.export.runtime import saved_model_dir
+
+        # The newest version: 1 unless a killed export was followed by another.
+        version = saved_model_dir(os.path.join(self.paths.savedmodels, self.recipe.name))
+        results = compare(self.recipe, self.paths, version, echo=self.echo)
         results["stages"] = {name: seconds for name, seconds in self.timings}
         results["seconds"] = round(time.perf_counter() - started, 1)
         write_results(results, self.paths.out)
@@ -138,12 +142,6 @@ class Demo:
 
         if not self.recipe.corpus:
             minilm_path()
-
-    def _saved_model_version(self) -> str:
-        """The newest version under the demo's TF Serving base (1 unless a killed export
-        was followed by another)."""
-        base = os.path.join(self.paths.savedmodels, self.recipe.name)
-        return os.path.join(base, str(max(int(n) for n in os.listdir(base) if n.isdigit())))
 
     def _shown(self, path):
         relative = os.path.relpath(path)

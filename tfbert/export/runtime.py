@@ -17,10 +17,12 @@ from tfbert.training.predict import entity_spans, label_result, split_words
 
 def is_exported(path) -> bool:
     path = os.fspath(path)
-    return path.endswith(".tflite") or _saved_model_dir(path) is not None
+    return path.endswith(".tflite") or saved_model_dir(path) is not None
 
 
-def _saved_model_dir(path):
+def saved_model_dir(path):
+    """`path` if it is a SavedModel, else the newest integer version under it (a TF Serving
+    base directory), else None."""
     if os.path.isfile(os.path.join(path, "saved_model.pb")):
         return path
     if os.path.isdir(path):
@@ -36,7 +38,7 @@ def load_predictor(path, batch_size=32):
     path = os.fspath(path)
     if path.endswith(".tflite"):
         return LitePredictor(path)
-    return SavedModelPredictor(_saved_model_dir(path), batch_size)
+    return SavedModelPredictor(saved_model_dir(path), batch_size)
 
 
 def _text(value):
