@@ -200,12 +200,9 @@ class BertConfig:
 
     @classmethod
     def from_json_file(cls, path: str | os.PathLike) -> "BertConfig":
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: line {err.lineno}: invalid JSON ({err.msg})") from None
-        return cls.from_dict(data, source=str(path))
+        from tfbert.textfile import read_json
+
+        return cls.from_dict(read_json(path, "a BERT config (a JSON object)"), source=str(path))
 
     def to_json_file(self, path: str | os.PathLike, flavor: str = "tfbert") -> None:
         data = {"tfbert": self.to_dict, "hf": self.to_hf_dict,

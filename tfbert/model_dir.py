@@ -16,9 +16,11 @@ import numpy as np
 
 from tfbert.atomic import atomic_file, staged_directory, write_json
 from tfbert.config import BertConfig
+from tfbert.textfile import read_json
 
 TASKS = ("encoder", "pretrain", "classify", "pair", "ner", "qa")
 WEIGHTS_FILE = "model.safetensors"
+MAX_LENGTH = 1 << 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,9 +44,19 @@ class TaskSpec:
             raise ValueError(f"task.json: 'task' must be one of {TASKS}. Received: {self.task!r}")
         if self.task in ("classify", "pair", "ner") and not self.labels:
             raise ValueError(f"task.json: task {self.task!r} needs a non-empty 'labels' list")
-        if not isinstance(self.max_length, int) or self.max_length < 2:
-            raise ValueError(
-                f"task.json: 'max_length' must be an integer >= 2. Received: {self.max_length!r}")
+        for name, low in (("max_length", 2), ("doc_stride", 1), ("max_query_length", 1)):
+            value = getattr(self, name)
+            # The bound keeps a hostile file from sizing arrays of billions of positions.
+            if isinstance(value, bool) or not isinstance(value, int) or \
+                    not low <= value <= MAX_LENGTH:
+                raise ValueError(f"task.json: {name!r} must be an integer from {low} to "
+                                 f"{MAX_LENGTH}. Received: {value!r}")
+        for name in ("multi_label", "next_sentence", "lowercase", "no_answer"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"task.json: {name!r} must be true or false. Received: "
+                                 f"{getattr(self, name)!r}")
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError("task.json: 'labels' has duplicates; expected distinct labels")
 
     def to_dict(self):
         data = dataclasses.asdict(self)
@@ -148,11 +160,50 @@ def is_model_dir(path) -> bool:
 def read_task_spec(path) -> TaskSpec:
     """The `TaskSpec` of a model directory's `task.json` (no weights read)."""
     task_path = os.path.join(path, "task.json")
+    return TaskSpec.from_dict(read_json(task_path, "a tfbert task.json object"), source=task_path)
+
+
+def encoder_parameters(config: BertConfig) -> int:
+    """How many numbers the encoder of `config` holds (embeddings, blocks, pooler)."""
+    h, i = config.hidden_size, config.intermediate_size
+    embeddings = (config.vocab_size + config.max_position_embeddings
+                  + config.type_vocab_size) * h + 2 * h
+    block = 4 * (h * h + h) + 2 * h + (h * i + i) + (i * h + h) + 2 * h
+    return embeddings + config.num_layers * block + h * h + h
+
+
+def check_config_fits(config: BertConfig, numbers: int, source: str, config_source: str):
+    """Refuses a config that would allocate far more than its weights hold (a hostile or
+    mismatched `vocab_size=10**12`). Small differences are left to the per-tensor shape
+    check, which names the tensor."""
+    if encoder_parameters(config) > 2 * numbers + (1 << 20):
+        raise ValueError(
+            f"{source}: holds {numbers:,} numbers, but {config_source} describes an encoder "
+            f"of {encoder_parameters(config):,}; expected the weights that belong to this "
+            "config")
+
+
+def read_weights(path, config: BertConfig | None = None) -> dict:
+    """`{name: array}` from a safetensors file, checked before anything is allocated.
+
+    safetensors holds raw arrays behind a JSON header (no code, nothing unpickled); its
+    reader checks that the header's offsets cover the file exactly. With `config`, the
+    shapes it implies must fit in the file, so a config that asks for more memory than its
+    weights hold (vocab_size=10**12) fails here rather than when the model is built.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = os.fspath(path)
     try:
-        with open(task_path, encoding="utf-8") as f:
-            return TaskSpec.from_dict(json.load(f), source=task_path)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{task_path}: line {err.lineno}: invalid JSON ({err.msg})") from None
+        with safe_open(path, framework="np") as f:
+            names = list(f.keys())
+            sizes = {n: int(np.prod(f.get_slice(n).get_shape(), dtype=np.int64)) for n in names}
+            if config is not None:
+                check_config_fits(config, sum(sizes.values()), path, "config.json")
+            return {n: f.get_tensor(n) for n in names}
+    except SafetensorError as err:
+        raise ValueError(f"{path}: not a readable safetensors file ({err}); expected model "
+                         "weights (is the file truncated?)") from None
 
 
 def read_model_dir(path):
@@ -160,14 +211,12 @@ def read_model_dir(path):
 
     Returns `(config, spec, tensors)`, the tensors keyed by variable path.
     """
-    from safetensors.numpy import load_file
-
     config = BertConfig.from_json_file(os.path.join(path, "config.json"))
     spec = read_task_spec(path)
     weights_path = os.path.join(path, WEIGHTS_FILE)
     if not os.path.isfile(weights_path):
         raise ValueError(f"{path}: no {WEIGHTS_FILE}; expected the weights of a tfbert model")
-    return config, spec, load_file(weights_path)
+    return config, spec, read_weights(weights_path, config)
 
 
 def save_model_dir(model, config: BertConfig, spec: TaskSpec, path, vocab_file=None) -> None:

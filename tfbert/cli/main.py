@@ -29,9 +29,34 @@ class _Group(click.Group):
         except (ValueError, OSError) as err:
             if ctx.meta.get("tfbert.debug"):
                 raise
-            message = str(err).splitlines()[0] if str(err) else type(err).__name__
-            click.echo(f"Error: {message}", err=True)
+            click.echo(f"Error: {error_line(err)}", err=True)
             sys.exit(2)
+        except click.UsageError as err:
+            # click's default prints three lines (usage, hint, error); one is enough.
+            if ctx.meta.get("tfbert.debug"):
+                raise
+            command = err.ctx.command_path if err.ctx else "tfbert"
+            click.echo(f"Error: {err.format_message()} (see '{command} -h')", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            # What was finished is on disk (every file is written beside its place, then
+            # renamed); the same command resumes.
+            click.echo("Interrupted; run the same command again to resume.", err=True)
+            sys.exit(130)
+
+
+def error_line(err) -> str:
+    """One line for a user error: an `OSError` as `FILE: reason` (Python's own text,
+    "[Errno 28] No space left on device: 'x'", puts the file last)."""
+    if isinstance(err, OSError) and err.strerror:
+        where = err.filename if err.filename is not None else "writing output"
+        extra = f" (and {err.filename2})" if getattr(err, "filename2", None) else ""
+        hint = {28: "; free space or choose another output directory",
+                27: "; the file size limit was reached", 13: "; check the permissions",
+                30: "; choose a writable output directory"}.get(err.errno, "")
+        return f"{where}{extra}: {err.strerror}{hint}"
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

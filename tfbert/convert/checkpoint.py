@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 
+from tfbert import textfile
 from tfbert.config import BertConfig
 from tfbert.convert import names
 from tfbert.model_dir import TaskSpec
@@ -85,8 +86,7 @@ def check_vocab(config: BertConfig, vocab_file: str | None, source: str) -> None
     """A vocabulary whose size differs from the embedding matrix is an error."""
     if not vocab_file:
         return
-    with open(vocab_file, encoding="utf-8") as f:
-        size = sum(1 for _ in f)
+    size = sum(1 for _ in textfile.lines(vocab_file))
     if size != config.vocab_size:
         raise ValueError(
             f"{source}: vocabulary mismatch: {vocab_file} has {size} tokens but the "

@@ -13,7 +13,7 @@ import numpy as np
 from tfbert.config import BertConfig
 from tfbert.convert import names
 from tfbert.convert.checkpoint import Checkpoint, check_vocab, from_source_names, to_source_names
-from tfbert.model_dir import TaskSpec, declared_lowercase
+from tfbert.model_dir import TaskSpec, check_config_fits, declared_lowercase
 
 CHECKPOINT_PREFIX = "bert_model.ckpt"
 
@@ -61,10 +61,24 @@ def read_google_checkpoint(path) -> Checkpoint:
 
     config_path, prefix = find_checkpoint(path)
     config = BertConfig.from_json_file(config_path)
-    reader = tf.train.load_checkpoint(prefix)
-    tensors = {name: reader.get_tensor(name)
-               for name in reader.get_variable_to_shape_map()
-               if not _is_training_state(name)}
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        shapes = {name: shape for name, shape in reader.get_variable_to_shape_map().items()
+                  if not _is_training_state(name)}
+        # The index (the header) gives the shapes; check them against the data files and
+        # the config before reading, so a damaged or hostile index allocates nothing.
+        numbers = sum(int(np.prod(s, dtype=np.int64)) for s in shapes.values())
+        data_bytes = sum(os.path.getsize(f) for f in glob.glob(prefix + ".data-*"))
+        if numbers * 2 > data_bytes:
+            raise ValueError(f"{prefix}: the index lists {numbers:,} numbers but the data "
+                             f"files hold {data_bytes:,} bytes; expected a complete checkpoint "
+                             "(truncated?)")
+        check_config_fits(config, numbers, prefix, config_path)
+        tensors = {name: reader.get_tensor(name) for name in shapes}
+    except tf.errors.OpError as err:
+        message = (err.message or type(err).__name__).strip().splitlines()[0]
+        raise ValueError(f"{prefix}: unreadable TF checkpoint ({message}); expected "
+                         "bert_model.ckpt.index and .data-* files (truncated?)") from None
     if "output_weights" in tensors:
         num = tensors["output_weights"].shape[0]
         spec = TaskSpec(task="classify", labels=tuple(str(i) for i in range(num)))

@@ -13,7 +13,8 @@ from tfbert.config import BertConfig
 from tfbert.convert import names
 from tfbert.convert.checkpoint import (Checkpoint, check_vocab, from_source_names, read_json_config,
                                        to_source_names)
-from tfbert.model_dir import TaskSpec, declared_lowercase
+from tfbert.model_dir import TaskSpec, check_config_fits, declared_lowercase, read_weights
+from tfbert.textfile import read_json
 
 # Buffers and tied copies that carry no information of their own.
 _IGNORED = ("embeddings.position_ids", "cls.predictions.decoder.weight",
@@ -41,19 +42,33 @@ def is_hf_dir(path) -> bool:
     return data is not None and "num_hidden_layers" in data
 
 
-def _read_tensors(path) -> dict:
-    from safetensors.numpy import load_file
+def _shard_names(index) -> list:
+    """The shard files a `model.safetensors.index.json` names: plain file names in its
+    directory (a name with a path could read any file on the machine)."""
+    weight_map = read_json(index, "a safetensors index (an object with a 'weight_map')").get(
+        "weight_map")
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str)
+                                                   for v in weight_map.values()):
+        raise ValueError(f"{index}: expected a 'weight_map' object of tensor name -> shard file")
+    shards = sorted(set(weight_map.values()))
+    for shard in shards:
+        if os.path.basename(shard) != shard or shard in (".", "..") or \
+                not shard.endswith(".safetensors"):
+            raise ValueError(f"{index}: shard {shard!r} is not a .safetensors file name in the "
+                             "model's directory")
+    return shards
 
+
+def _read_tensors(path, config) -> dict:
     single = os.path.join(path, "model.safetensors")
     index = os.path.join(path, "model.safetensors.index.json")
     if os.path.isfile(single):
-        return load_file(single)
+        return read_weights(single, config)
     if os.path.isfile(index):
-        with open(index, encoding="utf-8") as f:
-            shards = sorted(set(json.load(f)["weight_map"].values()))
         tensors = {}
-        for shard in shards:
-            tensors.update(load_file(os.path.join(path, shard)))
+        for shard in _shard_names(index):
+            tensors.update(read_weights(os.path.join(path, shard)))
+        check_config_fits(config, sum(v.size for v in tensors.values()), index, "config.json")
         return tensors
     if os.path.isfile(os.path.join(path, "pytorch_model.bin")):
         raise ValueError(PICKLE_MESSAGE.format(path=path))
@@ -92,11 +107,10 @@ def _task_from_hf(data: dict, tensors: dict) -> TaskSpec:
 def read_hf_dir(path) -> Checkpoint:
     """Reads a Hugging Face BERT directory into tfbert's names (no PyTorch needed)."""
     config_path = os.path.join(path, "config.json")
-    with open(config_path, encoding="utf-8") as f:
-        data = json.load(f)
+    data = read_json(config_path, "a Hugging Face BERT config.json object")
     config = BertConfig.from_dict(data, source=config_path)
     tensors = {}
-    for name, value in _read_tensors(path).items():
+    for name, value in _read_tensors(path, config).items():
         name = _normalise_name(name)
         if name not in _IGNORED:
             tensors[name] = value

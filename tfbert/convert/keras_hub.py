@@ -14,7 +14,8 @@ import numpy as np
 
 from tfbert.config import BertConfig
 from tfbert.convert.checkpoint import Checkpoint, check_vocab, read_json_config
-from tfbert.model_dir import TaskSpec, declared_lowercase
+from tfbert.model_dir import TaskSpec, declared_lowercase, encoder_parameters
+from tfbert.textfile import read_json
 
 EXTRA_MESSAGE = ("keras-hub is needed to read keras-hub presets; install it with "
                  "pip install 'tfbert[kerashub]'")
@@ -106,13 +107,78 @@ def assign_to_backbone(backbone, tensors: dict) -> None:
             weight.assign(np.reshape(value, weight.shape))
 
 
+# The constructor arguments of keras-hub's BertBackbone that a preset may set, and their
+# types; `name`, `trainable` and `dtype` are Keras' own.
+_BACKBONE_ARGS = {"vocabulary_size": int, "num_layers": int, "num_heads": int,
+                  "hidden_dim": int, "intermediate_dim": int, "max_sequence_length": int,
+                  "num_segments": int, "dropout": (int, float), "name": str, "trainable": bool}
+_DTYPES = ("float32", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
+
+
+def preset_arguments(path) -> dict:
+    """The `BertBackbone` arguments of a preset's `config.json`, checked against a schema.
+
+    keras-hub's `from_preset` would deserialize whatever class and arguments the file
+    names; a stranger's preset is data, so only `BertBackbone` with its own arguments, of
+    their own types, is accepted, and the class is never looked up from the file.
+    """
+    config_path = os.path.join(path, "config.json")
+    data = read_json(config_path, "a keras-hub preset config (a JSON object)")
+    if data.get("registered_name") != "keras_hub>BertBackbone" or \
+            data.get("class_name") != "BertBackbone":
+        raise ValueError(f"{config_path}: expected a keras-hub BertBackbone preset "
+                         "(registered_name 'keras_hub>BertBackbone'). Received: "
+                         f"{str(data.get('registered_name'))[:60]!r}")
+    arguments = data.get("config")
+    if not isinstance(arguments, dict):
+        raise ValueError(f"{config_path}: 'config' must be an object of BertBackbone arguments")
+    arguments = dict(arguments)
+    dtype = arguments.pop("dtype", "float32")
+    if isinstance(dtype, dict):  # a serialized DTypePolicy
+        dtype = (dtype.get("config") or {}).get("name") \
+            if dtype.get("class_name") == "DTypePolicy" else None
+    if dtype not in _DTYPES:
+        raise ValueError(f"{config_path}: config.dtype must be one of {_DTYPES}")
+    for name, value in arguments.items():
+        kind = _BACKBONE_ARGS.get(name)
+        if kind is None:
+            raise ValueError(f"{config_path}: unknown BertBackbone argument {name[:60]!r}; "
+                             f"expected only {sorted(_BACKBONE_ARGS)}")
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(f"{config_path}: config.{name} has the wrong type "
+                             f"({type(value).__name__})")
+    # The same checks as a tfbert config (positive sizes, heads dividing the width).
+    config = BertConfig(vocab_size=arguments.get("vocabulary_size", 0),
+                        hidden_size=arguments.get("hidden_dim", 0),
+                        num_layers=arguments.get("num_layers", 0),
+                        num_heads=arguments.get("num_heads", 0),
+                        intermediate_size=arguments.get("intermediate_dim", 0),
+                        max_position_embeddings=arguments.get("max_sequence_length", 512),
+                        type_vocab_size=arguments.get("num_segments", 2))
+    weights = os.path.join(path, "model.weights.h5")
+    if not os.path.isfile(weights):
+        raise ValueError(f"{path}: no model.weights.h5; expected a keras-hub preset directory")
+    # An HDF5 file cannot hold fewer bytes than its float16 numbers: checked before building.
+    if os.path.getsize(weights) < 2 * encoder_parameters(config):
+        raise ValueError(f"{weights}: {os.path.getsize(weights):,} bytes, too small for the "
+                         f"{encoder_parameters(config):,} numbers {config_path} describes")
+    return {**arguments, "dtype": dtype}
+
+
 def read_keras_hub_preset(path) -> Checkpoint:
     """Reads a keras-hub BERT preset directory (saved with `save_to_preset`)."""
     try:
         import keras_hub
     except ImportError:
         raise ValueError(f"{path}: {EXTRA_MESSAGE}") from None
-    backbone = keras_hub.models.BertBackbone.from_preset(path)
+    backbone = keras_hub.models.BertBackbone(**preset_arguments(path))
+    weights = os.path.join(path, "model.weights.h5")
+    try:
+        backbone.load_weights(weights)
+    except (ValueError, OSError, KeyError) as err:
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{weights}: cannot load the preset's weights ({message[:200]})") \
+            from None
     config = config_from_backbone(backbone)
     lowercase = declared_lowercase(path)
     vocab = os.path.join(path, "assets", "tokenizer", "vocabulary.txt")

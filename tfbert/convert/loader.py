@@ -46,7 +46,11 @@ def read_checkpoint(path) -> Checkpoint:
         return Checkpoint(config, spec, tensors, source=path, vocab_file=vocab, format=fmt)
     reader = {"hf": read_hf_dir, "google": read_google_checkpoint,
               "keras-hub": read_keras_hub_preset}[fmt]
-    return dataclasses.replace(reader(path), format=fmt)
+    checkpoint = reader(path)
+    # Other formats record no input length; tfbert's default may not exceed the positions.
+    spec = dataclasses.replace(checkpoint.spec, max_length=min(
+        checkpoint.spec.max_length, checkpoint.config.max_position_embeddings))
+    return dataclasses.replace(checkpoint, spec=spec, format=fmt)
 
 
 def model_from_checkpoint(checkpoint: Checkpoint):

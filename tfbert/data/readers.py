@@ -12,6 +12,11 @@ import dataclasses
 import json
 import os
 
+from tfbert import textfile
+
+# Python's csv refuses fields over 128 KiB; a scraped article can be longer.
+_FIELD_LIMIT = 1 << 28
+
 
 @dataclasses.dataclass
 class ReadSummary:
@@ -36,40 +41,46 @@ class TextExample:
 def _rows(path, fmt):
     """Yields `(line number, dict row)` from a JSONL, CSV or TSV file."""
     if fmt == "jsonl":
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{path}: line {number}: invalid JSON ({err.msg})") from None
-                if not isinstance(row, dict):
-                    raise ValueError(f"{path}: line {number}: expected a JSON object")
-                yield number, row
+        for number, line in enumerate(textfile.lines(path), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}: line {number}: invalid JSON ({err.msg}); expected "
+                                 "one JSON object per line") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{path}: line {number}: expected a JSON object per line")
+            yield number, row
         return
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, delimiter="\t" if fmt == "tsv" else ",", strict=True)
+    csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
+    reader = csv.reader(textfile.lines(path), delimiter="\t" if fmt == "tsv" else ",",
+                        strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as err:
+        raise ValueError(f"{path}: line 1: malformed {fmt.upper()} header ({err})") from None
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{path}: line 1: column {repeated[0]!r} appears more than once in the "
+                         "header; expected distinct column names")
+    while True:
         try:
-            header = next(reader)
+            values = next(reader)
         except StopIteration:
             return
         except csv.Error as err:
-            raise ValueError(f"{path}: line 1: {err}") from None
-        while True:
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as err:
-                raise ValueError(f"{path}: line {reader.line_num}: malformed {fmt.upper()} "
-                                 f"({err})") from None
-            if not values:
-                continue
-            if len(values) != len(header):
-                raise ValueError(f"{path}: line {reader.line_num}: expected {len(header)} "
-                                 f"columns ({', '.join(header)}), got {len(values)}")
-            yield reader.line_num, dict(zip(header, values))
+            raise ValueError(f"{path}: line {reader.line_num}: malformed {fmt.upper()} "
+                             f"({err})") from None
+        if not values:
+            continue
+        if len(values) != len(header):
+            raise ValueError(f"{path}: line {reader.line_num}: expected {len(header)} "
+                             f"columns ({', '.join(header)}), got {len(values)}; quote fields "
+                             "that contain the delimiter")
+        yield reader.line_num, dict(zip(header, values))
 
 
 def table_format(path):
@@ -143,26 +154,25 @@ def read_conll(path):
     separated by a tab or spaces), a blank line between sentences."""
     path = os.fspath(path)
     sentences, tokens, tags = [], [], []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            line = line.rstrip("\n").rstrip("\r")
-            if not line.strip():
-                if tokens:
-                    sentences.append((tokens, tags))
-                    tokens, tags = [], []
-                continue
-            if line.startswith("-DOCSTART-"):
-                continue
-            parts = line.split("\t") if "\t" in line else line.split()
-            if len(parts) < 2 or not parts[-1]:
-                raise ValueError(f"{path}: line {number}: expected a token and a tag, "
-                                 f"got {line!r}")
-            tag = parts[-1]
-            if tag != "O" and not (len(tag) > 2 and tag[:2] in ("B-", "I-")):
-                raise ValueError(f"{path}: line {number}: tag {tag!r} is not BIO "
-                                 "(O, B-TYPE or I-TYPE)")
-            tokens.append(parts[0])
-            tags.append(tag)
+    for number, line in enumerate(textfile.lines(path), 1):
+        line = line.rstrip("\n").rstrip("\r")
+        if not line.strip():
+            if tokens:
+                sentences.append((tokens, tags))
+                tokens, tags = [], []
+            continue
+        if line.startswith("-DOCSTART-"):
+            continue
+        parts = line.split("\t") if "\t" in line else line.split()
+        if len(parts) < 2 or not parts[0] or not parts[-1]:
+            raise ValueError(f"{path}: line {number}: expected a token and a tag, "
+                             f"got {line[:80]!r}")
+        tag = parts[-1]
+        if tag != "O" and not (len(tag) > 2 and tag[:2] in ("B-", "I-")):
+            raise ValueError(f"{path}: line {number}: tag {tag[:40]!r} is not BIO "
+                             "(O, B-TYPE or I-TYPE)")
+        tokens.append(parts[0])
+        tags.append(tag)
     if tokens:
         sentences.append((tokens, tags))
     if not sentences:
@@ -179,39 +189,45 @@ class QAExample:
     is_impossible: bool = False
 
 
+def _objects(path, parent, key, what):
+    """`parent[key]`, which must be a list of JSON objects (absent: empty)."""
+    items = parent.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+        raise ValueError(f"{path}: {what}: '{key}' must be a list of JSON objects")
+    return items
+
+
 def read_squad(path):
     """SQuAD v1.1 or v2.0 JSON. Every answer must be the context's text at its start."""
     path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: line {err.lineno}: invalid JSON ({err.msg})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+    data = textfile.read_json(path, "SQuAD JSON: an object with a 'data' list",
+                              max_bytes=1 << 31)
+    if not isinstance(data.get("data"), list):
         raise ValueError(f"{path}: expected SQuAD JSON: an object with a 'data' list")
     examples = []
-    for article in data["data"]:
-        for paragraph in article.get("paragraphs", []):
+    for number, article in enumerate(_objects(path, data, "data", "the top level"), 1):
+        for paragraph in _objects(path, article, "paragraphs", f"article {number}"):
             context = paragraph.get("context")
             if not isinstance(context, str):
-                raise ValueError(f"{path}: a paragraph has no 'context' string")
-            for qa in paragraph.get("qas", []):
+                raise ValueError(f"{path}: article {number}: a paragraph has no 'context' "
+                                 "string")
+            for qa in _objects(path, paragraph, "qas", f"article {number}"):
                 qid = str(qa.get("id", "?"))
                 question = qa.get("question")
                 if not isinstance(question, str) or not question.strip():
                     raise ValueError(f"{path}: question {qid}: no 'question' text")
                 impossible = bool(qa.get("is_impossible", False))
                 answers = []
-                for answer in qa.get("answers", []):
+                for answer in _objects(path, qa, "answers", f"question {qid}"):
                     text, start = answer.get("text"), answer.get("answer_start")
-                    if not isinstance(text, str) or not isinstance(start, int):
+                    if not isinstance(text, str) or type(start) is not int:
                         raise ValueError(f"{path}: question {qid}: an answer needs 'text' and "
                                          "an integer 'answer_start'")
                     if start < 0 or context[start:start + len(text)] != text:
                         raise ValueError(
-                            f"{path}: question {qid}: answer {text!r} is not in the context "
-                            f"at character {start} (found "
-                            f"{context[max(start, 0):max(start, 0) + len(text)]!r})")
+                            f"{path}: question {qid}: answer {text[:80]!r} is not in the "
+                            f"context at character {start} (found "
+                            f"{context[max(start, 0):max(start, 0) + len(text)][:80]!r})")
                     answers.append((text, start))
                 if not answers and not impossible:
                     raise ValueError(f"{path}: question {qid}: no answers and not marked "

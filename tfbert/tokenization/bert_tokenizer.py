@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from tfbert import textfile
 from tfbert.model_dir import declared_lowercase
 from tfbert.tokenization.normalize import MAX_CHARS_PER_WORD, normalize, normalize_characters
 
@@ -16,8 +17,7 @@ SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 def read_vocab(path) -> list[str]:
     """The tokens of a `vocab.txt`, one per line; checks the special tokens are there."""
-    with open(path, encoding="utf-8") as f:
-        vocab = [line.rstrip("\n").rstrip("\r") for line in f]
+    vocab = [line.rstrip("\n").rstrip("\r") for line in textfile.lines(path)]
     if not vocab:
         raise ValueError(f"{path}: empty vocabulary; expected one word piece per line")
     seen = {}

@@ -308,10 +308,8 @@ class Trainer:
         """The model with its best dev weights when there was a dev set, else as trained."""
         best = self.store.best_path
         if self.evaluate is not None and os.path.isfile(best):
-            from safetensors.numpy import load_file
+            from tfbert.model_dir import assign_weights, read_weights
 
-            from tfbert.model_dir import assign_weights
-
-            assign_weights(self.model, load_file(best), source=best)
+            assign_weights(self.model, read_weights(best), source=best)
         return self.model
 
