@@ -16,14 +16,15 @@ sees a truncated one; `manifest.json` is written last.
 
 from __future__ import annotations
 
-import json
 import os
 import random
+import re
 import tempfile
 
 import tensorflow as tf
 
-from tfbert.atomic import sha256_file
+from tfbert.atomic import sha256_file, write_json
+from tfbert.textfile import read_json
 from tfbert.tokenization.normalize import is_cjk
 
 MANIFEST = "manifest.json"
@@ -184,14 +185,15 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
                 "lowercase": tokenizer.lowercase, "files": [os.path.abspath(f) for f in files]}
     settings_path = os.path.join(out_dir, "settings.json")
     if os.path.isfile(settings_path):
-        with open(settings_path, encoding="utf-8") as f:
-            previous = json.load(f)
+        previous = read_json(settings_path, "the settings of an earlier pretrain-data run")
         if previous != settings:
             raise ValueError(f"{out_dir}: holds data made with other settings ({previous}); "
                              "use a new output directory")
+    elif os.listdir(out_dir):
+        raise ValueError(f"{out_dir}: is not empty and holds no pretrain-data run "
+                         "(no settings.json); choose a new or empty output directory")
     else:
-        with open(settings_path, "w", encoding="utf-8") as f:
-            json.dump(settings, f, indent=2)
+        write_json(settings_path, settings)
     segmenter = _jieba() if whole_word_masking else None
     if whole_word_masking:
         echo("whole-word boundaries: " + ("jieba words for Chinese" if segmenter else
@@ -201,7 +203,7 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
         name = f"shard-{number:05d}.tfrecord"
         path = os.path.join(out_dir, name)
         if os.path.isfile(path):
-            count = sum(1 for _ in tf.data.TFRecordDataset(path))
+            count = _count_records(path)
             shards.append({"file": name, "instances": count, "sha256": sha256_file(path),
                            "documents": len(block)})
             echo(f"{name}: already complete ({count} instances)")
@@ -241,23 +243,71 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
     manifest = {"settings": settings, "shards": shards,
                 "instances": sum(s["instances"] for s in shards),
                 "documents": sum(s["documents"] for s in shards)}
-    fd, tmp = tempfile.mkstemp(prefix=".manifest.", dir=out_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2)
-    os.replace(tmp, os.path.join(out_dir, MANIFEST))
+    write_json(os.path.join(out_dir, MANIFEST), manifest)
     return manifest
+
+
+def _count_records(path) -> int:
+    try:
+        return sum(1 for _ in tf.data.TFRecordDataset(path))
+    except tf.errors.OpError as err:
+        raise ValueError(f"{path}: damaged TFRecord shard ({_first_line(err)}); delete it and "
+                         "re-run the same command to write it again") from None
+
+
+def _first_line(err) -> str:
+    return (getattr(err, "message", "") or str(err) or type(err).__name__).strip().splitlines()[0]
+
+
+_SHARD_NAME = re.compile(r"shard-\d{5}\.tfrecord")
+
+
+def read_manifest(out_dir) -> dict:
+    """The `manifest.json` of a finished `pretrain-data` directory, checked field by field:
+    shards are plain `shard-NNNNN.tfrecord` names inside `out_dir` with counts and SHA-256."""
+    path = os.path.join(out_dir, MANIFEST)
+    if not os.path.isfile(path):
+        raise ValueError(f"{out_dir}: no {MANIFEST}; the data is incomplete (re-run "
+                         "tfbert pretrain-data to finish it)")
+    manifest = read_json(path, "a pretrain-data manifest (an object)")
+    settings, shards = manifest.get("settings"), manifest.get("shards")
+    if not isinstance(settings, dict) or not isinstance(shards, list) or not shards:
+        raise ValueError(f"{path}: expected 'settings' (an object) and 'shards' (a non-empty "
+                         "list)")
+    for key, kind in (("seq_len", int), ("vocab_size", int), ("next_sentence", bool)):
+        if not isinstance(settings.get(key), kind):
+            raise ValueError(f"{path}: settings.{key} must be a {kind.__name__}")
+    for number, shard in enumerate(shards):
+        if not (isinstance(shard, dict) and isinstance(shard.get("file"), str)
+                and _SHARD_NAME.fullmatch(shard["file"])
+                and isinstance(shard.get("instances"), int)
+                and isinstance(shard.get("sha256"), str)):
+            raise ValueError(f"{path}: shards[{number}] must have 'file' (shard-NNNNN.tfrecord), "
+                             "'instances' and 'sha256'")
+    if manifest.get("instances") != sum(s["instances"] for s in shards):
+        raise ValueError(f"{path}: 'instances' is not the sum of the shards' instances")
+    return manifest
+
+
+def verify_shards(out_dir, manifest) -> None:
+    """Every shard is there and is the file `pretrain-data` wrote (SHA-256), so a truncated
+    or replaced shard stops training before its first step, not in the middle."""
+    for shard in manifest["shards"]:
+        path = os.path.join(out_dir, shard["file"])
+        if not os.path.isfile(path):
+            raise ValueError(f"{path}: missing; {MANIFEST} lists it (re-run tfbert "
+                             "pretrain-data)")
+        if sha256_file(path) != shard["sha256"]:
+            raise ValueError(f"{path}: differs from what {MANIFEST} recorded (SHA-256): "
+                             "truncated or changed since pretrain-data wrote it; re-run "
+                             "tfbert pretrain-data into a new directory")
 
 
 def load_pretraining_dataset(out_dir):
     """The instances of a finished `pretrain-data` directory as a `tf.data.Dataset` of
     dicts with ragged-free int32 `token_ids`, `segment_ids` (variable length) and
     `next_sentence_label`."""
-    manifest_path = os.path.join(out_dir, MANIFEST)
-    if not os.path.isfile(manifest_path):
-        raise ValueError(f"{out_dir}: no {MANIFEST}; the data is incomplete (re-run "
-                         "tfbert pretrain-data to finish it)")
-    with open(manifest_path, encoding="utf-8") as f:
-        manifest = json.load(f)
+    manifest = read_manifest(out_dir)
     paths = [os.path.join(out_dir, s["file"]) for s in manifest["shards"]]
     spec = {"token_ids": tf.io.VarLenFeature(tf.int64),
             "segment_ids": tf.io.VarLenFeature(tf.int64),

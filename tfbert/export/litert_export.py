@@ -51,8 +51,14 @@ def packed_files(content: bytes) -> dict:
     """The files packed after a `.tflite` flatbuffer (`{}` when none)."""
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            return {name: archive.read(name) for name in archive.namelist()}
-    except zipfile.BadZipFile:
+            members = archive.infolist()
+            # Sizes come from the archive's own headers: a stored file cannot be larger
+            # than the bytes around it, so a larger claim (a ZIP bomb) is never read.
+            if sum(m.file_size for m in members) > len(content):
+                raise ValueError("the files packed in the model claim more bytes than the "
+                                 "file holds")
+            return {m.filename: archive.read(m) for m in members}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError):
         return {}
 
 

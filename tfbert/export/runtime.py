@@ -56,10 +56,20 @@ class SavedModelPredictor:
         if not os.path.isfile(record):
             raise ValueError(f"{path}: no assets.extra/tfbert_export.json; expected a "
                              "SavedModel written by tfbert export")
-        with open(record, encoding="utf-8") as f:
-            self.spec = TaskSpec.from_dict(json.load(f)["task"], source=record)
+        from tfbert.export.ops import check_untrusted_saved_model
+        from tfbert.textfile import read_json
+
+        task = read_json(record, "tfbert's export record (an object)").get("task")
+        self.spec = TaskSpec.from_dict(task, source=f"{record} ('task')")
         self.task = self.spec.task
-        self.serve = tf.saved_model.load(path).signatures["serving_default"]
+        check_untrusted_saved_model(path)
+        try:
+            self.serve = tf.saved_model.load(path).signatures["serving_default"]
+        except (tf.errors.OpError, KeyError) as err:
+            lines = (getattr(err, "message", "") or str(err)).strip().splitlines()
+            reason = lines[0][:200] if lines else type(err).__name__
+            raise ValueError(f"{path}: the SavedModel does not load ({reason}); variables/ "
+                             "truncated or missing?") from None
         self.batch_size = batch_size
         self._tf = tf
 
@@ -130,20 +140,36 @@ class LitePredictor:
 
         with open(path, "rb") as f:
             content = f.read()
-        files = litert_export.packed_files(content)
-        self.interpreter = tflite.make_interpreter(content)
+        if not content:
+            raise ValueError(f"{path}: empty file; expected a .tflite model")
+        try:
+            files = litert_export.packed_files(content)
+            # LiteRT verifies the flatbuffer before using it.
+            self.interpreter = tflite.make_interpreter(content)
+        except (ValueError, RuntimeError) as err:
+            raise ValueError(f"{path}: not a usable .tflite model ({str(err).strip()[:200]}); "
+                             "truncated or not written by tfbert export?") from None
         self.runner = self.interpreter.get_signature_runner()
+        from tfbert.textfile import decode
+
+        def packed_text(name):
+            return decode(f"{path} ({name})", files[name])
+
         if litert_export.TASK_FILE in files:
-            self.spec = TaskSpec.from_dict(json.loads(files[litert_export.TASK_FILE]),
-                                           source=f"{path} ({litert_export.TASK_FILE})")
+            source = f"{path} ({litert_export.TASK_FILE})"
+            try:
+                task = json.loads(packed_text(litert_export.TASK_FILE))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{source}: invalid JSON ({err.msg})") from None
+            self.spec = TaskSpec.from_dict(task, source=source)
             self.tokenizer = None
         elif VOCAB_FILE in files and LABELS_FILE in files:
             from tfbert.tokenization import BertTokenizer
 
-            labels = files[LABELS_FILE].decode("utf-8").splitlines()
+            labels = packed_text(LABELS_FILE).splitlines()
             length = int(self.interpreter.get_input_details()[0]["shape"][1])
             self.spec = TaskSpec(task="classify", labels=tuple(labels), max_length=length)
-            self.tokenizer = BertTokenizer(files[VOCAB_FILE].decode("utf-8").splitlines())
+            self.tokenizer = BertTokenizer(packed_text(VOCAB_FILE).splitlines())
         else:
             raise ValueError(f"{path}: not a tfbert export (no {litert_export.TASK_FILE} and "
                              "no classifier metadata packed in the file)")

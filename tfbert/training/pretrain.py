@@ -17,7 +17,7 @@ import tensorflow as tf
 from tfbert.atomic import sha256_file
 from tfbert.config import BertConfig
 from tfbert.data.masking import Masker
-from tfbert.data.pretraining import load_pretraining_dataset
+from tfbert.data.pretraining import load_pretraining_dataset, read_manifest, verify_shards
 from tfbert.model_dir import TaskSpec, task_model, write_model_files
 from tfbert.training import checkpoints, losses
 from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
@@ -86,7 +86,8 @@ def pretrain(job: PretrainJob, verbose=True):
     from tfbert.modeling import BertEncoder
     from tfbert.tokenization import read_vocab
 
-    _, manifest = load_pretraining_dataset(job.data)
+    manifest = read_manifest(job.data)
+    verify_shards(job.data, manifest)
     settings = manifest["settings"]
     checkpoint = None
     if job.init:
@@ -106,7 +107,8 @@ def pretrain(job: PretrainJob, verbose=True):
                          f"made with a vocabulary of {settings['vocab_size']}")
     _check_data(job, manifest)
     if job.dev:
-        _, dev_manifest = load_pretraining_dataset(job.dev)
+        dev_manifest = read_manifest(job.dev)
+        verify_shards(job.dev, dev_manifest)
         if dev_manifest["settings"]["vocab_size"] != len(vocab):
             raise ValueError(f"--dev {job.dev}: was made with a vocabulary of "
                              f"{dev_manifest['settings']['vocab_size']}, not {len(vocab)}")
