@@ -1,4 +1,6 @@
-"""Directories that appear only complete: built beside their destination, then renamed."""
+"""Files and directories that appear only complete: built beside their destination, then
+renamed. Staging names carry the writer's process id (`.NAME.PID.xxxx`), so the next writer
+removes what a killed one left behind."""
 
 from __future__ import annotations
 
@@ -19,13 +21,15 @@ def staged_directory(destination, replace: bool = False):
     new one is complete.
     """
     destination = os.path.abspath(os.fspath(destination))
+    _finish_swap(*os.path.split(destination))
     occupied = os.path.exists(destination) and (
         not os.path.isdir(destination) or bool(os.listdir(destination)))
     if occupied and not replace:
         raise ValueError(f"{destination}: exists and is not empty; choose a new directory")
     parent, name = os.path.split(destination)
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{name}.", dir=parent)
+    remove_abandoned(parent, f".{name}.")
+    staging = tempfile.mkdtemp(prefix=f".{name}.{os.getpid()}.", dir=parent)
     try:
         yield staging
         if os.path.isdir(destination) and not os.listdir(destination):
@@ -40,6 +44,48 @@ def staged_directory(destination, replace: bool = False):
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _finish_swap(parent, name) -> None:
+    """A writer killed between its two renames left the old `name` in `.NAME.old.*/` and
+    no `name`: put the old one back (or drop it when a new one got there)."""
+    if not os.path.isdir(parent):
+        return
+    for entry in os.listdir(parent):
+        held = os.path.join(parent, entry, name)
+        if entry.startswith(f".{name}.old.") and os.path.isdir(os.path.join(parent, entry)):
+            if os.path.lexists(held) and not os.path.lexists(os.path.join(parent, name)):
+                os.rename(held, os.path.join(parent, name))
+            shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_abandoned(parent, prefix) -> None:
+    """Removes `parent/PREFIX<pid>.*` staging files and directories whose process has
+    ended (killed mid-write); a live writer's are left alone."""
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry[len(prefix):].split(".", 1)[0]
+        if entry.startswith(prefix) and pid.isdigit() and "." in entry[len(prefix):] \
+                and not _alive(int(pid)):
+            path = os.path.join(parent, entry)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.remove(path)
 
 
 def sha256_file(path) -> str:
@@ -57,7 +103,9 @@ def atomic_file(path):
     on failure it is removed, so readers see the old file or the new one, never half."""
     path = os.path.abspath(os.fspath(path))
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, staging = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path))
+    prefix = f".{os.path.basename(path)}."
+    remove_abandoned(os.path.dirname(path), prefix)
+    fd, staging = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", dir=os.path.dirname(path))
     os.close(fd)
     # mkstemp makes the file private (0600); give it an ordinary new file's mode.
     umask = os.umask(0)
@@ -66,6 +114,12 @@ def atomic_file(path):
     try:
         yield staging
         os.replace(staging, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.remove(staging)
+        if err.filename is None and err.errno is not None:  # name the file being written
+            raise OSError(err.errno, err.strerror, path) from None
+        raise
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(staging)

@@ -152,7 +152,18 @@ class BertConfig:
     @classmethod
     def from_dict(cls, data: dict, source: str = "config") -> "BertConfig":
         """Read tfbert's own keys, or Hugging Face's (`model_type` or `layer_norm_eps`
-        present), or Google's (`num_hidden_layers` without those)."""
+        present), or Google's (`num_hidden_layers` without those). An invalid value is a
+        `ValueError` that names `source`."""
+        try:
+            return cls._from_dict(data, source)
+        except ValueError as err:
+            message = str(err)
+            if message.startswith(f"{source}:"):
+                raise
+            raise ValueError(f"{source}: {message.removeprefix('BertConfig.')}") from None
+
+    @classmethod
+    def _from_dict(cls, data: dict, source: str) -> "BertConfig":
         if not isinstance(data, dict):
             raise ValueError(f"{source}: expected a JSON object. Received: {type(data).__name__}")
         if "num_layers" in data:

@@ -172,6 +172,57 @@ def encoder_parameters(config: BertConfig) -> int:
     return embeddings + config.num_layers * block + h * h + h
 
 
+def expected_shapes(config: BertConfig, spec: TaskSpec) -> dict:
+    """`{variable path: shape}` of the model `build_model(config, spec)` builds, worked
+    out without building it: the schema a weights file is checked against before use."""
+    h, i = config.hidden_size, config.intermediate_size
+    shapes = {"embeddings/token_embedding/embeddings": (config.vocab_size, h),
+              "embeddings/segment_embedding/embeddings": (config.type_vocab_size, h),
+              "embeddings/position_embeddings": (config.max_position_embeddings, h),
+              "embeddings/layer_norm/gamma": (h,), "embeddings/layer_norm/beta": (h,),
+              "pooler/kernel": (h, h), "pooler/bias": (h,)}
+    for n in range(config.num_layers):
+        for part in ("attention/query", "attention/key", "attention/value", "attention_output"):
+            shapes.update({f"block_{n}/{part}/kernel": (h, h), f"block_{n}/{part}/bias": (h,)})
+        shapes.update({f"block_{n}/intermediate/kernel": (h, i),
+                       f"block_{n}/intermediate/bias": (i,),
+                       f"block_{n}/output/kernel": (i, h), f"block_{n}/output/bias": (h,)})
+        for norm in ("attention_layer_norm", "output_layer_norm"):
+            shapes.update({f"block_{n}/{norm}/gamma": (h,), f"block_{n}/{norm}/beta": (h,)})
+    if spec.task == "pretrain":
+        shapes.update({"masked_lm/output_bias": (config.vocab_size,),
+                       "masked_lm/transform/kernel": (h, h), "masked_lm/transform/bias": (h,),
+                       "masked_lm/layer_norm/gamma": (h,), "masked_lm/layer_norm/beta": (h,)})
+        if spec.next_sentence:
+            shapes.update({"next_sentence/kernel": (h, 2), "next_sentence/bias": (2,)})
+    elif spec.task in ("classify", "pair", "ner"):
+        shapes.update({"classifier/kernel": (h, len(spec.labels)),
+                       "classifier/bias": (len(spec.labels),)})
+    elif spec.task == "qa":
+        shapes.update({"span_classifier/kernel": (h, 2), "span_classifier/bias": (2,)})
+    return shapes
+
+
+def check_tensors(tensors: dict, config: BertConfig, spec: TaskSpec, source: str) -> None:
+    """Every tensor the config and task call for is there with its shape, and nothing
+    else: a `ValueError` naming the first tensor that differs."""
+    expected = expected_shapes(config, spec)
+    missing = sorted(set(expected) - set(tensors))
+    if missing:
+        raise ValueError(f"{source}: no tensor {missing[0]!r}, which config.json and task.json "
+                         f"({spec.task}) call for" + (f" ({len(missing)} missing)"
+                                                      if len(missing) > 1 else ""))
+    unused = sorted(set(tensors) - set(expected))
+    if unused:
+        raise ValueError(f"{source}: tensor {unused[0]!r} is not part of a {spec.task} model "
+                         "of this config.json")
+    for name, shape in expected.items():
+        if tuple(tensors[name].shape) != shape:
+            what = "task.json's labels" if name.startswith("classifier/") else "config.json"
+            raise ValueError(f"{source}: {name!r} has shape {tuple(tensors[name].shape)}; "
+                             f"{what} expects shape {shape}")
+
+
 def check_config_fits(config: BertConfig, numbers: int, source: str, config_source: str):
     """Refuses a config that would allocate far more than its weights hold (a hostile or
     mismatched `vocab_size=10**12`). Small differences are left to the per-tensor shape
@@ -216,7 +267,9 @@ def read_model_dir(path):
     weights_path = os.path.join(path, WEIGHTS_FILE)
     if not os.path.isfile(weights_path):
         raise ValueError(f"{path}: no {WEIGHTS_FILE}; expected the weights of a tfbert model")
-    return config, spec, read_weights(weights_path, config)
+    tensors = read_weights(weights_path, config)
+    check_tensors(tensors, config, spec, weights_path)
+    return config, spec, tensors
 
 
 def save_model_dir(model, config: BertConfig, spec: TaskSpec, path, vocab_file=None) -> None:

@@ -37,6 +37,13 @@ def lines(path):
                 raise _not_utf8(path, number, raw, err) from None
 
 
+def check_utf8(path) -> None:
+    """Reads `path` through once and raises the `lines` error at its first byte that is
+    not UTF-8, for readers (tf.data's) that would pass such bytes on silently."""
+    for _ in lines(path):
+        pass
+
+
 def decode(path, data: bytes) -> str:
     """`data` (the whole content of `path`) as text; an error names the line."""
     if data.startswith(codecs.BOM_UTF8):
@@ -74,6 +81,8 @@ def read_json(path, expected: str = "a JSON object", max_bytes: int = MAX_JSON_B
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: line {err.lineno}: invalid JSON ({err.msg}); expected "
                          f"{expected}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: JSON nested too deeply; expected {expected}") from None
     if not isinstance(data, kind):
         raise ValueError(f"{path}: expected {expected}, got a JSON {_json_kind(data)}")
     return data

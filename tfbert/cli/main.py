@@ -18,8 +18,11 @@ def _import_tensorflow_quietly():
     from tfbert.quiet import held_stderr
 
     with held_stderr():
-        import tensorflow  # noqa: F401
+        import tensorflow
         import tensorflow_text  # noqa: F401
+    # TensorFlow's Python warnings (AutoGraph falling back to plain Python, retracing) are
+    # for library developers; --debug shows errors in full.
+    tensorflow.get_logger().setLevel("ERROR")
 
 
 class _Group(click.Group):
@@ -38,11 +41,26 @@ class _Group(click.Group):
             command = err.ctx.command_path if err.ctx else "tfbert"
             click.echo(f"Error: {err.format_message()} (see '{command} -h')", err=True)
             sys.exit(2)
+        except _IO_ERRORS as err:
+            # TensorFlow's file errors (a full disk while saving a checkpoint, a file cut
+            # short); its message names the file. Other TF errors are bugs: traceback.
+            if ctx.meta.get("tfbert.debug"):
+                raise
+            lines = (err.message or type(err).__name__).strip().splitlines()
+            click.echo(f"Error: {lines[0][:300]}", err=True)
+            sys.exit(2)
         except KeyboardInterrupt:
             # What was finished is on disk (every file is written beside its place, then
             # renamed); the same command resumes.
             click.echo("Interrupted; run the same command again to resume.", err=True)
             sys.exit(130)
+
+
+def _io_errors():
+    import tensorflow as tf
+
+    return (tf.errors.OutOfRangeError, tf.errors.ResourceExhaustedError,
+            tf.errors.DataLossError, tf.errors.NotFoundError, tf.errors.PermissionDeniedError)
 
 
 def error_line(err) -> str:
@@ -80,6 +98,7 @@ def _register():
 
 
 _register()
+_IO_ERRORS = _io_errors()
 
 
 def main():

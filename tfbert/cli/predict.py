@@ -31,8 +31,10 @@ def _records(texts, pair, context, input_path, task, columns):
             raise ValueError(f"{input_path}: unknown format {ext!r}; expected .jsonl, .csv, "
                              ".tsv" + ("" if task == "qa" else " or .txt (one text per line)")
                              + (" with question and context columns" if task == "qa" else ""))
-        with open(input_path, encoding="utf-8") as f:
-            return [{"text": line.rstrip("\n")} for line in f if line.strip()]
+        from tfbert.textfile import lines
+
+        return [{"text": line.rstrip("\n").rstrip("\r")} for line in lines(input_path)
+                if line.strip()]
     wanted = ("question", "context") if task == "qa" else (columns[0],)
     records = []
     for number, row in file_records(input_path, fmt):

@@ -19,29 +19,29 @@ from __future__ import annotations
 import os
 import random
 import re
-import tempfile
 
 import tensorflow as tf
 
-from tfbert.atomic import sha256_file, write_json
+from tfbert.atomic import atomic_file, sha256_file, write_json
+from tfbert import textfile
 from tfbert.textfile import read_json
 from tfbert.tokenization.normalize import is_cjk
 
 MANIFEST = "manifest.json"
+DONE_FILE = "shards.json"
 
 
 def read_documents(files):
     """Yields documents (lists of sentences) from the files, streaming."""
     for path in files:
         document = []
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                line = line.strip()
-                if line:
-                    document.append(line)
-                elif document:
-                    yield document
-                    document = []
+        for line in textfile.lines(path):
+            line = line.strip()
+            if line:
+                document.append(line)
+            elif document:
+                yield document
+                document = []
         if document:
             yield document
 
@@ -198,16 +198,24 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
     if whole_word_masking:
         echo("whole-word boundaries: " + ("jieba words for Chinese" if segmenter else
                                           "## pieces; Chinese by character (jieba not installed)"))
+    # Shards finished so far, with their SHA-256: a re-run reuses a shard only if it is
+    # still the file that was written (a shard cut short by a full disk or a copy is made
+    # again; each shard's instances depend only on the seed and its documents).
+    done_path = os.path.join(out_dir, DONE_FILE)
+    done = read_json(done_path, "the shards finished so far") if os.path.isfile(done_path) \
+        else {}
     shards = []
     for number, block in enumerate(_blocks(files, block_documents)):
         name = f"shard-{number:05d}.tfrecord"
         path = os.path.join(out_dir, name)
-        if os.path.isfile(path):
-            count = _count_records(path)
-            shards.append({"file": name, "instances": count, "sha256": sha256_file(path),
-                           "documents": len(block)})
-            echo(f"{name}: already complete ({count} instances)")
+        record = done.get(name)
+        if isinstance(record, dict) and os.path.isfile(path) and \
+                sha256_file(path) == record.get("sha256"):
+            shards.append(record)
+            echo(f"{name}: already complete ({record['instances']} instances)")
             continue
+        if os.path.isfile(path):
+            echo(f"{name}: not the file that was written (SHA-256 differs); making it again")
         rng = random.Random(f"{seed}-{number}")
         sentences = [s for document in block for s in document]
         if not sentences:
@@ -220,23 +228,22 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
         documents = [[next(it) for _ in document] for document in block]
         documents = [[s for s in d if s] for d in documents]
         documents = [d for d in documents if d]
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out_dir)
-        os.close(fd)
         count = 0
-        try:
-            with tf.io.TFRecordWriter(tmp) as writer:
-                for first, second, random_next in make_instances(documents, seq_len, rng,
-                                                                 next_sentence):
-                    writer.write(_serialize(first, second, random_next, tokenizer.cls_id,
-                                            tokenizer.sep_id))
-                    count += 1
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        shards.append({"file": name, "instances": count, "sha256": sha256_file(path),
-                       "documents": len(block)})
+        with atomic_file(path) as staging:
+            try:
+                with tf.io.TFRecordWriter(staging) as writer:
+                    for first, second, random_next in make_instances(documents, seq_len, rng,
+                                                                     next_sentence):
+                        writer.write(_serialize(first, second, random_next, tokenizer.cls_id,
+                                                tokenizer.sep_id))
+                        count += 1
+            except tf.errors.OpError as err:  # a full disk, a size limit
+                raise OSError(f"{path}: cannot write the shard ({_first_line(err)})") from None
+        record = {"file": name, "instances": count, "sha256": sha256_file(path),
+                  "documents": len(block)}
+        done[name] = record
+        write_json(done_path, done)
+        shards.append(record)
         echo(f"{name}: {count} instances from {len(block)} documents")
     if not shards:
         raise ValueError(f"no documents in {files}")
@@ -245,14 +252,6 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
                 "documents": sum(s["documents"] for s in shards)}
     write_json(os.path.join(out_dir, MANIFEST), manifest)
     return manifest
-
-
-def _count_records(path) -> int:
-    try:
-        return sum(1 for _ in tf.data.TFRecordDataset(path))
-    except tf.errors.OpError as err:
-        raise ValueError(f"{path}: damaged TFRecord shard ({_first_line(err)}); delete it and "
-                         "re-run the same command to write it again") from None
 
 
 def _first_line(err) -> str:

@@ -49,6 +49,9 @@ def _rows(path, fmt):
             except json.JSONDecodeError as err:
                 raise ValueError(f"{path}: line {number}: invalid JSON ({err.msg}); expected "
                                  "one JSON object per line") from None
+            except RecursionError:
+                raise ValueError(f"{path}: line {number}: JSON nested too deeply; expected "
+                                 "one flat JSON object per line") from None
             if not isinstance(row, dict):
                 raise ValueError(f"{path}: line {number}: expected a JSON object per line")
             yield number, row
@@ -121,6 +124,9 @@ def read_classification(path, text_column="text", label_column="label", pair_col
         label = row.get(label_column)
         pair = row.get(pair_column) if pair_column else None
         for name, value in ((text_column, text), (pair_column, pair)):
+            if value is None and name == text_column:
+                raise ValueError(f"{path}: line {number}: column {name!r} is null; expected "
+                                 "a string")
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"{path}: line {number}: column {name!r} must be a string, "
                                  f"got {type(value).__name__}")

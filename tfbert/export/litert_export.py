@@ -34,7 +34,8 @@ def read_records(path, text_column="text", pair_column=None, label_column="label
 
     examples, _ = read_classification(path, text_column, label_column, pair_column,
                                       require_labels=need_labels)
-    return [{"text": e.text, "pair": e.pair, "label": e.label} for e in examples]
+    return [{"text": e.text, "pair": e.pair, "label": e.label, "where": f"{path}: line {e.line}"}
+            for e in examples]
 
 
 def pack_files(content: bytes, files: dict) -> bytes:
@@ -159,10 +160,11 @@ def _check_evaluation(spec, evaluation):
     if spec.task not in ("classify", "pair"):
         raise ValueError(f"--eval-data: the quantization report scores classify and pair "
                          f"models. Received a {spec.task!r} model")
-    unknown = sorted({r["label"] for r in evaluation} - set(spec.labels))
-    if unknown:
-        raise ValueError(f"--eval-data has labels the model does not know: {unknown[:3]}; "
-                         f"the model's labels are {list(spec.labels)}")
+    for record in evaluation:
+        if record["label"] not in spec.labels:
+            where = record.get("where", "--eval-data")
+            raise ValueError(f"{where}: label {record['label']!r} is not one of the model's "
+                             f"labels {list(spec.labels)}")
     if spec.task == "pair" and not all(isinstance(r.get("pair"), str) for r in evaluation):
         raise ValueError("--eval-data: a pair model needs a second-text column "
                          "(--pair-column)")

@@ -63,6 +63,9 @@ class SavedModelPredictor:
         self.spec = TaskSpec.from_dict(task, source=f"{record} ('task')")
         self.task = self.spec.task
         check_untrusted_saved_model(path)
+        if not os.path.isfile(os.path.join(path, "variables", "variables.index")):
+            raise ValueError(f"{path}: no variables/variables.index; expected a complete "
+                             "SavedModel written by tfbert export")
         try:
             self.serve = tf.saved_model.load(path).signatures["serving_default"]
         except (tf.errors.OpError, KeyError) as err:

@@ -25,6 +25,11 @@ def is_cjk(token: str) -> bool:
 
 # Hugging Face's punctuation: Unicode P* plus every ASCII symbol.
 _PUNCT = r"\p{P}!-/:-@\[-`{-~"
+# Whitespace: tab, newline, carriage return, space, line and paragraph separators.
+_SPACE = r"[\t\n\r\p{Zs}\p{Zl}\p{Zp}]"
+# Deleted, as Hugging Face deletes them: every other control, format (zero-width) and
+# private-use character, NUL and the replacement character.
+_DELETED = r"[\p{Cc}\p{Cf}\p{Co}\x{FFFD}]"
 MAX_CHARS_PER_WORD = 100
 
 
@@ -42,11 +47,12 @@ def normalize(texts: tf.Tensor, lowercase: bool, unknown_char: str | None) -> tf
     character outside the vocabulary, so that it is one `[UNK]` as in Hugging Face
     (with `unknown_char=None`, as when learning a vocabulary, such words are dropped).
     """
-    # Tab, newline, carriage return and space separators are whitespace ...
-    texts = tf.strings.regex_replace(texts, r"[\t\n\r\p{Zs}]", " ")
-    # ... every other control or format character (incl. zero-width ones), NUL and the
-    # replacement character are deleted.
-    texts = tf.strings.regex_replace(texts, r"[\p{Cc}\p{Cf}\x{FFFD}]", "")
+    # Bytes that are not UTF-8 become the replacement character (deleted below), as a
+    # Python caller's `bytes.decode(errors="replace")` would; regex ops would pass them on.
+    texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace",
+                                         replacement_char=0xFFFD)
+    texts = tf.strings.regex_replace(texts, _SPACE, " ")
+    texts = tf.strings.regex_replace(texts, _DELETED, "")
     # Each CJK ideograph is a word of its own.
     texts = tf.strings.regex_replace(texts, f"([{_CJK}])", r" \1 ")
     if lowercase:
@@ -67,7 +73,9 @@ def normalize_characters(chars: tf.Tensor, lowercase: bool) -> tf.Tensor:
     empty, or padded with spaces), so the normalised text is their concatenation and every
     normalised byte traces back to one original character.
     """
-    chars = tf.strings.regex_replace(chars, r"^[\t\n\r\p{Zs}]$", " ")
-    chars = tf.strings.regex_replace(chars, r"^[\p{Cc}\p{Cf}\x{FFFD}]$", "")
-    chars = tf.strings.regex_replace(chars, f"^([{_CJK}{_PUNCT}])$", r" \1 ")
-    return _fold(chars) if lowercase else chars
+    chars = tf.strings.regex_replace(chars, f"^{_SPACE}$", " ")
+    chars = tf.strings.regex_replace(chars, f"^{_DELETED}$", "")
+    chars = tf.strings.regex_replace(chars, f"^([{_CJK}])$", r" \1 ")
+    if lowercase:  # folded first, as in `normalize`: "≠" decomposes to "=" + a mark
+        chars = _fold(chars)
+    return tf.strings.regex_replace(chars, f"([{_PUNCT}])", r" \1 ")

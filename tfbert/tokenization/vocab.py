@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 import tensorflow as tf
 
+from tfbert import textfile
+from tfbert.atomic import atomic_file
 from tfbert.progress import progress_bar
 from tfbert.tokenization.bert_tokenizer import SPECIAL_TOKENS
 from tfbert.tokenization.normalize import is_cjk, normalize
@@ -21,6 +22,7 @@ def count_words(files, lowercase=True, batch_size=1024, progress=False):
     for path in files:
         if not os.path.isfile(path):
             raise ValueError(f"{path}: no such file")
+        textfile.check_utf8(path)
     splitter = BasicTokenizer(lower_case=False)
     dataset = (tf.data.TextLineDataset([os.fspath(f) for f in files])
                .batch(batch_size)
@@ -74,13 +76,6 @@ def learn_vocab(files, size: int, lowercase: bool = True, progress: bool = False
 
 def write_vocab(vocab, path) -> None:
     """Writes one token per line; the file appears only complete."""
-    path = os.path.abspath(os.fspath(path))
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".vocab.", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+    with atomic_file(path) as staging:
+        with open(staging, "w", encoding="utf-8") as f:
             f.write("".join(token + "\n" for token in vocab))
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 
 import tensorflow as tf
 
@@ -89,22 +90,34 @@ class CheckpointStore:
     def _states(self) -> dict:
         try:
             with open(self.state_path, encoding="utf-8") as f:
-                return json.load(f)
+                states = json.load(f)
         except (OSError, ValueError):
             return {}
+        return states if isinstance(states, dict) else {}
 
     def restore(self) -> dict:
-        """Restores the newest checkpoint that has its state; returns that state ({} when
-        there is none)."""
+        """Restores the newest checkpoint that has its state and reads back whole; returns
+        that state ({} when there is none). A damaged checkpoint (a disk that filled up,
+        a file cut short) is skipped with a warning for the one before it."""
         states = self._states()
-        reader_dir = self.directory
-        candidates = tf.train.get_checkpoint_state(reader_dir)
+        candidates = tf.train.get_checkpoint_state(self.directory)
         paths = list(candidates.all_model_checkpoint_paths) if candidates else []
         for path in reversed(paths):
-            step = path.rsplit("-", 1)[-1]
-            if step in states and tf.io.gfile.exists(path + ".index"):
+            name = os.path.basename(path)
+            # Only this run's own ckpt-<step> files, whatever the `checkpoint` file says.
+            path = os.path.join(self.directory, name)
+            step = name.rsplit("-", 1)[-1]
+            if not (name == f"ckpt-{step}" and step.isdigit() and step in states
+                    and tf.io.gfile.exists(path + ".index")):
+                continue
+            try:
                 self.checkpoint.restore(path).assert_existing_objects_matched()
-                return states[step]
+            except (tf.errors.OpError, AssertionError, ValueError) as err:
+                lines = (getattr(err, "message", "") or str(err)).strip().splitlines()
+                print(f"warning: {path}: unreadable ({lines[0][:160] if lines else err!r}); "
+                      "trying the checkpoint before it", file=sys.stderr)
+                continue
+            return states[step]
         return {}
 
     def save(self, step: int, state: dict) -> None:
