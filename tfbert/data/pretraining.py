@@ -129,7 +129,8 @@ def _serialize(first, second, random_next, cls_id, sep_id):
         starts = [1] + first_starts + [1] + (second_starts + [1] if second else [])
         features["word_starts"] = _feature(starts)
     example = tf.train.Example(features=tf.train.Features(feature=features))
-    return example.SerializeToString()
+    # deterministic: the same map order in every process, so shards are identical files.
+    return example.SerializeToString(deterministic=True)
 
 
 def word_starts(sentences, tokenizer, segmenter=None):
@@ -189,7 +190,7 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
         if previous != settings:
             raise ValueError(f"{out_dir}: holds data made with other settings ({previous}); "
                              "use a new output directory")
-    elif os.listdir(out_dir):
+    elif [n for n in os.listdir(out_dir) if not n.startswith(".")]:
         raise ValueError(f"{out_dir}: is not empty and holds no pretrain-data run "
                          "(no settings.json); choose a new or empty output directory")
     else:
