@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 
-import tensorflow as tf
 
 from tfbert.atomic import sha256_file
 from tfbert.config import BertConfig
@@ -65,19 +64,18 @@ def masked_batches(directory, vocab, batch, seed, epoch, max_predictions=0, whol
                    shuffle=True):
     """The epoch's masked batches `(inputs, targets)` of `directory` (drop remainder).
 
-    Order and masks are a function of `(seed, epoch)`: the global seed is set just before
-    the pipeline is traced, so its stateful random ops get the same op seeds every time.
+    Order and masks are a function of `(seed, epoch)`: the shuffle is seeded and the
+    masks are stateless draws from `(seed, epoch, batch index)`.
     """
     dataset, manifest = load_pretraining_dataset(directory)
     settings = manifest["settings"]
     whole = settings.get("whole_word_masking", False) if whole_word is None else whole_word
-    tf.random.set_seed(seed * 100_003 + epoch)
     masker = Masker(vocab, seq_len=settings["seq_len"], max_predictions=max_predictions or None,
-                    whole_word=whole)
+                    whole_word=whole, seed=seed * 100_003 + epoch)
     if shuffle:
         dataset = dataset.shuffle(min(SHUFFLE_BUFFER, manifest["instances"]),
                                   seed=seed * 100_003 + epoch, reshuffle_each_iteration=False)
-    return dataset.ragged_batch(batch, drop_remainder=True).map(masker), manifest
+    return masker.apply(dataset.ragged_batch(batch, drop_remainder=True)), manifest
 
 
 def pretrain(job: PretrainJob, verbose=True):
