@@ -1,6 +1,7 @@
 """Files and directories that appear only complete: built beside their destination, then
-renamed. Staging names carry the writer's process id (`.NAME.PID.xxxx`), so the next writer
-removes what a killed one left behind."""
+renamed. Staging names carry the writer's process id and host (`.NAME.PID-HOST.xxxx`), so
+the next writer on the same host removes what a killed one left behind; another host's
+staging (shared storage) is never touched."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import socket
 import tempfile
 
 
@@ -29,13 +31,13 @@ def staged_directory(destination, replace: bool = False):
     parent, name = os.path.split(destination)
     os.makedirs(parent, exist_ok=True)
     remove_abandoned(parent, f".{name}.")
-    staging = tempfile.mkdtemp(prefix=f".{name}.{os.getpid()}.", dir=parent)
+    staging = tempfile.mkdtemp(prefix=f".{name}.{writer_tag()}.", dir=parent)
     try:
         yield staging
         if os.path.isdir(destination) and not os.listdir(destination):
             os.rmdir(destination)
         if os.path.exists(destination):
-            old = tempfile.mkdtemp(prefix=f".{name}.old.", dir=parent)
+            old = tempfile.mkdtemp(prefix=f".{name}.old.{writer_tag()}.", dir=parent)
             os.rename(destination, os.path.join(old, name))
             os.rename(staging, destination)
             shutil.rmtree(old)
@@ -46,40 +48,52 @@ def staged_directory(destination, replace: bool = False):
         raise
 
 
+def writer_tag() -> str:
+    """`PID-HOST` of this process, for staging names."""
+    host = "".join(c for c in socket.gethostname() if c.isalnum()) or "host"
+    return f"{os.getpid()}-{host}"
+
+
+def _abandoned(entry, prefix) -> bool:
+    """Whether `entry` is `PREFIX<pid>-<host>.*` of a process of this host that has ended."""
+    if not entry.startswith(prefix):
+        return False
+    tag, dot, _ = entry[len(prefix):].partition(".")
+    pid, dash, host = tag.partition("-")
+    if not (dot and dash and pid.isdigit()) or host != writer_tag().partition("-")[2]:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's live process
+        return False
+    return False
+
+
 def _finish_swap(parent, name) -> None:
-    """A writer killed between its two renames left the old `name` in `.NAME.old.*/` and
-    no `name`: put the old one back (or drop it when a new one got there)."""
+    """A writer killed between its two renames left the old `name` in `.NAME.old.TAG.*/`
+    and no `name`: put the old one back (or drop it when a new one got there). A live
+    writer's swap, or another host's, is left alone."""
     if not os.path.isdir(parent):
         return
     for entry in os.listdir(parent):
         held = os.path.join(parent, entry, name)
-        if entry.startswith(f".{name}.old.") and os.path.isdir(os.path.join(parent, entry)):
+        if _abandoned(entry, f".{name}.old.") and os.path.isdir(os.path.join(parent, entry)):
             if os.path.lexists(held) and not os.path.lexists(os.path.join(parent, name)):
                 os.rename(held, os.path.join(parent, name))
             shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
 def remove_abandoned(parent, prefix) -> None:
-    """Removes `parent/PREFIX<pid>.*` staging files and directories whose process has
-    ended (killed mid-write); a live writer's are left alone."""
+    """Removes `parent/PREFIX<pid>-<host>.*` staging files and directories of processes of
+    this host that have ended (killed mid-write); live writers' are left alone."""
     try:
         entries = os.listdir(parent)
     except OSError:
         return
     for entry in entries:
-        pid = entry[len(prefix):].split(".", 1)[0]
-        if entry.startswith(prefix) and pid.isdigit() and "." in entry[len(prefix):] \
-                and not _alive(int(pid)):
+        if _abandoned(entry, prefix):
             path = os.path.join(parent, entry)
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path, ignore_errors=True)
@@ -105,7 +119,7 @@ def atomic_file(path):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     prefix = f".{os.path.basename(path)}."
     remove_abandoned(os.path.dirname(path), prefix)
-    fd, staging = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", dir=os.path.dirname(path))
+    fd, staging = tempfile.mkstemp(prefix=f"{prefix}{writer_tag()}.", dir=os.path.dirname(path))
     os.close(fd)
     # mkstemp makes the file private (0600); give it an ordinary new file's mode.
     umask = os.umask(0)

@@ -88,6 +88,13 @@ def read_json(path, expected: str = "a JSON object", max_bytes: int = MAX_JSON_B
     return data
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message (TensorFlow's `OpError.message`, else its
+    text), or its type name when it has none: what a one-line error quotes."""
+    text = (getattr(err, "message", None) or str(err) or "").strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def _json_kind(value) -> str:
     return {dict: "object", list: "list", str: "string", bool: "boolean",
             type(None): "null"}.get(type(value), "number")

@@ -201,3 +201,13 @@ def test_op_check():
         ops.check_serving_ops({"MatMul", "MyCustomOp"}, "2.20")
     with pytest.raises(ValueError, match="look like 2.20"):
         ops.parse_version("latest")
+
+
+@pytest.mark.slow
+def test_every_export_passes_the_untrusted_model_check(exported):
+    """The allow-list `tfbert predict` applies to SavedModels from elsewhere covers every
+    task's export (if TensorFlow starts emitting a new op, this fails first)."""
+    from tfbert.export.trust import check_untrusted_saved_model
+
+    for path in exported[1].values():
+        check_untrusted_saved_model(path)

@@ -111,18 +111,23 @@ def test_keras_hub_presets_are_checked_before_keras_sees_them(tmp_path, edit, me
         read_keras_hub_preset(str(tmp_path))
 
 
-def test_saved_models_that_touch_files_are_refused(tmp_path):
-    """A SavedModel is a program: one whose signature writes a file is refused before
-    `tf.saved_model.load` runs anything of it."""
-    from tfbert.export.ops import check_untrusted_saved_model
+@pytest.mark.parametrize("write, op", [
+    (lambda target, text: tf.io.write_file(target, text[0]), "WriteFile"),
+    (lambda target, text: tf.print(text, output_stream=f"file://{target}"),
+     "StringFormat|PrintV2"),
+])
+def test_saved_models_that_touch_files_are_refused(tmp_path, write, op):
+    """A SavedModel is a program: one whose signature writes a file (`WriteFile`, or
+    `tf.print` to a file) is refused before `tf.saved_model.load` runs anything of it."""
     from tfbert.export.runtime import SavedModelPredictor
+    from tfbert.export.trust import check_untrusted_saved_model
 
-    target = tmp_path / "written-by-the-model"
+    target = str(tmp_path / "written-by-the-model")
 
     class Hostile(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
         def serve(self, text):
-            tf.io.write_file(str(target), tf.strings.reduce_join(text))
+            write(target, text)
             return {"probabilities": tf.zeros([tf.shape(text)[0], 2])}
 
     module = Hostile()
@@ -131,11 +136,11 @@ def test_saved_models_that_touch_files_are_refused(tmp_path):
     (path / "assets.extra").mkdir()
     (path / "assets.extra" / "tfbert_export.json").write_text(json.dumps(
         {"task": SPEC.to_dict()}))
-    with pytest.raises(ValueError, match="WriteFile"):
+    with pytest.raises(ValueError, match=op):
         check_untrusted_saved_model(str(path))
-    with pytest.raises(ValueError, match="WriteFile"):
+    with pytest.raises(ValueError, match=op):
         SavedModelPredictor(str(path))
-    assert not target.exists()
+    assert not os.path.exists(target)
 
 
 # --- the model directory schema -------------------------------------------------------------
@@ -278,7 +283,7 @@ def test_saved_model_assets_cannot_leave_assets(tmp_path):
     """A SavedModel whose asset file name climbs out of assets/ is refused."""
     from tensorflow.core.protobuf import saved_model_pb2
 
-    from tfbert.export.ops import check_untrusted_saved_model
+    from tfbert.export.trust import check_untrusted_saved_model
 
     class Plain(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
@@ -300,24 +305,27 @@ def test_saved_model_assets_cannot_leave_assets(tmp_path):
 def test_killed_writers_leave_nothing_that_the_next_one_keeps(tmp_path):
     """Staging files of a writer that died are removed by the next writer; a live one's
     are left alone."""
-    from tfbert.atomic import atomic_file
+    from tfbert.atomic import atomic_file, writer_tag
 
-    dead = tmp_path / f".out.json.{_dead_pid()}.abc"
-    live = tmp_path / f".out.json.{os.getpid()}.xyz"
-    dead.write_text("half")
-    live.write_text("in progress")
+    host = writer_tag().partition("-")[2]
+    dead = tmp_path / f".out.json.{_dead_pid()}-{host}.abc"
+    live = tmp_path / f".out.json.{writer_tag()}.xyz"
+    elsewhere = tmp_path / f".out.json.{_dead_pid()}-otherhost.abc"  # shared storage
+    for path in (dead, live, elsewhere):
+        path.write_text("half")
     with atomic_file(tmp_path / "out.json") as staging:
         Path(staging).write_text("{}")
-    assert not dead.exists() and live.exists()
+    assert not dead.exists() and live.exists() and elsewhere.exists()
     assert (tmp_path / "out.json").read_text() == "{}"
 
 
 def test_a_swap_killed_between_its_renames_is_finished(tmp_path):
     """`staged_directory` replaces a directory with two renames; killed between them, the
     old directory waits in `.NAME.old.*` and the next call puts it back first."""
-    from tfbert.atomic import staged_directory
+    from tfbert.atomic import staged_directory, writer_tag
 
-    held = tmp_path / ".model.old.x1" / "model"
+    host = writer_tag().partition("-")[2]
+    held = tmp_path / f".model.old.{_dead_pid()}-{host}.x1" / "model"
     held.mkdir(parents=True)
     (held / "weights").write_text("old")
     with staged_directory(tmp_path / "model", replace=True) as staging:

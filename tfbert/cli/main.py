@@ -9,6 +9,8 @@ import sys
 
 import click
 
+from tfbert.textfile import first_line
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -46,13 +48,13 @@ class _Group(click.Group):
             # short); its message names the file. Other TF errors are bugs: traceback.
             if ctx.meta.get("tfbert.debug"):
                 raise
-            lines = (err.message or type(err).__name__).strip().splitlines()
-            click.echo(f"Error: {lines[0][:300]}", err=True)
+            click.echo(f"Error: {first_line(err)[:300]}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             # What was finished is on disk (every file is written beside its place, then
             # renamed); the same command resumes.
-            click.echo("Interrupted; run the same command again to resume.", err=True)
+            click.echo("Interrupted; finished files are kept (training, pretrain-data and "
+                       "demo continue where they stopped when run again).", err=True)
             sys.exit(130)
 
 
@@ -67,14 +69,14 @@ def error_line(err) -> str:
     """One line for a user error: an `OSError` as `FILE: reason` (Python's own text,
     "[Errno 28] No space left on device: 'x'", puts the file last)."""
     if isinstance(err, OSError) and err.strerror:
-        where = err.filename if err.filename is not None else "writing output"
-        extra = f" (and {err.filename2})" if getattr(err, "filename2", None) else ""
         hint = {28: "; free space or choose another output directory",
                 27: "; the file size limit was reached", 13: "; check the permissions",
                 30: "; choose a writable output directory"}.get(err.errno, "")
-        return f"{where}{extra}: {err.strerror}{hint}"
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+        if err.filename is None:
+            return f"{err.strerror}{hint}"
+        extra = f" (and {err.filename2})" if getattr(err, "filename2", None) else ""
+        return f"{err.filename}{extra}: {err.strerror}{hint}"
+    return first_line(err)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

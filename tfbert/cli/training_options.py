@@ -38,7 +38,7 @@ _OPTIONS = [
                  help="Steps between dev evaluations (0: each epoch)."),
     click.option("--early-stopping", type=click.IntRange(min=0), default=0,
                  help="Stop after this many dev evaluations without improvement (0: off)."),
-    click.option("--seed", type=int, default=0, show_default=True),
+    click.option("--seed", type=click.IntRange(0, 2 ** 31 - 1), default=0, show_default=True),
     click.option("--deterministic", is_flag=True,
                  help="Deterministic ops: a resumed run ends with the same weights."),
     click.option("--log-every", type=click.IntRange(min=1), default=20, show_default=True),

@@ -14,6 +14,7 @@ from tfbert.config import BertConfig
 from tfbert.convert import names
 from tfbert.convert.checkpoint import Checkpoint, check_vocab, from_source_names, to_source_names
 from tfbert.model_dir import TaskSpec, check_config_fits, declared_lowercase
+from tfbert.textfile import first_line
 
 CHECKPOINT_PREFIX = "bert_model.ckpt"
 
@@ -76,8 +77,7 @@ def read_google_checkpoint(path) -> Checkpoint:
         check_config_fits(config, numbers, prefix, config_path)
         tensors = {name: reader.get_tensor(name) for name in shapes}
     except tf.errors.OpError as err:
-        message = (err.message or type(err).__name__).strip().splitlines()[0]
-        raise ValueError(f"{prefix}: unreadable TF checkpoint ({message}); expected "
+        raise ValueError(f"{prefix}: unreadable TF checkpoint ({first_line(err)}); expected "
                          "bert_model.ckpt.index and .data-* files (truncated?)") from None
     if "output_weights" in tensors:
         num = tensors["output_weights"].shape[0]

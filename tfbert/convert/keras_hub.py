@@ -15,7 +15,7 @@ import numpy as np
 from tfbert.config import BertConfig
 from tfbert.convert.checkpoint import Checkpoint, check_vocab, read_json_config
 from tfbert.model_dir import TaskSpec, declared_lowercase, encoder_parameters
-from tfbert.textfile import read_json
+from tfbert.textfile import first_line, read_json
 
 EXTRA_MESSAGE = ("keras-hub is needed to read keras-hub presets; install it with "
                  "pip install 'tfbert[kerashub]'")
@@ -176,9 +176,8 @@ def read_keras_hub_preset(path) -> Checkpoint:
     try:
         backbone.load_weights(weights)
     except (ValueError, OSError, KeyError) as err:
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{weights}: cannot load the preset's weights ({message[:200]})") \
-            from None
+        raise ValueError(f"{weights}: cannot load the preset's weights "
+                         f"({first_line(err)[:200]})") from None
     config = config_from_backbone(backbone)
     lowercase = declared_lowercase(path)
     vocab = os.path.join(path, "assets", "tokenizer", "vocabulary.txt")

@@ -22,9 +22,9 @@ import re
 
 import tensorflow as tf
 
-from tfbert.atomic import atomic_file, sha256_file, write_json
 from tfbert import textfile
-from tfbert.textfile import read_json
+from tfbert.atomic import atomic_file, sha256_file, write_json
+from tfbert.model_dir import MAX_LENGTH
 from tfbert.tokenization.normalize import is_cjk
 
 MANIFEST = "manifest.json"
@@ -186,7 +186,7 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
                 "lowercase": tokenizer.lowercase, "files": [os.path.abspath(f) for f in files]}
     settings_path = os.path.join(out_dir, "settings.json")
     if os.path.isfile(settings_path):
-        previous = read_json(settings_path, "the settings of an earlier pretrain-data run")
+        previous = textfile.read_json(settings_path, "the settings of an earlier pretrain-data run")
         if previous != settings:
             raise ValueError(f"{out_dir}: holds data made with other settings ({previous}); "
                              "use a new output directory")
@@ -203,15 +203,15 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
     # still the file that was written (a shard cut short by a full disk or a copy is made
     # again; each shard's instances depend only on the seed and its documents).
     done_path = os.path.join(out_dir, DONE_FILE)
-    done = read_json(done_path, "the shards finished so far") if os.path.isfile(done_path) \
-        else {}
+    done = textfile.read_json(done_path, "the shards finished so far") \
+        if os.path.isfile(done_path) else {}
     shards = []
     for number, block in enumerate(_blocks(files, block_documents)):
         name = f"shard-{number:05d}.tfrecord"
         path = os.path.join(out_dir, name)
         record = done.get(name)
-        if isinstance(record, dict) and os.path.isfile(path) and \
-                sha256_file(path) == record.get("sha256"):
+        if _complete(record, name) and os.path.isfile(path) and \
+                sha256_file(path) == record["sha256"]:
             shards.append(record)
             echo(f"{name}: already complete ({record['instances']} instances)")
             continue
@@ -239,7 +239,8 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
                                                 tokenizer.sep_id))
                         count += 1
             except tf.errors.OpError as err:  # a full disk, a size limit
-                raise OSError(f"{path}: cannot write the shard ({_first_line(err)})") from None
+                raise OSError(f"{path}: cannot write the shard "
+                              f"({textfile.first_line(err)})") from None
         record = {"file": name, "instances": count, "sha256": sha256_file(path),
                   "documents": len(block)}
         done[name] = record
@@ -255,8 +256,11 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
     return manifest
 
 
-def _first_line(err) -> str:
-    return (getattr(err, "message", "") or str(err) or type(err).__name__).strip().splitlines()[0]
+def _complete(record, name) -> bool:
+    """Whether `record` (from shards.json) describes a finished shard `name`."""
+    return isinstance(record, dict) and record.get("file") == name and \
+        isinstance(record.get("sha256"), str) and \
+        all(isinstance(record.get(k), int) for k in ("instances", "documents"))
 
 
 _SHARD_NAME = re.compile(r"shard-\d{5}\.tfrecord")
@@ -269,14 +273,20 @@ def read_manifest(out_dir) -> dict:
     if not os.path.isfile(path):
         raise ValueError(f"{out_dir}: no {MANIFEST}; the data is incomplete (re-run "
                          "tfbert pretrain-data to finish it)")
-    manifest = read_json(path, "a pretrain-data manifest (an object)")
+    manifest = textfile.read_json(path, "a pretrain-data manifest (an object)")
     settings, shards = manifest.get("settings"), manifest.get("shards")
     if not isinstance(settings, dict) or not isinstance(shards, list) or not shards:
         raise ValueError(f"{path}: expected 'settings' (an object) and 'shards' (a non-empty "
                          "list)")
-    for key, kind in (("seq_len", int), ("vocab_size", int), ("next_sentence", bool)):
-        if not isinstance(settings.get(key), kind):
+    for key, kind in (("seq_len", int), ("vocab_size", int), ("next_sentence", bool),
+                      ("whole_word_masking", bool)):
+        value = settings.get(key, False if key == "whole_word_masking" else None)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ValueError(f"{path}: settings.{key} must be a {kind.__name__}")
+    # Bounds: batches are padded to seq_len, so a hostile value would size every batch.
+    if not 8 <= settings["seq_len"] <= MAX_LENGTH or settings["vocab_size"] < 1:
+        raise ValueError(f"{path}: settings.seq_len must be 8 to {MAX_LENGTH} and "
+                         "settings.vocab_size positive")
     for number, shard in enumerate(shards):
         if not (isinstance(shard, dict) and isinstance(shard.get("file"), str)
                 and _SHARD_NAME.fullmatch(shard["file"])

@@ -9,7 +9,6 @@ TensorFlow's nor in the table (a custom op from another library) fails the check
 from __future__ import annotations
 
 import os
-import re
 
 # tf-text op -> the first TF Serving release (major, minor) whose ModelServer links it: the
 # tf-text version TF Serving pins, against the tf-text release that added the op
@@ -41,11 +40,6 @@ def parse_version(text) -> tuple:
     return major, minor
 
 
-# Ops that reach outside the graph: files, Python, summaries, datasets. A tfbert serving
-# graph uses none of them; the SavedModel's saver function (SaveV2, MergeV2Checkpoints...)
-# runs only when a model is saved and is checked apart.
-_OUTSIDE = re.compile(r"File|Save|Restore|Checkpoint|Summary|PyFunc|Reader|Dataset|Iterator|"
-                      r"ImmutableConst|Writer|Debug|Sharded|Mmap|Recv|Send|Rpc|Remote|Exec")
 MAX_SAVED_MODEL_BYTES = 2 << 30  # protobuf's own limit for one message
 
 
@@ -70,76 +64,6 @@ def read_saved_model(path):
     if not proto.meta_graphs:
         raise ValueError(f"{file}: holds no graph; expected a SavedModel")
     return proto
-
-
-def _called(attrs) -> set:
-    """Names of the functions a node's attributes call."""
-    names = set()
-    for value in attrs.values():
-        if value.HasField("func"):
-            names.add(value.func.name)
-        names.update(f.name for f in value.list.func)
-    return names
-
-
-def check_untrusted_saved_model(path) -> None:
-    """Checks a SavedModel from elsewhere before `tf.saved_model.load` runs any of it.
-
-    Loading runs the graph's init op and a signature runs its functions: every op there
-    must be TensorFlow's or tf-text's (no custom op library), none may touch files, Python
-    or the network, and asset file names must stay inside `assets/`. The save function
-    and restore functions the SavedModel carries may hold only checkpoint ops.
-    """
-    proto = read_saved_model(path)
-    meta_graph = proto.meta_graphs[0]
-    library = {f.signature.name: f for f in meta_graph.graph_def.library.function}
-    saver_def = meta_graph.saver_def
-    savers = {saver_def.save_tensor_name.split(":")[0], saver_def.restore_op_name}
-    save_roots, roots = set(), set()
-    for node in meta_graph.graph_def.node:
-        (save_roots if node.name in savers else roots).update(_called(node.attr))
-    file = os.path.join(path, "saved_model.pb")
-
-    def closure(start):
-        seen, todo = set(), list(start)
-        while todo:
-            name = todo.pop()
-            if name in seen or name not in library:
-                continue
-            seen.add(name)
-            for node in library[name].node_def:
-                todo.extend(_called(node.attr))
-                todo.append(node.op)  # a function called directly by its name
-        return seen & set(library)
-
-    run = closure(roots)
-    used = {n.op for n in meta_graph.graph_def.node}
-    used.update(node.op for name in run for node in library[name].node_def)
-    used -= set(library)
-    for op in sorted(used):
-        short = op.split(">", 1)[-1]
-        if _OUTSIDE.search(short):
-            raise ValueError(f"{file}: the graph uses op {op}, which reads or writes outside "
-                             "the model; refusing to load a SavedModel tfbert did not write")
-        if short not in TF_TEXT_OPS and not _is_tensorflow_op(op) and \
-                not op.startswith("TFText>"):
-            raise ValueError(f"{file}: the graph uses op {op} from an unknown op library; "
-                             "expected TensorFlow and tensorflow-text ops only")
-    saving = {node.op for name in closure(save_roots) - run for node in library[name].node_def}
-    unexpected = saving - set(library) - _SAVER_OPS
-    if unexpected:
-        raise ValueError(f"{file}: the save/restore functions use {sorted(unexpected)[0]}; "
-                         "expected only checkpoint ops")
-    for asset in meta_graph.asset_file_def:
-        name = asset.filename
-        if os.path.basename(name) != name or name in ("", ".", ".."):
-            raise ValueError(f"{file}: asset {name!r} is not a file name inside assets/")
-
-
-_SAVER_OPS = {"SaveV2", "RestoreV2", "AssignVariableOp", "MergeV2Checkpoints",
-              "ShardedFilename", "StringJoin", "Const", "DisableCopyOnRead",
-              "Identity", "NoOp", "ReadVariableOp", "StaticRegexFullMatch", "Select", "Pack",
-              "Placeholder", "PartitionedCall", "StatefulPartitionedCall"}
 
 
 def saved_model_ops(path) -> set:

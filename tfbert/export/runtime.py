@@ -56,8 +56,8 @@ class SavedModelPredictor:
         if not os.path.isfile(record):
             raise ValueError(f"{path}: no assets.extra/tfbert_export.json; expected a "
                              "SavedModel written by tfbert export")
-        from tfbert.export.ops import check_untrusted_saved_model
-        from tfbert.textfile import read_json
+        from tfbert.export.trust import check_untrusted_saved_model
+        from tfbert.textfile import first_line, read_json
 
         task = read_json(record, "tfbert's export record (an object)").get("task")
         self.spec = TaskSpec.from_dict(task, source=f"{record} ('task')")
@@ -69,10 +69,9 @@ class SavedModelPredictor:
         try:
             self.serve = tf.saved_model.load(path).signatures["serving_default"]
         except (tf.errors.OpError, KeyError) as err:
-            lines = (getattr(err, "message", "") or str(err)).strip().splitlines()
-            reason = lines[0][:200] if lines else type(err).__name__
-            raise ValueError(f"{path}: the SavedModel does not load ({reason}); variables/ "
-                             "truncated or missing?") from None
+            raise ValueError(f"{path}: the SavedModel does not load "
+                             f"({first_line(err)[:200]}); variables/ truncated or missing?") \
+                from None
         self.batch_size = batch_size
         self._tf = tf
 

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the tf-text ops the graph uses)
 
-from tfbert.atomic import remove_abandoned
+from tfbert.atomic import remove_abandoned, writer_tag
 from tfbert.export import ops
 from tfbert.export.serving import ENCODER_INPUTS, ServingModule
 
@@ -79,7 +79,7 @@ def export_saved_model(model_dir, name, base="savedmodels",
     model_base = os.path.join(os.path.abspath(base), name)
     _writable_base(model_base)
     remove_abandoned(model_base, ".export.")
-    staging = tempfile.mkdtemp(prefix=f".export.{os.getpid()}.", dir=model_base)
+    staging = tempfile.mkdtemp(prefix=f".export.{writer_tag()}.", dir=model_base)
     # mkdtemp makes the directory private (0700); a server under another user must read it.
     umask = os.umask(0)
     os.umask(umask)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
+import warnings
 
 import tensorflow as tf
 
 from tfbert.atomic import atomic_file, write_json
+from tfbert.textfile import first_line
 from tfbert.training.strategy import is_chief
 
 RUN_FILE = "run.json"
@@ -102,6 +103,7 @@ class CheckpointStore:
         states = self._states()
         candidates = tf.train.get_checkpoint_state(self.directory)
         paths = list(candidates.all_model_checkpoint_paths) if candidates else []
+        tried = []
         for path in reversed(paths):
             name = os.path.basename(path)
             # Only this run's own ckpt-<step> files, whatever the `checkpoint` file says.
@@ -113,11 +115,16 @@ class CheckpointStore:
             try:
                 self.checkpoint.restore(path).assert_existing_objects_matched()
             except (tf.errors.OpError, AssertionError, ValueError) as err:
-                lines = (getattr(err, "message", "") or str(err)).strip().splitlines()
-                print(f"warning: {path}: unreadable ({lines[0][:160] if lines else err!r}); "
-                      "trying the checkpoint before it", file=sys.stderr)
+                tried.append(path)
+                warnings.warn(f"{path}: unreadable ({first_line(err)[:160]}); trying the "
+                              "checkpoint before it", stacklevel=2)
                 continue
             return states[step]
+        if tried:
+            # A failed restore may have set some variables already: starting over from
+            # them would mix two runs.
+            raise ValueError(f"{self.directory}: no checkpoint reads back ({len(tried)} "
+                             "tried); remove the directory to start the run again")
         return {}
 
     def save(self, step: int, state: dict) -> None:

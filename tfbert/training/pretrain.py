@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 
-
 from tfbert.atomic import sha256_file
 from tfbert.config import BertConfig
 from tfbert.data.masking import Masker
@@ -148,7 +147,7 @@ def pretrain(job: PretrainJob, verbose=True):
 
         def evaluate(model):
             return pretrain_metrics(model, job.dev, vocab, DEV_BATCH,
-                                    max_batches=job.dev_batches)
+                                    max_batches=job.dev_batches, verify=False)
 
     trainer = Trainer(strategy, model, losses.PretrainLoss(job.next_sentence), job.settings,
                       job.out, manifest["instances"], evaluate=evaluate,
