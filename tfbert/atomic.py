@@ -43,6 +43,11 @@ def staged_directory(destination, replace: bool = False):
             shutil.rmtree(old)
         else:
             os.rename(staging, destination)
+    except OSError as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        if err.filename is None and err.errno is not None:  # name what was being written
+            raise OSError(err.errno, err.strerror, destination) from None
+        raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -17,11 +17,13 @@ import time
 import zipfile
 
 import numpy as np
+import tensorflow as tf
 
 from tfbert.atomic import atomic_file, write_json
 from tfbert.export import tflite
 from tfbert.export.saved_model import load_task_model
 from tfbert.progress import progress_bar
+from tfbert.textfile import first_line
 
 TASK_FILE = "tfbert_task.json"
 MAX_LOSS = 1.0  # accuracy points a recommended variant may lose against float
@@ -122,8 +124,14 @@ def export_tflite(model_dir, out, quantize="none", tokenizer="in-model", calibra
     usable = [r for r in (calibration or evaluation or [])
               if all(isinstance(r.get(f), str) for f in fields)]
     samples = spread(usable, 8) or _default_samples(spec)
-    content, module, difference = build_variant(model, tok, spec, tokenizer, quantize,
-                                                calibration, samples)
+    try:
+        content, module, difference = build_variant(model, tok, spec, tokenizer, quantize,
+                                                    calibration, samples)
+    except tf.errors.OpError as err:
+        # The converter works through a temporary SavedModel: a full disk or a size limit
+        # surfaces there, far from the file the user asked for.
+        raise OSError(f"{os.path.abspath(out)}: not written; the conversion failed "
+                      f"({first_line(err)[:200]})") from None
     result = {"file": os.path.abspath(out), "bytes": len(content), "quantize": quantize,
               "tokenizer": tokenizer, "max_abs_difference_vs_tensorflow": difference}
     if quantize == "int8":
