@@ -203,23 +203,24 @@ def expected_shapes(config: BertConfig, spec: TaskSpec) -> dict:
     return shapes
 
 
-def check_tensors(tensors: dict, config: BertConfig, spec: TaskSpec, source: str) -> None:
+def check_tensors(shapes: dict, config: BertConfig, spec: TaskSpec, source: str) -> None:
     """Every tensor the config and task call for is there with its shape, and nothing
-    else: a `ValueError` naming the first tensor that differs."""
+    else: a `ValueError` naming the first tensor that differs. `shapes`: `{name: shape}`
+    (from a weights file's header, before anything is read)."""
     expected = expected_shapes(config, spec)
-    missing = sorted(set(expected) - set(tensors))
+    missing = sorted(set(expected) - set(shapes))
     if missing:
         raise ValueError(f"{source}: no tensor {missing[0]!r}, which config.json and task.json "
                          f"({spec.task}) call for" + (f" ({len(missing)} missing)"
                                                       if len(missing) > 1 else ""))
-    unused = sorted(set(tensors) - set(expected))
+    unused = sorted(set(shapes) - set(expected))
     if unused:
         raise ValueError(f"{source}: tensor {unused[0]!r} is not part of a {spec.task} model "
                          "of this config.json")
     for name, shape in expected.items():
-        if tuple(tensors[name].shape) != shape:
+        if tuple(shapes[name]) != shape:
             what = "task.json's labels" if name.startswith("classifier/") else "config.json"
-            raise ValueError(f"{source}: {name!r} has shape {tuple(tensors[name].shape)}; "
+            raise ValueError(f"{source}: {name!r} has shape {tuple(shapes[name])}; "
                              f"{what} expects shape {shape}")
 
 
@@ -234,24 +235,27 @@ def check_config_fits(config: BertConfig, numbers: int, source: str, config_sour
             "config")
 
 
-def read_weights(path, config: BertConfig | None = None) -> dict:
+def read_weights(path, config: BertConfig | None = None, spec: TaskSpec | None = None) -> dict:
     """`{name: array}` from a safetensors file, checked before anything is allocated.
 
     safetensors holds raw arrays behind a JSON header (no code, nothing unpickled); its
     reader checks that the header's offsets cover the file exactly. With `config`, the
     shapes it implies must fit in the file, so a config that asks for more memory than its
-    weights hold (vocab_size=10**12) fails here rather than when the model is built.
+    weights hold (vocab_size=10**12) fails here rather than when the model is built; with
+    `spec` too, the header must hold exactly the tensors of that model (`check_tensors`).
     """
     from safetensors import SafetensorError, safe_open
 
     path = os.fspath(path)
     try:
         with safe_open(path, framework="np") as f:
-            names = list(f.keys())
-            sizes = {n: int(np.prod(f.get_slice(n).get_shape(), dtype=np.int64)) for n in names}
+            shapes = {n: tuple(f.get_slice(n).get_shape()) for n in f.keys()}
             if config is not None:
-                check_config_fits(config, sum(sizes.values()), path, "config.json")
-            return {n: f.get_tensor(n) for n in names}
+                numbers = sum(int(np.prod(s, dtype=np.int64)) for s in shapes.values())
+                check_config_fits(config, numbers, path, "config.json")
+            if config is not None and spec is not None:
+                check_tensors(shapes, config, spec, path)
+            return {n: f.get_tensor(n) for n in shapes}
     except SafetensorError as err:
         raise ValueError(f"{path}: not a readable safetensors file ({err}); expected model "
                          "weights (is the file truncated?)") from None
@@ -267,9 +271,7 @@ def read_model_dir(path):
     weights_path = os.path.join(path, WEIGHTS_FILE)
     if not os.path.isfile(weights_path):
         raise ValueError(f"{path}: no {WEIGHTS_FILE}; expected the weights of a tfbert model")
-    tensors = read_weights(weights_path, config)
-    check_tensors(tensors, config, spec, weights_path)
-    return config, spec, tensors
+    return config, spec, read_weights(weights_path, config, spec)
 
 
 def save_model_dir(model, config: BertConfig, spec: TaskSpec, path, vocab_file=None) -> None:
