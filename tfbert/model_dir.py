@@ -19,6 +19,7 @@ from tfbert.config import BertConfig
 from tfbert.textfile import read_json
 
 TASKS = ("encoder", "pretrain", "classify", "pair", "ner", "qa")
+TAG_SCHEMES = ("", "IOB1", "IOB2")
 WEIGHTS_FILE = "model.safetensors"
 MAX_LENGTH = 1 << 16
 
@@ -38,6 +39,9 @@ class TaskSpec:
     doc_stride: int = 128
     max_query_length: int = 64
     no_answer: bool = False
+    # NER: the training tags' scheme. "IOB2" (every entity opens with B-): predictions are
+    # the best IOB2-valid sequence; "IOB1" or "" (models from before this field): argmax.
+    tag_scheme: str = ""
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -55,6 +59,9 @@ class TaskSpec:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"task.json: {name!r} must be true or false. Received: "
                                  f"{getattr(self, name)!r}")
+        if self.tag_scheme not in TAG_SCHEMES:
+            raise ValueError(f"task.json: 'tag_scheme' must be one of {list(TAG_SCHEMES)}. "
+                             f"Received: {self.tag_scheme!r}")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("task.json: 'labels' has duplicates; expected distinct labels")
 

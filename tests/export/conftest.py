@@ -17,8 +17,10 @@ SPECS = {
     "classify": TaskSpec(task="classify", labels=("business", "sport", "tech"), max_length=32),
     "pair": TaskSpec(task="pair", labels=("entailment", "neutral", "contradiction"),
                      max_length=32),
+    # IOB2, as fine-tuning on IOB2 data records: every runtime decodes the best valid
+    # tag sequence, so a graph that disagreed with Python's decoding would show.
     "ner": TaskSpec(task="ner", labels=("O", "B-PER", "I-PER", "B-LOC", "I-LOC"),
-                    max_length=24),
+                    max_length=24, tag_scheme="IOB2"),
     "qa": TaskSpec(task="qa", max_length=32, doc_stride=8, max_query_length=8),
     "pretrain": TaskSpec(task="pretrain", max_length=32),
     "encoder": TaskSpec(task="encoder", max_length=32),

@@ -44,3 +44,72 @@ def test_ner_labels_cover_both_tags_of_every_type(tmp_path):
     path.write_text("江\tB-PER\n泽\tI-PER\n\n北\tB-LOC\n京\tB-MISC\n", encoding="utf-8")
     assert read_labels("ner", path) == ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-PER",
                                         "I-PER"]
+
+
+LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+
+
+def _valid_iob2(tags):
+    return all(not t.startswith("I-") or p[2:] == t[2:] for p, t in zip(["O"] + tags, tags))
+
+
+def _best_valid_by_enumeration(log_probs):
+    import itertools
+
+    best, best_ids = -np.inf, None
+    for ids in itertools.product(range(len(LABELS)), repeat=len(log_probs)):
+        if _valid_iob2([LABELS[i] for i in ids]):
+            total = sum(log_probs[t, i] for t, i in enumerate(ids))
+            if total > best:
+                best, best_ids = total, list(ids)
+    return best_ids
+
+
+def test_constrained_tags_are_the_best_valid_iob2_sequence():
+    rng = np.random.default_rng(0)
+    for length in range(1, 6):
+        for _ in range(20):
+            log_probs = scoring.log_softmax(rng.normal(0, 2, (length, len(LABELS))))
+            ids = scoring.constrained_tags(log_probs, LABELS).tolist()
+            assert ids == _best_valid_by_enumeration(log_probs)
+    # The argmax "O I-LOC I-LOC" (a fragment) becomes "O B-LOC I-LOC": the best valid path.
+    log_probs = np.log([[0.9, 0.02, 0.02, 0.03, 0.03], [0.1, 0.3, 0.4, 0.1, 0.1],
+                        [0.1, 0.1, 0.6, 0.1, 0.1]])
+    assert [LABELS[i] for i in scoring.constrained_tags(log_probs, LABELS)] == \
+        ["O", "B-LOC", "I-LOC"]
+
+
+def test_the_graph_decodes_as_python_on_padded_rows():
+    import tensorflow as tf
+
+    from tfbert.export import graph_tasks
+
+    rng = np.random.default_rng(1)
+    lengths = np.array([1, 3, 7, 9, 9, 5])
+    log_probs = scoring.log_softmax(rng.normal(0, 2, (len(lengths), 9, len(LABELS))))
+    ids = graph_tasks.constrained_tags(tf.constant(log_probs, tf.float64),
+                                       tf.constant(lengths), LABELS).numpy()
+    for row, length in enumerate(lengths):
+        expected = scoring.constrained_tags(log_probs[row, :length], LABELS).tolist()
+        assert ids[row, :length].tolist() == expected
+
+
+def test_ner_tags_decode_iob2_models_across_windows_and_argmax_the_rest():
+    # One sentence of 4 words over two windows (words 0-1, then 2-3); the argmax tags
+    # would be O I-PER | I-PER O.
+    logits = np.full((2, 4, 5), -4.0)
+    word_index = np.array([[-1, 0, 1, -1], [-1, 2, 3, -1]])
+    for row, position, tag, score in [(0, 1, 0, 3), (0, 2, 4, 2), (0, 2, 3, 1.5),
+                                      (1, 1, 4, 3), (1, 2, 0, 3)]:
+        logits[row, position, tag] = score
+    args = (logits, word_index, np.array([0, 0]), [4], LABELS)
+    assert scoring.ner_tags(*args) == [["O", "I-PER", "I-PER", "O"]]
+    assert scoring.ner_tags(*args, scheme="IOB2") == [["O", "B-PER", "I-PER", "O"]]
+
+
+def test_the_tag_scheme_is_read_from_the_training_tags():
+    iob2 = [(["a", "b", "c"], ["B-PER", "I-PER", "O"]), (["d"], ["B-LOC"])]
+    assert scoring.detect_tag_scheme(iob2) == "IOB2"
+    # IOB1 (CoNLL-2003's original files): an entity may open with I-.
+    assert scoring.detect_tag_scheme(iob2 + [(["e", "f"], ["O", "I-LOC"])]) == "IOB1"
+    assert scoring.detect_tag_scheme([(["e", "f"], ["B-PER", "I-LOC"])]) == "IOB1"

@@ -8,6 +8,7 @@ Everything here has TF kernels that TF Serving links (tensorflow + tensorflow-te
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from tfbert.tokenization.normalize import CJK_RANGES
@@ -61,6 +62,51 @@ def _tag_table(labels):
             kinds.append(-1)
     return (tf.constant(prefixes, tf.int32), tf.constant(kinds, tf.int32),
             tf.constant(names or [""], tf.string))
+
+
+def _max_plus(a, b):
+    """`(..., i, j)`: max over m of `a[..., i, m] + b[..., m, j]`."""
+    return tf.reduce_max(a[..., :, :, None] + b[..., None, :, :], axis=-2)
+
+
+def constrained_tags(log_probs, lengths, labels):
+    """`scoring.constrained_tags` for a batch: `log_probs` `(batch, words, K)` float64
+    with a static `words`, rows padded past `lengths` `(batch,)`; returns the tag ids
+    `(batch, words)` of each row's best IOB2-valid sequence (padding: whatever).
+
+    Viterbi as max-marginals, with the forward and backward max-plus products taken by
+    doubling scans unrolled at trace time (log2(words) steps), so the graph holds dense
+    ops only: no loops for TF Serving or a converter to handle.
+    """
+    from tfbert.training.scoring import NEVER, transitions
+
+    allowed, may_start = transitions(labels)
+    k = len(labels)
+    width = log_probs.shape[1]
+    never = tf.constant(NEVER, tf.float64)
+    penalty = tf.constant(np.where(allowed, 0.0, NEVER), tf.float64)   # (from, to)
+    identity = tf.constant(np.where(np.eye(k, dtype=bool), 0.0, NEVER), tf.float64)
+    real = tf.range(width)[None, :] < tf.cast(lengths, tf.int32)[:, None]    # (batch, words)
+    # step[t] (from, to): moving from word t - 1 to word t; the identity past a row's end
+    # and at t = 0.
+    step = penalty + log_probs[:, :, None, :]
+    step = tf.where((real & (tf.range(width) > 0)[None, :])[:, :, None, None], step,
+                    identity)
+    forward_steps, backward_steps = step, tf.concat(
+        [step[:, 1:], tf.broadcast_to(identity, tf.shape(step[:, :1]))], 1)
+    shift = 1
+    while shift < width:
+        pad = tf.broadcast_to(identity, tf.shape(step[:, :shift]))
+        forward_steps = _max_plus(tf.concat([pad, forward_steps[:, :-shift]], 1),
+                                  forward_steps)
+        backward_steps = _max_plus(backward_steps,
+                                   tf.concat([backward_steps[:, shift:], pad], 1))
+        shift *= 2
+    first = log_probs[:, 0] + tf.where(tf.constant(may_start), tf.constant(0.0, tf.float64),
+                                       never)                               # (batch, K)
+    forward = tf.reduce_max(first[:, None, :, None] + forward_steps, axis=2)
+    backward = tf.reduce_max(backward_steps, axis=3)
+    return tf.argmax(forward + backward, -1, output_type=tf.int32)
 
 
 def ner_entities(texts, tag_ids, scores, char_starts, char_ends, labels):

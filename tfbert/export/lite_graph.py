@@ -88,6 +88,7 @@ class LiteModule(tf.Module):
         return {"tag_ids": tf.where(real, tf.argmax(probabilities, -1, output_type=tf.int32),
                                     -1),
                 "tag_scores": tf.where(real, tf.reduce_max(probabilities, -1), 0.0),
+                "tag_probabilities": tf.where(real[:, :, None], probabilities, 0.0),
                 "starts": tf.where(real, starts, -1), "ends": tf.where(real, ends, -1),
                 "num_pieces": count}
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from tfbert.model_dir import TaskSpec
 from tfbert.training.predict import entity_spans, label_result, split_words
+from tfbert.training.scoring import constrained_tags
 
 
 def is_exported(path) -> bool:
@@ -212,16 +213,23 @@ class LitePredictor:
         starts = _char_offsets(record["text"], out["starts"][0][:count].tolist())
         words = split_words(record["text"])
         tags, scores = ["O"] * len(words), [0.0] * len(words)
-        seen = set()
+        first_piece = {}
         word_starts = [s for _, s, _ in words]
         for piece, start in enumerate(starts):
             # The word holding the piece's first character; its first piece tags it.
             word = bisect.bisect_right(word_starts, start) - 1
-            if word < 0 or start >= words[word][2] or word in seen:
+            if word < 0 or start >= words[word][2] or word in first_piece:
                 continue
-            seen.add(word)
+            first_piece[word] = piece
             tags[word] = labels[int(out["tag_ids"][0][piece])]
             scores[word] = float(out["tag_scores"][0][piece])
+        if self.spec.tag_scheme == "IOB2" and "tag_probabilities" in out and first_piece:
+            # The best IOB2-valid sequence over the words, as `tfbert predict` decodes.
+            tagged = sorted(first_piece)
+            probabilities = out["tag_probabilities"][0][[first_piece[w] for w in tagged]]
+            ids = constrained_tags(np.log(np.maximum(probabilities, 1e-30)), labels)
+            for word, row, tag in zip(tagged, probabilities, ids):
+                tags[word], scores[word] = labels[tag], float(row[tag])
         return {**record, "entities": entity_spans(record["text"], words, tags, scores),
                 "tags": tags}
 

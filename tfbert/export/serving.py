@@ -5,7 +5,8 @@ whose signatures take raw UTF-8 strings (`serving_default`) or token ids (`encod
 classify/pair (`text`, and `text_pair`): `probabilities`, `label_ids`, `label_names`
   (multi-label: sigmoid `probabilities` and a `label_mask` of those over 0.5);
 ner (`text`): `entity_types`, `entity_texts`, `entity_starts`, `entity_ends`,
-  `entity_scores`, `num_entities`, and per word `tags` with `num_words`;
+  `entity_scores`, `num_entities`, and per word `tags` with `num_words` (a model trained
+  on IOB2 tags gives the best IOB2-valid tag sequence, as `tfbert predict` does);
 qa (`question`, `context`): `answer`, `start`, `end` (characters), `score`, `has_answer`;
 pretrain (`text` with `[MASK]`): `tokens` and `scores` `(batch, masks, top_k)`;
 encoder (`text`): the mean-pooled `embedding`.
@@ -122,7 +123,8 @@ class ServingModule(tf.Module):
         # Pieces past the window get no tag (Python's predictor windows long texts).
         ids, starts, ends = (x[:, :length - 2] for x in (ids, starts, ends))
         inputs = self.tokenizer.pack(ids, max_length=length)
-        probabilities = tf.nn.softmax(tf.cast(self._run(inputs)["logits"], tf.float32))
+        logits = self._run(inputs)["logits"]
+        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32))
         # (batch, (pieces)): tag and its probability at every piece ([CLS] dropped).
         tags = tf.argmax(probabilities[:, 1:], -1, output_type=tf.int32)
         best = tf.reduce_max(probabilities[:, 1:], -1)
@@ -142,8 +144,23 @@ class ServingModule(tf.Module):
                 tf.boolean_mask(values, begins.flat_values), words_per_row)
 
         word_tags = per_word(tags.flat_values)
+        word_best = per_word(best.flat_values)
+        if self.spec.tag_scheme == "IOB2":
+            # The best IOB2-valid sequence over each text's words (as Predictor).
+            log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float64)[:, 1:])
+            pieces = tf.RaggedTensor.from_tensor(log_probs, lengths=lengths)
+            word_log_probs = tf.RaggedTensor.from_row_lengths(
+                tf.boolean_mask(pieces.flat_values, begins.flat_values), words_per_row)
+            dense = word_log_probs.to_tensor(shape=[None, length - 2, len(self.spec.labels)])
+            word_tags = tf.RaggedTensor.from_tensor(
+                graph_tasks.constrained_tags(dense, words_per_row, self.spec.labels),
+                lengths=words_per_row)
+            word_best = tf.gather(
+                tf.cast(tf.exp(word_log_probs.flat_values), tf.float32),
+                word_tags.flat_values, batch_dims=1)
+            word_best = word_tags.with_flat_values(word_best)
         out = graph_tasks.ner_entities(
-            text, word_tags, per_word(best.flat_values),
+            text, word_tags, word_best,
             per_word(tf.cast(starts.flat_values, tf.int32)),
             tf.RaggedTensor.from_row_lengths(word_end, words_per_row), self.spec.labels)
         # (batch, max_words): each word's tag, as the Python predictor's `tags`.

@@ -7,7 +7,9 @@ Tasks `TextClassifier` and the TFLite Task Library's `BertNLClassifier` read.
 `FastBertTokenizer` (NFKD normalisation; TFLite has no kernels for tfbert's exact one) runs
 inside, as custom ops the tf-text registrar provides. Outputs —
 classify/pair: `probabilities` `[1, labels]`; ner: per word piece `tag_ids`, `tag_scores`
-and UTF-8 byte `starts`/`ends` `[1, L-2]`, and `num_pieces`; qa (one window: question,
+and UTF-8 byte `starts`/`ends` `[1, L-2]`, every tag's `tag_probabilities` `[1, L-2, labels]`
+(from which `LitePredictor` decodes an IOB2 model's best valid tag sequence; `tag_ids` are
+each piece's argmax), and `num_pieces`; qa (one window: question,
 then as much context as fits): `start`/`end` byte offsets in the context (-1: no answer)
 and `score`.
 

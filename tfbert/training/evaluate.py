@@ -91,7 +91,7 @@ def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=No
         metrics = scoring.score(spec.task, list(spec.labels),
                                 scoring.model_outputs(model, data.inputs, batch_size,
                                                       progress), data,
-                                spec.no_answer)
+                                spec.no_answer, spec.tag_scheme)
     else:
         raise ValueError(f"{model_path}: a {spec.task!r} model has no task to evaluate; "
                          "expected a fine-tuned or pre-trained model directory")

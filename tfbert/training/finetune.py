@@ -113,13 +113,16 @@ def finetune(job: FinetuneJob, verbose=True):
     train, dev = load(job.train), load(job.dev) if job.dev else None
     no_answer = job.task == "qa" and any(e.is_impossible or not e.answers
                                          for e in train.examples)
+    scheme = scoring.detect_tag_scheme(train.examples) if job.task == "ner" else ""
     spec = TaskSpec(task=job.task, labels=tuple(labels), max_length=job.max_length,
                     lowercase=lowercase, doc_stride=job.doc_stride,
-                    max_query_length=job.max_query_length, no_answer=no_answer)
+                    max_query_length=job.max_query_length, no_answer=no_answer,
+                    tag_scheme=scheme)
     prepare(job.settings)
     with strategy.scope():
         model = task_model(build_encoder(), spec)
-    evaluate = scoring.dev_scorer(job.task, labels, dev, no_answer=no_answer) if dev else None
+    evaluate = scoring.dev_scorer(job.task, labels, dev, no_answer=no_answer,
+                                  tag_scheme=scheme) if dev else None
     trainer = Trainer(strategy, model, losses.for_task(job.task), job.settings, job.out,
                       train.size, evaluate=evaluate, metric=scoring.MAIN_METRIC[job.task],
                       verbose=verbose)
@@ -140,7 +143,7 @@ def finetune(job: FinetuneJob, verbose=True):
             from tfbert.training.evaluate import write_evaluation
 
             metrics = scoring.score(job.task, labels, scoring.model_outputs(model, dev.inputs),
-                                    dev, no_answer)
+                                    dev, no_answer, scheme)
             write_evaluation(metrics, job.task, labels, os.path.join(job.out, "dev_report.json"),
                              details={"model": os.path.abspath(job.out), "data": dev.path,
                                       "task": job.task, "step": result.step})

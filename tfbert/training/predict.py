@@ -124,14 +124,17 @@ class Predictor:
                                                            self.labels, self.spec.max_length)
         logits = self._outputs(inputs)["logits"]
         tags = scoring.ner_tags(logits, word_index, sentence_index,
-                                [len(words) for words in split], self.labels)
-        # Each word's tag probability, at its first piece (as the tag itself).
-        probabilities = scoring.softmax(logits).max(-1)
+                                [len(words) for words in split], self.labels,
+                                self.spec.tag_scheme)
+        # Each word's probability of its tag, at its first piece (as the tag itself).
+        probabilities = scoring.softmax(logits)
+        tag_id = {label: i for i, label in enumerate(self.labels)}
         word_scores = [[0.0] * len(words) for words in split]
         for row, sentence in enumerate(sentence_index):
             for position in np.flatnonzero(word_index[row] >= 0):
-                word_scores[sentence][word_index[row, position]] = float(
-                    probabilities[row, position])
+                word = word_index[row, position]
+                word_scores[sentence][word] = float(
+                    probabilities[row, position, tag_id[tags[sentence][word]]])
         return [{**record, "entities": entity_spans(record["text"], words, sentence_tags,
                                                     scores),
                  "tags": sentence_tags}

@@ -13,6 +13,9 @@ from tfbert.data.features import span_text
 from tfbert.progress import progress_bar
 
 MAX_ANSWER_PIECES = 30
+# The score of a transition IOB2 forbids: far below any path of real log-probabilities,
+# yet finite, so that sums never meet inf - inf.
+NEVER = -1e9
 # One traced inference function per model, kept outside the model so that checkpoints and
 # Keras' attribute tracking never see it.
 _PREDICT_FUNCTIONS = weakref.WeakKeyDictionary()
@@ -66,14 +69,78 @@ def softmax(logits, axis=-1):
     return shifted / shifted.sum(axis=axis, keepdims=True)
 
 
-def ner_tags(logits, word_index, sentence_index, sentence_lengths, labels):
-    """Per sentence, a tag per word: the argmax at the word's first piece (in whichever
-    window of the sentence holds it); a word with no pieces gets `O`."""
-    best = logits.argmax(-1)
-    tags = [["O"] * length for length in sentence_lengths]
+def detect_tag_scheme(sentences) -> str:
+    """`"IOB2"` when every entity in `sentences` (`[(words, tags)]`) opens with `B-` (an
+    `I-X` only ever follows `B-X` or `I-X`), else `"IOB1"`. Recorded in task.json: only
+    IOB2 models decode with `constrained_tags`."""
+    for _, tags in sentences:
+        previous = "O"
+        for tag in tags or ():
+            if tag.startswith("I-") and previous[2:] != tag[2:]:
+                return "IOB1"
+            previous = tag
+    return "IOB2"
+
+
+def transitions(labels):
+    """`(allowed (K, K), may_start (K,))` of IOB2: `I-X` only after `B-X` or `I-X`, and
+    not first; any other tag anywhere."""
+    inside = [label[2:] if label.startswith("I-") else None for label in labels]
+    kinds = [label[2:] if label[:2] in ("B-", "I-") else None for label in labels]
+    allowed = np.array([[inside[j] is None or inside[j] == kinds[i]
+                         for j in range(len(labels))] for i in range(len(labels))])
+    return allowed, np.array([k is None for k in inside])
+
+
+def constrained_tags(log_probs, labels):
+    """The most probable IOB2-valid tag sequence (ids) for `log_probs` `(words, K)`.
+
+    Viterbi over the words' tag log-probabilities with the transitions `transitions`
+    allows, computed as max-marginals (the best path's score through each tag, forward
+    plus backward) so that the SavedModel's graph (`graph_tasks.constrained_tags`), which
+    computes the same quantities, picks the same tags. An argmax per word can emit
+    `O I-LOC`, which the entity rules read as a fragment of its own; this cannot.
+    """
+    log_probs = np.asarray(log_probs, np.float32)
+    if not len(log_probs):
+        return np.zeros(0, np.int64)
+    allowed, may_start = transitions(labels)
+    penalty = np.where(allowed, 0.0, NEVER).astype(np.float32)   # (from, to)
+    forward = np.empty_like(log_probs)
+    forward[0] = log_probs[0] + np.where(may_start, 0.0, NEVER)
+    for t in range(1, len(log_probs)):
+        forward[t] = (forward[t - 1][:, None] + penalty).max(0) + log_probs[t]
+    backward = np.zeros_like(log_probs)
+    for t in range(len(log_probs) - 2, -1, -1):
+        backward[t] = (penalty + (log_probs[t + 1] + backward[t + 1])[None, :]).max(1)
+    return (forward + backward).argmax(-1)
+
+
+def log_softmax(logits, axis=-1):
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def ner_tags(logits, word_index, sentence_index, sentence_lengths, labels, scheme=""):
+    """Per sentence, a tag per word from the logits at the word's first piece (in
+    whichever window of the sentence holds it); a word with no pieces gets `O`. With
+    `scheme="IOB2"` the sentence's tags are `constrained_tags` over its words, else each
+    word's argmax."""
+    word_logits = [[None] * length for length in sentence_lengths]
     for row, sentence in enumerate(sentence_index):
         for position in np.flatnonzero(word_index[row] >= 0):
-            tags[sentence][word_index[row, position]] = labels[best[row, position]]
+            word_logits[sentence][word_index[row, position]] = logits[row, position]
+    tags = []
+    for words in word_logits:
+        have = [i for i, x in enumerate(words) if x is not None]
+        sentence = ["O"] * len(words)
+        if have:
+            scores = np.stack([words[i] for i in have]).astype(np.float32)
+            ids = constrained_tags(log_softmax(scores), labels) if scheme == "IOB2" \
+                else scores.argmax(-1)
+            for i, tag in zip(have, ids):
+                sentence[i] = labels[tag]
+        tags.append(sentence)
     return tags
 
 
@@ -121,7 +188,7 @@ def qa_answers(outputs, data, no_answer=False) -> dict:
     return answers
 
 
-def score(task, labels, outputs, data, no_answer=False) -> dict:
+def score(task, labels, outputs, data, no_answer=False, tag_scheme="") -> dict:
     """The task's metrics for `outputs` of the model over `data` (a `TaskData`)."""
     if task in ("classify", "pair"):
         return evaluation.classification_metrics(
@@ -129,7 +196,7 @@ def score(task, labels, outputs, data, no_answer=False) -> dict:
     if task == "ner":
         predicted = ner_tags(outputs["logits"], data.extra["word_index"],
                              data.extra["sentence_index"],
-                             [len(words) for words, _ in data.examples], labels)
+                             [len(words) for words, _ in data.examples], labels, tag_scheme)
         return evaluation.ner_metrics([tags for _, tags in data.examples], predicted)
     if task == "qa":
         references = {e.id: [text for text, _ in e.answers] if not e.is_impossible else []
@@ -138,12 +205,12 @@ def score(task, labels, outputs, data, no_answer=False) -> dict:
     raise ValueError(f"no scoring for task {task!r}")
 
 
-def dev_scorer(task, labels, data, batch_size=64, no_answer=False):
+def dev_scorer(task, labels, data, batch_size=64, no_answer=False, tag_scheme=""):
     """`evaluate(model) -> {metric: float}` for the trainer's dev evaluations."""
 
     def evaluate(model):
         metrics = score(task, labels, model_outputs(model, data.inputs, batch_size), data,
-                        no_answer)
+                        no_answer, tag_scheme)
         return {k: v for k, v in metrics.items() if isinstance(v, float)}
 
     return evaluate
