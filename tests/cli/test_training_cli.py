@@ -128,6 +128,7 @@ def test_ner_finetune_evaluate_predict(data, tmp_path):
     assert result.exit_code == 0, result.output
     task = json.loads((out / "task.json").read_text())
     assert task["labels"][0] == "O" and "B-PER" in task["labels"]
+    assert task["tag_scheme"] == "IOB2"  # pd98's entities open with B-
     result = run("evaluate", out, data / "dev.conll", "--output", tmp_path / "r.json")
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "r.json").read_text())
@@ -136,6 +137,9 @@ def test_ner_finetune_evaluate_predict(data, tmp_path):
     assert result.exit_code == 0, result.output
     row = json.loads(result.output)
     assert len(row["tags"]) == 11 and isinstance(row["entities"], list)
+    # A valid IOB2 sequence: I-X only after B-X or I-X.
+    tags = row["tags"]
+    assert all(not t.startswith("I-") or p[2:] == t[2:] for p, t in zip(["O"] + tags, tags))
 
 
 @pytest.mark.slow
