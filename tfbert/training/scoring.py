@@ -101,11 +101,11 @@ def constrained_tags(log_probs, labels):
     computes the same quantities, picks the same tags. An argmax per word can emit
     `O I-LOC`, which the entity rules read as a fragment of its own; this cannot.
     """
-    log_probs = np.asarray(log_probs, np.float32)
+    log_probs = np.asarray(log_probs, np.float64)   # as the graph, which sums in float64
     if not len(log_probs):
         return np.zeros(0, np.int64)
     allowed, may_start = transitions(labels)
-    penalty = np.where(allowed, 0.0, NEVER).astype(np.float32)   # (from, to)
+    penalty = np.where(allowed, 0.0, NEVER)   # (from, to)
     forward = np.empty_like(log_probs)
     forward[0] = log_probs[0] + np.where(may_start, 0.0, NEVER)
     for t in range(1, len(log_probs)):
@@ -135,7 +135,7 @@ def ner_tags(logits, word_index, sentence_index, sentence_lengths, labels, schem
         have = [i for i, x in enumerate(words) if x is not None]
         sentence = ["O"] * len(words)
         if have:
-            scores = np.stack([words[i] for i in have]).astype(np.float32)
+            scores = np.stack([words[i] for i in have]).astype(np.float64)
             ids = constrained_tags(log_softmax(scores), labels) if scheme == "IOB2" \
                 else scores.argmax(-1)
             for i, tag in zip(have, ids):
