@@ -68,6 +68,8 @@ class TaskSpec:
     def to_dict(self):
         data = dataclasses.asdict(self)
         data["labels"] = list(self.labels)
+        if not self.tag_scheme:  # task.json stays readable by tfbert before the field
+            del data["tag_scheme"]
         return data
 
     @classmethod

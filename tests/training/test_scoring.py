@@ -88,7 +88,7 @@ def test_the_graph_decodes_as_python_on_padded_rows():
     lengths = np.array([1, 3, 7, 9, 9, 5])
     log_probs = scoring.log_softmax(rng.normal(0, 2, (len(lengths), 9, len(LABELS))))
     ids = graph_tasks.constrained_tags(tf.constant(log_probs, tf.float64),
-                                       tf.constant(lengths), LABELS).numpy()
+                                       tf.constant(lengths), LABELS, max_words=12).numpy()
     for row, length in enumerate(lengths):
         expected = scoring.constrained_tags(log_probs[row, :length], LABELS).tolist()
         assert ids[row, :length].tolist() == expected
@@ -109,7 +109,32 @@ def test_ner_tags_decode_iob2_models_across_windows_and_argmax_the_rest():
 
 def test_the_tag_scheme_is_read_from_the_training_tags():
     iob2 = [(["a", "b", "c"], ["B-PER", "I-PER", "O"]), (["d"], ["B-LOC"])]
-    assert scoring.detect_tag_scheme(iob2) == "IOB2"
+    assert scoring.detect_tag_scheme(iob2) == ("IOB2", None)
     # IOB1 (CoNLL-2003's original files): an entity may open with I-.
-    assert scoring.detect_tag_scheme(iob2 + [(["e", "f"], ["O", "I-LOC"])]) == "IOB1"
-    assert scoring.detect_tag_scheme([(["e", "f"], ["B-PER", "I-LOC"])]) == "IOB1"
+    assert scoring.detect_tag_scheme(iob2 + [(["e", "f"], ["O", "I-LOC"])]) == \
+        ("IOB1", (3, "I-LOC"))
+    assert scoring.detect_tag_scheme([(["e", "f"], ["B-PER", "I-LOC"])])[0] == "IOB1"
+    assert scoring.detect_tag_scheme([(["e", "f"], ["O", "I-"])])[0] == "IOB1"
+
+
+def test_ties_and_pieceless_words_still_give_valid_sequences():
+    import tensorflow as tf
+
+    from tfbert.export import graph_tasks
+
+    # O and B-LOC tie at word 0, I-LOC and B-PER at word 1: max-marginals alone would
+    # take "O I-LOC"; the left-to-right choice keeps the sequence valid.
+    log_probs = np.full((2, len(LABELS)), -10.0)
+    log_probs[0, [0, 1]] = log_probs[1, [2, 3]] = -1.0
+    tags = [LABELS[i] for i in scoring.constrained_tags(log_probs, LABELS)]
+    assert _valid_iob2(tags) and tags in (["B-LOC", "I-LOC"], ["O", "B-PER"])
+    graph = graph_tasks.constrained_tags(tf.constant(log_probs[None]), tf.constant([2]),
+                                         LABELS, max_words=4).numpy()[0]
+    assert _valid_iob2([LABELS[i] for i in graph])
+    # Word 1 has no pieces (word_index never points at it): it is O, and the I-LOC after
+    # it becomes B-LOC rather than a fragment.
+    logits = np.full((1, 4, 5), -4.0)
+    logits[0, 1, 1] = logits[0, 2, 2] = 3.0    # word 0: B-LOC, word 2: I-LOC
+    tags = scoring.ner_tags(logits, np.array([[-1, 0, 2, -1]]), np.array([0]), [3], LABELS,
+                            scheme="IOB2")
+    assert tags[0][1] == "O" and _valid_iob2(tags[0])

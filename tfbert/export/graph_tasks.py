@@ -69,44 +69,54 @@ def _max_plus(a, b):
     return tf.reduce_max(a[..., :, :, None] + b[..., None, :, :], axis=-2)
 
 
-def constrained_tags(log_probs, lengths, labels):
-    """`scoring.constrained_tags` for a batch: `log_probs` `(batch, words, K)` float64
-    with a static `words`, rows padded past `lengths` `(batch,)`; returns the tag ids
-    `(batch, words)` of each row's best IOB2-valid sequence (padding: whatever).
+def constrained_tags(log_probs, lengths, labels, max_words):
+    """`scoring.constrained_tags` for a batch: `log_probs` `(batch, words, K)` float64,
+    rows padded past `lengths` `(batch,)`, `words` at most the static `max_words`; returns
+    the tag ids `(batch, words)` of each row's best IOB2-valid sequence (padding: any).
 
-    Viterbi as max-marginals, with the forward and backward max-plus products taken by
-    doubling scans unrolled at trace time (log2(words) steps), so the graph holds dense
-    ops only: no loops for TF Serving or a converter to handle.
+    The forward and backward max-plus products, and then the left-to-right choice (the
+    best tag allowed after the one before: a function of the previous tag, composed along
+    the row), are doubling scans unrolled at trace time (log2(max_words) steps), so the
+    graph holds dense ops only: no loops for TF Serving or a converter to handle.
     """
     from tfbert.training.scoring import NEVER, transitions
 
     allowed, may_start = transitions(labels)
     k = len(labels)
-    width = log_probs.shape[1]
+    steps = max(1, int(max_words - 1).bit_length())   # shifts 1, 2, 4, ... < max_words
+    width = tf.shape(log_probs)[1]
     never = tf.constant(NEVER, tf.float64)
     penalty = tf.constant(np.where(allowed, 0.0, NEVER), tf.float64)   # (from, to)
     identity = tf.constant(np.where(np.eye(k, dtype=bool), 0.0, NEVER), tf.float64)
-    real = tf.range(width)[None, :] < tf.cast(lengths, tf.int32)[:, None]    # (batch, words)
+    positions = tf.range(width)
+    real = positions[None, :] < tf.cast(lengths, tf.int32)[:, None]    # (batch, words)
     # step[t] (from, to): moving from word t - 1 to word t; the identity past a row's end
     # and at t = 0.
     step = penalty + log_probs[:, :, None, :]
-    step = tf.where((real & (tf.range(width) > 0)[None, :])[:, :, None, None], step,
-                    identity)
+    step = tf.where((real & (positions > 0)[None, :])[:, :, None, None], step, identity)
     forward_steps, backward_steps = step, tf.concat(
         [step[:, 1:], tf.broadcast_to(identity, tf.shape(step[:, :1]))], 1)
-    shift = 1
-    while shift < width:
+    for shift in (1 << i for i in range(steps)):
         pad = tf.broadcast_to(identity, tf.shape(step[:, :shift]))
         forward_steps = _max_plus(tf.concat([pad, forward_steps[:, :-shift]], 1),
                                   forward_steps)
         backward_steps = _max_plus(backward_steps,
                                    tf.concat([backward_steps[:, shift:], pad], 1))
-        shift *= 2
     first = log_probs[:, 0] + tf.where(tf.constant(may_start), tf.constant(0.0, tf.float64),
                                        never)                               # (batch, K)
-    forward = tf.reduce_max(first[:, None, :, None] + forward_steps, axis=2)
-    backward = tf.reduce_max(backward_steps, axis=3)
-    return tf.argmax(forward + backward, -1, output_type=tf.int32)
+    marginals = tf.reduce_max(first[:, None, :, None] + forward_steps, axis=2) + \
+        tf.reduce_max(backward_steps, axis=3)                               # (batch, words, K)
+    # choice[t][p]: the tag at word t after tag p at word t - 1 (p = K: the row's start).
+    permitted = tf.constant(np.concatenate([allowed, may_start[None, :]]))  # (K + 1, K)
+    choice = tf.argmax(tf.where(permitted, marginals[:, :, None, :],
+                                tf.constant(-np.inf, tf.float64)), -1, output_type=tf.int32)
+    # Composed left to right: composed[t][p] = choice[t](choice[t - 1](... choice[0](p))).
+    composed = choice                                                      # (b, w, K + 1)
+    for shift in (1 << i for i in range(steps)):
+        earlier = tf.concat([tf.broadcast_to(tf.range(k + 1), tf.shape(composed[:, :shift])),
+                             composed[:, :-shift]], 1)
+        composed = tf.gather(composed, earlier, batch_dims=2)
+    return composed[:, :, k]
 
 
 def ner_entities(texts, tag_ids, scores, char_starts, char_ends, labels):

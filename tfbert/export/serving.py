@@ -151,9 +151,11 @@ class ServingModule(tf.Module):
             pieces = tf.RaggedTensor.from_tensor(log_probs, lengths=lengths)
             word_log_probs = tf.RaggedTensor.from_row_lengths(
                 tf.boolean_mask(pieces.flat_values, begins.flat_values), words_per_row)
-            dense = word_log_probs.to_tensor(shape=[None, length - 2, len(self.spec.labels)])
+            # As wide as the batch's longest text (its work grows with the width).
+            dense = word_log_probs.to_tensor(shape=[None, None, len(self.spec.labels)])
             word_tags = tf.RaggedTensor.from_tensor(
-                graph_tasks.constrained_tags(dense, words_per_row, self.spec.labels),
+                graph_tasks.constrained_tags(dense, words_per_row, self.spec.labels,
+                                             max_words=length - 2),
                 lengths=words_per_row)
             word_best = tf.gather(
                 tf.cast(tf.exp(word_log_probs.flat_values), tf.float32),

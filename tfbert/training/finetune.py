@@ -113,7 +113,8 @@ def finetune(job: FinetuneJob, verbose=True):
     train, dev = load(job.train), load(job.dev) if job.dev else None
     no_answer = job.task == "qa" and any(e.is_impossible or not e.answers
                                          for e in train.examples)
-    scheme = scoring.detect_tag_scheme(train.examples) if job.task == "ner" else ""
+    scheme, first_iob1 = scoring.detect_tag_scheme(train.examples) if job.task == "ner" \
+        else ("", None)
     spec = TaskSpec(task=job.task, labels=tuple(labels), max_length=job.max_length,
                     lowercase=lowercase, doc_stride=job.doc_stride,
                     max_query_length=job.max_query_length, no_answer=no_answer,
@@ -134,6 +135,11 @@ def finetune(job: FinetuneJob, verbose=True):
             print(f"{'resuming' if resuming else 'starting'} {job.task} fine-tuning on "
                   f"{strategy.num_replicas_in_sync} replica(s); {train.note}"
                   + (f"; dev: {dev.note}" if dev else ""), flush=True)
+            if job.task == "ner":
+                print("tags: IOB2; predictions are the best valid IOB2 sequence" if not
+                      first_iob1 else f"tags: IOB1 ({job.train}: sentence {first_iob1[0]} "
+                      f"opens an entity with {first_iob1[1]}); predictions are each word's "
+                      "most probable tag", flush=True)
     result = trainer.fit(tasks.epoch_datasets(train, job.settings.seed))
     model = trainer.final_weights()
     metrics = None

@@ -69,17 +69,19 @@ def softmax(logits, axis=-1):
     return shifted / shifted.sum(axis=axis, keepdims=True)
 
 
-def detect_tag_scheme(sentences) -> str:
-    """`"IOB2"` when every entity in `sentences` (`[(words, tags)]`) opens with `B-` (an
-    `I-X` only ever follows `B-X` or `I-X`), else `"IOB1"`. Recorded in task.json: only
-    IOB2 models decode with `constrained_tags`."""
-    for _, tags in sentences:
+def detect_tag_scheme(sentences) -> tuple:
+    """`("IOB2", None)` when every entity in `sentences` (`[(words, tags)]`) opens with
+    `B-` (an `I-X` only ever follows `B-X` or `I-X`), else `("IOB1", (sentence number,
+    tag))` naming the first entity that opens with `I-`. Recorded in task.json: only IOB2
+    models decode with `constrained_tags`."""
+    for number, (_, tags) in enumerate(sentences, 1):
         previous = "O"
         for tag in tags or ():
-            if tag.startswith("I-") and previous[2:] != tag[2:]:
-                return "IOB1"
+            if tag.startswith("I-") and (previous[:2] not in ("B-", "I-")
+                                         or previous[2:] != tag[2:]):
+                return "IOB1", (number, tag)
             previous = tag
-    return "IOB2"
+    return "IOB2", None
 
 
 def transitions(labels):
@@ -96,10 +98,12 @@ def constrained_tags(log_probs, labels):
     """The most probable IOB2-valid tag sequence (ids) for `log_probs` `(words, K)`.
 
     Viterbi over the words' tag log-probabilities with the transitions `transitions`
-    allows, computed as max-marginals (the best path's score through each tag, forward
-    plus backward) so that the SavedModel's graph (`graph_tasks.constrained_tags`), which
-    computes the same quantities, picks the same tags. An argmax per word can emit
-    `O I-LOC`, which the entity rules read as a fragment of its own; this cannot.
+    allows, written so that the SavedModel's graph (`graph_tasks.constrained_tags`) can do
+    the same with dense ops: each tag's max-marginal (the best valid path's score through
+    it, forward plus backward), then, left to right, the best tag among those allowed after
+    the tag just chosen. Without ties that is the Viterbi path; with ties it is still valid.
+    An argmax per word can emit `O I-LOC`, which the entity rules read as a fragment of its
+    own; this cannot.
     """
     log_probs = np.asarray(log_probs, np.float64)   # as the graph, which sums in float64
     if not len(log_probs):
@@ -113,7 +117,12 @@ def constrained_tags(log_probs, labels):
     backward = np.zeros_like(log_probs)
     for t in range(len(log_probs) - 2, -1, -1):
         backward[t] = (penalty + (log_probs[t + 1] + backward[t + 1])[None, :]).max(1)
-    return (forward + backward).argmax(-1)
+    marginals = forward + backward
+    tags, permitted = [], may_start
+    for t in range(len(log_probs)):
+        tags.append(int(np.where(permitted, marginals[t], -np.inf).argmax()))
+        permitted = allowed[tags[-1]]
+    return np.array(tags, np.int64)
 
 
 def log_softmax(logits, axis=-1):
@@ -126,21 +135,23 @@ def ner_tags(logits, word_index, sentence_index, sentence_lengths, labels, schem
     whichever window of the sentence holds it); a word with no pieces gets `O`. With
     `scheme="IOB2"` the sentence's tags are `constrained_tags` over its words, else each
     word's argmax."""
-    word_logits = [[None] * length for length in sentence_lengths]
+    # A word with no pieces is `O` (for IOB2 decoding: a word certain to be `O`, so the
+    # sequence stays valid across it).
+    only_o = np.full(len(labels), NEVER)
+    only_o[labels.index("O") if "O" in labels else 0] = 0.0
+    word_logits = [[only_o] * length for length in sentence_lengths]
     for row, sentence in enumerate(sentence_index):
         for position in np.flatnonzero(word_index[row] >= 0):
             word_logits[sentence][word_index[row, position]] = logits[row, position]
     tags = []
     for words in word_logits:
-        have = [i for i, x in enumerate(words) if x is not None]
-        sentence = ["O"] * len(words)
-        if have:
-            scores = np.stack([words[i] for i in have]).astype(np.float64)
-            ids = constrained_tags(log_softmax(scores), labels) if scheme == "IOB2" \
-                else scores.argmax(-1)
-            for i, tag in zip(have, ids):
-                sentence[i] = labels[tag]
-        tags.append(sentence)
+        if not words:
+            tags.append([])
+            continue
+        scores = np.stack(words).astype(np.float64)
+        ids = constrained_tags(log_softmax(scores), labels) if scheme == "IOB2" \
+            else scores.argmax(-1)
+        tags.append([labels[i] for i in ids])
     return tags
 
 
