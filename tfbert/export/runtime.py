@@ -218,18 +218,19 @@ class LitePredictor:
         for piece, start in enumerate(starts):
             # The word holding the piece's first character; its first piece tags it.
             word = bisect.bisect_right(word_starts, start) - 1
-            if word < 0 or start >= words[word][2] or word in first_piece:
-                continue
-            first_piece[word] = piece
-            tags[word] = labels[int(out["tag_ids"][0][piece])]
-            scores[word] = float(out["tag_scores"][0][piece])
-        if self.spec.tag_scheme == "IOB2" and "tag_probabilities" in out and first_piece:
+            if word >= 0 and start < words[word][2]:
+                first_piece.setdefault(word, piece)
+        tagged = sorted(first_piece)
+        at = [first_piece[w] for w in tagged]
+        if self.spec.tag_scheme == "IOB2" and "tag_probabilities" in out and tagged:
             # The best IOB2-valid sequence over the words, as `tfbert predict` decodes.
-            tagged = sorted(first_piece)
-            probabilities = out["tag_probabilities"][0][[first_piece[w] for w in tagged]]
+            probabilities = out["tag_probabilities"][0][at]
             ids = constrained_tags(np.log(np.maximum(probabilities, 1e-30)), labels)
-            for word, row, tag in zip(tagged, probabilities, ids):
-                tags[word], scores[word] = labels[tag], float(row[tag])
+            chosen = probabilities[np.arange(len(ids)), ids]
+        else:  # each word's argmax (files from before tag_probabilities, IOB1 models)
+            ids, chosen = out["tag_ids"][0][at], out["tag_scores"][0][at]
+        for word, tag, score in zip(tagged, ids, chosen):
+            tags[word], scores[word] = labels[int(tag)], float(score)
         return {**record, "entities": entity_spans(record["text"], words, tags, scores),
                 "tags": tags}
 

@@ -124,13 +124,11 @@ class ServingModule(tf.Module):
         ids, starts, ends = (x[:, :length - 2] for x in (ids, starts, ends))
         inputs = self.tokenizer.pack(ids, max_length=length)
         logits = self._run(inputs)["logits"]
-        probabilities = tf.nn.softmax(tf.cast(logits, tf.float32))
-        # (batch, (pieces)): tag and its probability at every piece ([CLS] dropped).
-        tags = tf.argmax(probabilities[:, 1:], -1, output_type=tf.int32)
-        best = tf.reduce_max(probabilities[:, 1:], -1)
         lengths = ids.row_lengths()
-        tags = tf.RaggedTensor.from_tensor(tags, lengths=lengths)
-        best = tf.RaggedTensor.from_tensor(best, lengths=lengths)
+
+        def pieces(values):  # (batch, length, ...) -> (batch, (pieces), ...), [CLS] dropped
+            return tf.RaggedTensor.from_tensor(values[:, 1:], lengths=lengths)
+
         begins = graph_tasks.word_starts(text, starts, ends)
         # Per word: the tag of its first piece, its first start and its last end.
         word = tf.cumsum(tf.cast(begins.flat_values, tf.int32)) - 1
@@ -143,24 +141,24 @@ class ServingModule(tf.Module):
             return tf.RaggedTensor.from_row_lengths(
                 tf.boolean_mask(values, begins.flat_values), words_per_row)
 
-        word_tags = per_word(tags.flat_values)
-        word_best = per_word(best.flat_values)
+        # (batch, (words), labels): every tag's probability at each word's first piece.
+        word_probabilities = per_word(
+            pieces(tf.nn.softmax(tf.cast(logits, tf.float32))).flat_values)
         if self.spec.tag_scheme == "IOB2":
-            # The best IOB2-valid sequence over each text's words (as Predictor).
-            log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float64)[:, 1:])
-            pieces = tf.RaggedTensor.from_tensor(log_probs, lengths=lengths)
-            word_log_probs = tf.RaggedTensor.from_row_lengths(
-                tf.boolean_mask(pieces.flat_values, begins.flat_values), words_per_row)
-            # As wide as the batch's longest text (its work grows with the width).
-            dense = word_log_probs.to_tensor(shape=[None, None, len(self.spec.labels)])
+            # The best IOB2-valid sequence over each text's words (as Predictor), as wide
+            # as the batch's longest text (its work grows with the width).
+            log_probs = per_word(pieces(tf.nn.log_softmax(tf.cast(logits, tf.float64)))
+                                 .flat_values).to_tensor(
+                shape=[None, None, len(self.spec.labels)])
             word_tags = tf.RaggedTensor.from_tensor(
-                graph_tasks.constrained_tags(dense, words_per_row, self.spec.labels,
+                graph_tasks.constrained_tags(log_probs, words_per_row, self.spec.labels,
                                              max_words=length - 2),
                 lengths=words_per_row)
-            word_best = tf.gather(
-                tf.cast(tf.exp(word_log_probs.flat_values), tf.float32),
-                word_tags.flat_values, batch_dims=1)
-            word_best = word_tags.with_flat_values(word_best)
+        else:
+            word_tags = word_probabilities.with_flat_values(
+                tf.argmax(word_probabilities.flat_values, -1, output_type=tf.int32))
+        word_best = word_tags.with_flat_values(tf.gather(
+            word_probabilities.flat_values, word_tags.flat_values, batch_dims=1))
         out = graph_tasks.ner_entities(
             text, word_tags, word_best,
             per_word(tf.cast(starts.flat_values, tf.int32)),
