@@ -49,3 +49,18 @@ def make_inputs():
                 "padding_mask": padding_mask}
 
     return make
+
+
+# The longest files, first. `make test` spreads whole files over two worker processes in
+# collection order (pytest-xdist --dist loadfile --no-loadscope-reorder); a file of minutes
+# that started last would leave one worker idle while the other finished it.
+LONGEST_FIRST = ("tests/demo/test_demo.py", "tests/demo/test_demo_english.py",
+                 "tests/export/test_saved_model.py", "tests/cli/test_training_cli.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        path = item.nodeid.split("::")[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within and after those files is kept

@@ -1,0 +1,52 @@
+"""What both demo tests check of a finished `tfbert demo` run: every artifact is written and
+the three runtimes agree with each other and with the reports of the earlier stages."""
+
+import json
+import os
+
+import numpy as np
+
+from tfbert.demo import run_demo
+
+
+def run(chosen, out):
+    lines = []
+    results = run_demo(chosen, out, echo=lines.append)
+    return results, "\n".join(lines)
+
+
+def check_results(results, out, name):
+    artifacts = {row["artifact"]: row for row in results["artifacts"]}
+    keras_row = artifacts["Keras model"]
+    saved = artifacts["TF Serving SavedModel"]
+    lite = artifacts["TFLite int8 + metadata"]
+    assert saved["path"] == os.path.join(out, "savedmodels", name, "1")
+    assert os.path.isfile(os.path.join(saved["path"], "saved_model.pb"))
+    assert lite["path"] == os.path.join(out, "tflite", f"{name}-int8.tflite")
+    # Each runtime, scored here through its predictor, agrees with the report its stage
+    # wrote through other code (evaluate_model; the export's quantization report). Those
+    # pad batches differently, which may flip a near-tie of these barely trained models:
+    # at most one example.
+    one = 100 / results["test_examples"] + 1e-9
+    assert abs(keras_row["accuracy"] - results["reported"]["keras_accuracy"]) <= one
+    assert abs(lite["accuracy"] - results["reported"]["tflite_int8_accuracy"]) <= one
+    # The SavedModel is the Keras model with the tokenizer in the graph (within 1e-4).
+    for sentence in results["sentences"]:
+        assert sentence["TF Serving SavedModel"][0] == sentence["Keras model"][0]
+        np.testing.assert_allclose(sentence["TF Serving SavedModel"][1],
+                                   sentence["Keras model"][1], atol=1e-4)
+    assert abs(saved["accuracy"] - keras_row["accuracy"]) <= one
+    for row in results["artifacts"]:
+        assert row["bytes"] > 0 and row["latency_ms"] > 0
+    assert lite["bytes"] < 0.5 * keras_row["bytes"]
+    with open(os.path.join(out, "results.json"), encoding="utf-8") as f:
+        assert json.load(f)["artifacts"] == results["artifacts"]
+    with open(os.path.join(out, "results.md"), encoding="utf-8") as f:
+        table = f.read()
+    assert results["sentences"][0]["text"] in table
+    assert all(row["artifact"] in table for row in results["artifacts"])
+    for report in ("test_report.json", "test_report.md", "test_report_confusion.png"):
+        assert os.path.isfile(os.path.join(out, "model", report))
+    stem = os.path.join(out, "tflite", f"{name}-int8")
+    assert os.path.isfile(stem + ".quantization.json")
+    assert os.path.isfile(stem + ".quantization.md")
