@@ -12,15 +12,15 @@ accuracy. Chinese text has no spaces, so `char` n-grams are its words.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 
 def read(directory, split):
-    path = os.path.join(directory, f"{split}.jsonl")
-    with open(path, encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
-    return [r["text"] for r in rows], [r["label"] for r in rows]
+    """`(texts, labels)` of `directory/split.jsonl`, read as `tfbert finetune` reads it."""
+    from tfbert.data.readers import read_classification
+
+    examples, _ = read_classification(os.path.join(directory, f"{split}.jsonl"))
+    return [e.text for e in examples], [e.label for e in examples]
 
 
 def main():

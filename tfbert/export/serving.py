@@ -141,24 +141,24 @@ class ServingModule(tf.Module):
             return tf.RaggedTensor.from_row_lengths(
                 tf.boolean_mask(values, begins.flat_values), words_per_row)
 
-        # (batch, (words), labels): every tag's probability at each word's first piece.
-        word_probabilities = per_word(
-            pieces(tf.nn.softmax(tf.cast(logits, tf.float32))).flat_values)
+        # (batch, (words), labels): every tag's log-probability at each word's first piece,
+        # taken once, in float64 as the IOB2 decoding sums them.
+        word_logits = per_word(pieces(logits).flat_values)
+        word_log_probs = word_logits.with_flat_values(
+            tf.nn.log_softmax(tf.cast(word_logits.flat_values, tf.float64)))
         if self.spec.tag_scheme == "IOB2":
             # The best IOB2-valid sequence over each text's words (as Predictor), as wide
             # as the batch's longest text (its work grows with the width).
-            log_probs = per_word(pieces(tf.nn.log_softmax(tf.cast(logits, tf.float64)))
-                                 .flat_values).to_tensor(
-                shape=[None, None, len(self.spec.labels)])
             word_tags = tf.RaggedTensor.from_tensor(
-                graph_tasks.constrained_tags(log_probs, words_per_row, self.spec.labels,
-                                             max_words=length - 2),
+                graph_tasks.constrained_tags(
+                    word_log_probs.to_tensor(shape=[None, None, len(self.spec.labels)]),
+                    words_per_row, self.spec.labels, max_words=length - 2),
                 lengths=words_per_row)
         else:
-            word_tags = word_probabilities.with_flat_values(
-                tf.argmax(word_probabilities.flat_values, -1, output_type=tf.int32))
-        word_best = word_tags.with_flat_values(tf.gather(
-            word_probabilities.flat_values, word_tags.flat_values, batch_dims=1))
+            word_tags = word_log_probs.with_flat_values(
+                tf.argmax(word_log_probs.flat_values, -1, output_type=tf.int32))
+        word_best = word_tags.with_flat_values(tf.cast(tf.exp(tf.gather(
+            word_log_probs.flat_values, word_tags.flat_values, batch_dims=1)), tf.float32))
         out = graph_tasks.ner_entities(
             text, word_tags, word_best,
             per_word(tf.cast(starts.flat_values, tf.int32)),
