@@ -65,6 +65,19 @@ class TaskSpec:
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("task.json: 'labels' has duplicates; expected distinct labels")
 
+    def with_stride(self, doc_stride: int | None) -> "TaskSpec":
+        """This spec with long inputs cut into windows `doc_stride` pieces apart (None: as
+        trained): how far apart windows start is a reading choice, not part of the weights."""
+        if doc_stride is None:
+            return self
+        if self.task not in ("qa", "ner"):
+            raise ValueError(f"--doc-stride applies to qa and ner models; this model's task "
+                             f"is {self.task!r}")
+        if isinstance(doc_stride, bool) or not isinstance(doc_stride, int) or doc_stride < 1:
+            raise ValueError(f"--doc-stride must be a positive integer. Received: "
+                             f"{doc_stride!r}")
+        return dataclasses.replace(self, doc_stride=doc_stride)
+
     def to_dict(self):
         data = dataclasses.asdict(self)
         data["labels"] = list(self.labels)

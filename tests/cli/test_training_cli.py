@@ -117,6 +117,13 @@ def test_evaluate_report_and_predict(classifier, data, tmp_path):
                        zip(predicted, open(data / "dev.jsonl", encoding="utf-8"))])
     assert len(predicted) == 32
     assert correct == pytest.approx(report["accuracy"])   # predict agrees with evaluate
+    # Windows are for qa and ner; a classifier cuts its texts.
+    for command in (("evaluate", classifier, data / "dev.jsonl"),
+                    ("predict", classifier, "--text", "质量很好")):
+        result = run(*command, "--doc-stride", 4)
+        assert result.exit_code != 0
+        assert "--doc-stride applies to qa and ner models; this model's task is 'classify'" \
+            in result.output
 
 
 @pytest.mark.slow
@@ -129,10 +136,19 @@ def test_ner_finetune_evaluate_predict(data, tmp_path):
     task = json.loads((out / "task.json").read_text())
     assert task["labels"][0] == "O" and "B-PER" in task["labels"]
     assert task["tag_scheme"] == "IOB2"  # pd98's entities open with B-
+    assert task["doc_stride"] == 15      # half of a 30-piece window
     result = run("evaluate", out, data / "dev.conll", "--output", tmp_path / "r.json")
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "r.json").read_text())
     assert {"precision", "recall", "f1", "per_type"} <= set(report)
+    assert report["details"]["doc_stride"] == 15
+    # The same model read through windows that follow each other, without overlap.
+    result = run("evaluate", out, data / "dev.conll", "--doc-stride", 30,
+                 "--output", tmp_path / "r30.json")
+    assert result.exit_code == 0, result.output
+    report30 = json.loads((tmp_path / "r30.json").read_text())
+    assert report30["details"]["doc_stride"] == 30
+    assert report30["entities"] == report["entities"]   # every gold entity, either way
     result = run("predict", out, "--text", "江泽民在北京会见了客人")
     assert result.exit_code == 0, result.output
     row = json.loads(result.output)

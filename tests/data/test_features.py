@@ -47,6 +47,62 @@ def test_ner_long_sentences_become_windows_and_unknown_tags(tok):
         encode_ner(tok, [(["Paris"], ["B-ORG"])], LABELS, max_length=8)
 
 
+def test_ner_overlapping_windows_read_each_word_where_it_has_most_context(tok):
+    # Room for 3 pieces, a window starting at every word: each word is labelled (and
+    # predicted) once, in the window where its narrower side has the most context.
+    sentence = (["Paris", "is", "un", "in", "France"], ["B-LOC", "O", "O", "O", "B-LOC"])
+    inputs, labels, word_index, sentence_index = encode_ner(tok, [sentence], LABELS,
+                                                            max_length=5, stride=1)
+    assert inputs["token_ids"].tolist() == [[2, 5, 6, 9, 3], [2, 6, 9, 7, 3], [2, 9, 7, 8, 3]]
+    assert word_index.tolist() == [[-1, 0, 1, -1, -1], [-1, -1, 2, -1, -1],
+                                   [-1, -1, 3, 4, -1]]
+    assert labels.tolist() == [[IGNORE, 3, 0, IGNORE, IGNORE], [IGNORE, IGNORE, 0, IGNORE, IGNORE],
+                               [IGNORE, IGNORE, 0, 3, IGNORE]]
+    assert sentence_index.tolist() == [0, 0, 0]
+    # A stride of a window or more: windows follow each other, as without one.
+    plain = encode_ner(tok, [sentence], LABELS, max_length=5)
+    for stride in (3, 4, 100):
+        again = encode_ner(tok, [sentence], LABELS, max_length=5, stride=stride)
+        assert again[0]["token_ids"].tolist() == plain[0]["token_ids"].tolist()
+        assert all(np.array_equal(a, b) for a, b in zip(again[1:], plain[1:]))
+    # Windows start at words: "un|believ|able" (3 pieces) fills a window of its own.
+    inputs, labels, word_index, _ = encode_ner(
+        tok, [(["is", "unbelievable", "in"], ["O", "O", "O"]), ([], [])], LABELS,
+        max_length=5, stride=1)
+    assert inputs["token_ids"].tolist() == [[2, 6, 3, 0, 0], [2, 9, 10, 11, 3],
+                                            [2, 7, 3, 0, 0], [2, 3, 0, 0, 0]]
+    assert word_index.tolist() == [[-1, 0, -1, -1, -1], [-1, 1, -1, -1, -1],
+                                   [-1, 2, -1, -1, -1], [-1] * 5]
+    with pytest.raises(ValueError, match="stride must be positive"):
+        encode_ner(tok, [sentence], LABELS, max_length=5, stride=0)
+
+
+def test_ner_overlap_labels_every_word_once_on_real_sentences(tok):
+    from tfbert.data import builtin
+
+    ner, _, _ = builtin.load_ner()
+    sentences = ner["dev"][:40]
+    vocab = list(VOCAB[:5]) + sorted({c for chars, _ in sentences for c in chars})
+    chars = BertTokenizer(vocab)
+    labels = ["O"] + [f"{p}-{t}" for t in ("LOC", "ORG", "PER") for p in "BI"]
+    plain = encode_ner(chars, sentences, labels, max_length=32)
+    for stride in (1, 7, 15):
+        inputs, tags, word_index, sentence_index = encode_ner(chars, sentences, labels,
+                                                              max_length=32, stride=stride)
+        assert len(sentence_index) > len(plain[3])   # some sentences need several windows
+        owned = [(s, w) for row, s in enumerate(sentence_index)
+                 for w in word_index[row][word_index[row] >= 0]]
+        assert sorted(owned) == [(s, w) for s, (cs, _) in enumerate(sentences)
+                                 for w in range(len(cs))]
+        # Each word's tag is where its word index is, and only there.
+        got = {(s, int(word_index[r, p])): labels[tags[r, p]]
+               for r, s in enumerate(sentence_index) for p in np.flatnonzero(tags[r] >= 0)}
+        assert got == {(s, w): t for s, (_, ts) in enumerate(sentences)
+                       for w, t in enumerate(ts)}
+        # Rows hold whole words, in order, and each starts at a word.
+        assert (inputs["token_ids"][:, 0] == 2).all()
+
+
 def test_classification_pairs(tok):
     examples = [TextExample("Paris is", "pos", pair="in France", line=1)]
     inputs, ids = encode_classification(tok, examples, ["neg", "pos"], max_length=8)

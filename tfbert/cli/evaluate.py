@@ -15,15 +15,19 @@ import click
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--pair-column", default="pair", show_default=True)
 @click.option("--label-column", default="label", show_default=True)
+@click.option("--doc-stride", type=click.IntRange(min=1),
+              help="qa and ner: windows of a long input start this many pieces apart "
+                   "[default: the model's task.json].")
 def command(model, data, output, batch_size, max_batches, text_column, pair_column,
-            label_column):
+            label_column, doc_stride):
     """Score MODEL (a model directory) on labelled DATA in its task's format, or on a
     pretrain-data directory for a pre-trained model."""
     from tfbert.training.evaluate import evaluate_model
     from tfbert.training.tasks import Columns
 
     metrics = evaluate_model(model, data, output, batch_size,
-                             Columns(text_column, label_column, pair_column), max_batches)
+                             Columns(text_column, label_column, pair_column), max_batches,
+                             doc_stride=doc_stride)
     for key, value in metrics.items():
         if isinstance(value, (int, float)):
             click.echo(f"{key:>12}: {value:.4f}" if isinstance(value, float)

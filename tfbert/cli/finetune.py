@@ -23,7 +23,10 @@ from tfbert.cli.training_options import settings_from, training_options
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--pair-column", default="pair", show_default=True)
 @click.option("--label-column", default="label", show_default=True)
-@click.option("--doc-stride", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--doc-stride", type=click.IntRange(min=1), default=None,
+              help="Long inputs become windows that start this many pieces apart: qa "
+                   "contexts [default: 128]; ner sentences [default: half a window, so each "
+                   "word is read where it has context on both sides].")
 @click.option("--max-query-length", type=click.IntRange(min=1), default=64, show_default=True)
 @training_options
 def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_column,
@@ -34,11 +37,13 @@ def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_
 
     settings = settings_from(kwargs, batch_size=32, epochs=3, learning_rate=5e-5,
                              warmup_ratio=0.1)
+    max_length = max_length or (384 if task == "qa" else 128)
     job = FinetuneJob(task=task, train=train, dev=dev, out=out, init=init, preset=preset,
                       vocab=vocab, lowercase=not cased,
-                      max_length=max_length or (384 if task == "qa" else 128),
+                      max_length=max_length,
                       columns=Columns(text_column, label_column, pair_column),
-                      doc_stride=doc_stride, max_query_length=max_query_length,
+                      doc_stride=doc_stride,
+                      max_query_length=max_query_length,
                       strategy=kwargs.pop("strategy"), settings=settings)
     result, metrics = finetune(job)
     summary = ""

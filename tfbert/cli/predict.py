@@ -62,8 +62,11 @@ def _records(texts, pair, context, input_path, task, columns):
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True,
               help="Fill-mask: candidates per [MASK].")
+@click.option("--doc-stride", type=click.IntRange(min=1),
+              help="qa and ner model directories: windows of a long input start this many "
+                   "pieces apart [default: the model's task.json].")
 def command(model, texts, pair, context, input_path, output, text_column, pair_column,
-            batch_size, top_k):
+            batch_size, top_k, doc_stride):
     """Predict with MODEL: a model directory, a SavedModel (or a TF Serving base
     directory: its newest version) or a .tflite export. One JSON object per input."""
     from tfbert.atomic import atomic_file
@@ -74,9 +77,13 @@ def command(model, texts, pair, context, input_path, output, text_column, pair_c
         if click.get_current_context().get_parameter_source("top_k").name == "COMMANDLINE":
             raise click.BadParameter("--top-k is fixed in an exported model (tfbert export "
                                      "--top-k); it applies to model directories")
+        if doc_stride is not None:
+            raise click.BadParameter("--doc-stride is fixed in an exported model; it applies "
+                                     "to model directories")
         predictor = load_predictor(model, batch_size=batch_size)
     else:
-        predictor = Predictor(model, batch_size=batch_size, top_k=top_k)
+        predictor = Predictor(model, batch_size=batch_size, top_k=top_k,
+                              doc_stride=doc_stride)
     records = _records(list(texts), pair, context, input_path, predictor.task,
                        (text_column, pair_column))
     results = predictor.predict(records)

@@ -23,21 +23,33 @@ def encode_classification(tokenizer, examples, labels, max_length, source="data"
     return inputs, np.array(label_ids(examples, labels, source), "int32")
 
 
-def encode_ner(tokenizer, sentences, labels, max_length, source="data"):
+def encode_ner(tokenizer, sentences, labels, max_length, source="data", stride=None):
     """`sentences`: `[(words, tags)]`; `tags` may be `None` (prediction input).
 
-    A sentence longer than `max_length` pieces is split, between words, into consecutive
-    windows, each a row of its own, so no word is lost to the length limit (a single word
-    of more pieces than a window keeps its first pieces). Returns `(inputs, label ids,
-    word_index, sentence_index)`: rows of `(max_length,)`; `word_index` gives, at each
-    word's first piece, the word's index in its sentence (-1 elsewhere) and
-    `sentence_index` each row's sentence, mapping predictions back to words. A word with no
-    pieces (only characters the tokenizer drops) has no position.
+    A sentence longer than `max_length - 2` pieces is cut, between words, into windows, each
+    a row of its own, so no word is lost to the length limit (a single word of more pieces
+    than a window keeps its first pieces). A window starts at the first word at least
+    `stride` pieces after the previous window's start (default and at most: the window's
+    room, so windows follow each other without overlap). When windows overlap, each word
+    is labelled and read in one of them only: the one where it has the most context on
+    its narrower side (the rule of google-research/bert's `_check_is_max_context`).
+
+    Returns `(inputs, label ids, word_index, sentence_index)`: rows of `(max_length,)`;
+    `word_index` gives, at the first piece of each word the row labels, the word's index in
+    its sentence (-1 elsewhere) and `sentence_index` each row's sentence, mapping
+    predictions back to words. A word with no pieces (only characters the tokenizer drops)
+    has no position.
     """
+    room = max_length - 2
+    if room < 1:
+        raise ValueError(f"max_length must leave room for the special tokens. "
+                         f"Received: max_length={max_length}")
+    stride = room if stride is None else min(stride, room)
+    if stride < 1:
+        raise ValueError(f"stride must be positive. Received: stride={stride}")
     index = {label: i for i, label in enumerate(labels)}
     words = [w for ws, _ in sentences for w in ws]
     pieces = tokenizer.tokenize(tf.constant(words)).to_list() if words else []
-    room = max_length - 2
     rows = []  # (ids, labels, word positions, sentence)
     cursor = 0
     for number, (ws, tags) in enumerate(sentences):
@@ -45,20 +57,44 @@ def encode_ner(tokenizer, sentences, labels, max_length, source="data"):
             if tag not in index:
                 raise ValueError(f"{source}: sentence {number + 1}: tag {tag!r} is not one of "
                                  f"the model's labels {list(labels)}")
-        ids, row_labels, row_words = [], [], []
-        for position, word_pieces in enumerate(pieces[cursor:cursor + len(ws)]):
-            word_pieces = word_pieces[:room]
-            if not word_pieces:
-                continue
-            if len(ids) + len(word_pieces) > room:
-                rows.append((ids, row_labels, row_words, number))
-                ids, row_labels, row_words = [], [], []
-            ids += word_pieces
-            row_labels += [index[tags[position]] if tags is not None else IGNORE] + \
-                [IGNORE] * (len(word_pieces) - 1)
-            row_words += [position] + [-1] * (len(word_pieces) - 1)
-        rows.append((ids, row_labels, row_words, number))
+        # The sentence's words that have pieces: (position, pieces), and where each starts.
+        kept = [(position, word_pieces[:room]) for position, word_pieces
+                in enumerate(pieces[cursor:cursor + len(ws)]) if word_pieces]
         cursor += len(ws)
+        if not kept:
+            rows.append(([], [], [], number))
+            continue
+        starts = np.cumsum([0] + [len(p) for _, p in kept])
+        windows = []  # (first word, end word) over `kept`
+        first = 0
+        while True:
+            end = first + 1
+            while end < len(kept) and starts[end + 1] - starts[first] <= room:
+                end += 1
+            windows.append((first, end))
+            if end >= len(kept):
+                break
+            following = int(np.searchsorted(starts, starts[first] + stride))
+            first = min(max(following, first + 1), end)
+        # Each word's window: the most context on its narrower side (then the longer window).
+        owner = np.zeros(len(kept), "int64")
+        best = np.full(len(kept), -np.inf)
+        for w, (a, b) in enumerate(windows):
+            span = np.arange(a, b)
+            score = np.minimum(starts[span] - starts[a], starts[b] - starts[span + 1]) \
+                + 0.01 * (starts[b] - starts[a])
+            better = score > best[span]
+            owner[span[better]], best[span[better]] = w, score[better]
+        for w, (a, b) in enumerate(windows):
+            ids, row_labels, row_words = [], [], []
+            for k in range(a, b):
+                position, word_pieces = kept[k]
+                mine = owner[k] == w
+                ids += word_pieces
+                row_labels += [index[tags[position]] if tags is not None and mine else IGNORE] \
+                    + [IGNORE] * (len(word_pieces) - 1)
+                row_words += [position if mine else -1] + [-1] * (len(word_pieces) - 1)
+            rows.append((ids, row_labels, row_words, number))
     shape = (len(rows), max_length)
     token_ids = np.full(shape, tokenizer.pad_id, "int32")
     label_array = np.full(shape, IGNORE, "int32")

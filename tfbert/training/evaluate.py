@@ -68,15 +68,16 @@ def pretrain_metrics(model, data_dir, vocab, batch_size=32, max_batches=0, seed=
 
 
 def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=None,
-                   max_batches=0, progress=False) -> dict:
+                   max_batches=0, progress=False, doc_stride=None) -> dict:
     """Scores the model directory `model_path` on `data_path` (the task's file format;
     a `pretrain-data` directory for pre-trained models). Writes the report to `output`
-    when given. Returns the metrics. `progress`: show a bar (fine-tuned models)."""
+    when given. Returns the metrics. `progress`: show a bar (fine-tuned models).
+    `doc_stride`: qa and ner windows this many pieces apart (default: the model's)."""
     from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
     from tfbert.tokenization import BertTokenizer, read_vocab
 
     checkpoint = read_checkpoint(model_path)
-    spec = checkpoint.spec
+    spec = checkpoint.spec.with_stride(doc_stride)
     if not checkpoint.vocab_file:
         raise ValueError(f"{model_path}: has no vocab.txt; expected a tfbert model directory")
     model = model_from_checkpoint(checkpoint)
@@ -98,5 +99,7 @@ def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=No
     if output:
         write_evaluation(metrics, spec.task, list(spec.labels), output,
                          details={"model": os.path.abspath(model_path),
-                                  "data": os.path.abspath(data_path), "task": spec.task})
+                                  "data": os.path.abspath(data_path), "task": spec.task,
+                                  **({"doc_stride": spec.doc_stride}
+                                     if spec.task in ("qa", "ner") else {})})
     return metrics

@@ -68,14 +68,14 @@ class Predictor:
     'pos'
     """
 
-    def __init__(self, path, batch_size=32, top_k=5):
+    def __init__(self, path, batch_size=32, top_k=5, doc_stride=None):
         from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
         from tfbert.tokenization import BertTokenizer
 
         checkpoint = read_checkpoint(path)
         if not checkpoint.vocab_file:
             raise ValueError(f"{path}: has no vocab.txt; expected a model directory")
-        self.spec = checkpoint.spec
+        self.spec = checkpoint.spec.with_stride(doc_stride)
         self.task = self.spec.task
         self.labels = list(self.spec.labels)
         self.model = model_from_checkpoint(checkpoint)
@@ -121,7 +121,8 @@ class Predictor:
         split = [split_words(r["text"]) for r in records]
         sentences = [([w for w, _, _ in words], None) for words in split]
         inputs, _, word_index, sentence_index = encode_ner(self.tokenizer, sentences,
-                                                           self.labels, self.spec.max_length)
+                                                           self.labels, self.spec.max_length,
+                                                           stride=self.spec.doc_stride)
         logits = self._outputs(inputs)["logits"]
         tags = scoring.ner_tags(logits, word_index, sentence_index,
                                 [len(words) for words in split], self.labels,

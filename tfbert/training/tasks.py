@@ -75,7 +75,7 @@ def load_task_data(task, path, tokenizer, labels, max_length, columns: Columns |
     if task == "ner":
         sentences = readers.read_conll(path)
         inputs, label_ids, word_index, sentence_index = features.encode_ner(
-            tokenizer, sentences, labels, max_length, source=path)
+            tokenizer, sentences, labels, max_length, source=path, stride=doc_stride)
         note = f"{path}: {len(sentences)} sentences in {len(sentence_index)} windows"
         return TaskData(path, inputs, {"labels": label_ids}, sentences,
                         {"word_index": word_index, "sentence_index": sentence_index}, note)
