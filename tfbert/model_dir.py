@@ -24,6 +24,14 @@ WEIGHTS_FILE = "model.safetensors"
 MAX_LENGTH = 1 << 16
 
 
+def default_stride(task, max_length) -> int:
+    """How far apart windows of a long input start when not given: qa 128 pieces
+    (google-research/bert's); ner half a window, so a word of a sentence longer than a
+    window is read where it has about a quarter of a window of context on its narrower side
+    (0.7 entity F1 on `pd98-ner` dev over windows that follow each other; README)."""
+    return max(1, (max_length - 2) // 2) if task == "ner" else 128
+
+
 @dataclasses.dataclass(frozen=True)
 class TaskSpec:
     """`task.json`: what head sits on the encoder and how its inputs are made."""
@@ -71,11 +79,12 @@ class TaskSpec:
         if doc_stride is None:
             return self
         if self.task not in ("qa", "ner"):
-            raise ValueError(f"--doc-stride applies to qa and ner models; this model's task "
-                             f"is {self.task!r}")
-        if isinstance(doc_stride, bool) or not isinstance(doc_stride, int) or doc_stride < 1:
-            raise ValueError(f"--doc-stride must be a positive integer. Received: "
-                             f"{doc_stride!r}")
+            raise ValueError(f"--doc-stride applies to qa and ner models, not to this "
+                             f"model's task {self.task!r}")
+        if isinstance(doc_stride, bool) or not isinstance(doc_stride, int) or \
+                not 1 <= doc_stride <= MAX_LENGTH:
+            raise ValueError(f"--doc-stride must be an integer from 1 to {MAX_LENGTH}. "
+                             f"Received: {doc_stride!r}")
         return dataclasses.replace(self, doc_stride=doc_stride)
 
     def to_dict(self):

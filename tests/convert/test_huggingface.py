@@ -45,6 +45,8 @@ def test_hf_export_import_is_exact(tmp_path, tiny_config, make_inputs, spec):
     back = read_checkpoint(tmp_path / "hf")
     assert back.spec.task == ("classify" if spec.task == "pair" else spec.task)
     assert back.spec.labels == spec.labels and back.spec.multi_label == spec.multi_label
+    if spec.task == "ner":   # read in overlapping windows, as fine-tuning's default
+        assert back.spec.doc_stride == 63
     original = read_checkpoint(path)
     # Transformers' token-classification and QA classes have no pooler, so none is written.
     unused_pooler = ("pooler/kernel", "pooler/bias") if spec.task in ("ner", "qa") else ()

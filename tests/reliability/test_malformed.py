@@ -289,6 +289,22 @@ for task, name, expect in [
                                                  "--output", w.earlier],
                       basename(name), expect, keep=lambda w, t=task: [w.models[t], w.earlier]))
 
+# --doc-stride: windows are for qa and ner; a stride past the bound is refused before
+# anything is read or written.
+CASES.append(Case("evaluate-doc-stride-classify",
+                  lambda w: ["evaluate", w.models["classify"], w.train, "--doc-stride", 8,
+                             "--output", w.earlier],
+                  lambda w: ["--doc-stride"], r"qa and ner models, not to this model's task "
+                  r"'classify'", keep=lambda w: [w.earlier]))
+CASES.append(Case("predict-doc-stride-too-large",
+                  lambda w: ["predict", w.models["ner"], "--text", "good movie",
+                             "--doc-stride", 70000, "--output", w.earlier],
+                  lambda w: ["--doc-stride"], r"from 1 to 65536", keep=lambda w: [w.earlier]))
+CASES.append(Case("finetune-ner-doc-stride-too-large",
+                  finetune("ner", lambda w: w.bad("conll_no_tags.conll"), "classify",
+                           "--doc-stride", 70000),
+                  lambda w: ["--doc-stride"], r"from 1 to 65536", keep=keep_init))
+
 # model directory files, read by info / predict / evaluate / export.
 for name, expect in CONFIG_FILES:
     CASES.append(Case(f"info-{name}",

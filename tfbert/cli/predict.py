@@ -78,8 +78,9 @@ def command(model, texts, pair, context, input_path, output, text_column, pair_c
             raise click.BadParameter("--top-k is fixed in an exported model (tfbert export "
                                      "--top-k); it applies to model directories")
         if doc_stride is not None:
-            raise click.BadParameter("--doc-stride is fixed in an exported model; it applies "
-                                     "to model directories")
+            raise click.BadParameter("--doc-stride applies to model directories; an exported "
+                                     "model windows as it was exported (SavedModel qa: its "
+                                     "task.json stride; ner and TFLite: one window)")
         predictor = load_predictor(model, batch_size=batch_size)
     else:
         predictor = Predictor(model, batch_size=batch_size, top_k=top_k,

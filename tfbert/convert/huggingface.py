@@ -13,7 +13,8 @@ from tfbert.config import BertConfig
 from tfbert.convert import names
 from tfbert.convert.checkpoint import (Checkpoint, check_vocab, from_source_names, read_json_config,
                                        to_source_names)
-from tfbert.model_dir import TaskSpec, check_config_fits, declared_lowercase, read_weights
+from tfbert.model_dir import (TaskSpec, check_config_fits, declared_lowercase, default_stride,
+                              read_weights)
 from tfbert.textfile import read_json
 
 # Buffers and tied copies that carry no information of their own.
@@ -94,7 +95,7 @@ def _task_from_hf(data: dict, tensors: dict) -> TaskSpec:
         num = tensors["classifier.weight"].shape[0]
         labels = labels if len(labels) == num else tuple(f"LABEL_{i}" for i in range(num))
         if arch == "BertForTokenClassification":
-            return TaskSpec(task="ner", labels=labels)
+            return TaskSpec(task="ner", labels=labels, doc_stride=default_stride("ner", 128))
         return TaskSpec(task="classify", labels=labels,
                         multi_label=data.get("problem_type") == "multi_label_classification")
     if "qa_outputs.weight" in tensors:

@@ -71,7 +71,10 @@ def encode_ner(tokenizer, sentences, labels, max_length, source="data", stride=N
             end = first + 1
             while end < len(kept) and starts[end + 1] - starts[first] <= room:
                 end += 1
-            windows.append((first, end))
+            # A window ending where the last one ends is inside it with less context on
+            # the left of every word, so it would own none: skip it.
+            if not windows or end > windows[-1][1]:
+                windows.append((first, end))
             if end >= len(kept):
                 break
             following = int(np.searchsorted(starts, starts[first] + stride))

@@ -14,20 +14,12 @@ import os
 
 from tfbert.atomic import sha256_file
 from tfbert.config import BertConfig
-from tfbert.model_dir import TaskSpec, task_model, write_model_files
+from tfbert.model_dir import MAX_LENGTH, TaskSpec, default_stride, task_model, write_model_files
 from tfbert.training import checkpoints, losses, scoring, tasks
 from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
 from tfbert.training.trainer import Trainer, TrainSettings, prepare
 
 FINETUNE_TASKS = ("classify", "pair", "ner", "qa")
-
-
-def default_stride(task, max_length) -> int:
-    """`--doc-stride` when not given: qa 128 (google-research/bert's); ner half a window,
-    so a word of a sentence longer than a window is read where it has about a quarter of
-    a window of context on its narrower side (0.7 F1 on `pd98-ner` dev over windows that
-    follow each other, README)."""
-    return max(1, (max_length - 2) // 2) if task == "ner" else 128
 
 
 @dataclasses.dataclass
@@ -69,6 +61,9 @@ class FinetuneJob:
                 raise ValueError(f"{flag} {path}: no such file")
         if self.init and not os.path.exists(self.init):
             raise ValueError(f"--init {self.init}: no such file or directory")
+        if not 1 <= self.doc_stride <= MAX_LENGTH:
+            raise ValueError(f"--doc-stride must be from 1 to {MAX_LENGTH}. Received: "
+                             f"{self.doc_stride}")
 
     def identity(self) -> dict:
         """What defines the run: a resumed run must match it exactly."""
@@ -80,7 +75,11 @@ class FinetuneJob:
                 "lowercase": self.lowercase if self.preset else None,
                 "max_length": self.max_length, "columns": dataclasses.asdict(self.columns),
                 "doc_stride": self.doc_stride, "max_query_length": self.max_query_length,
-                "settings": self.settings.identity()}
+                "settings": self.settings.identity(),
+                # NER windows overlap when the stride is below a window; runs from before
+                # overlapping windows (no such key) resume only with windows as they had.
+                **({"ner_windows": "overlapping"} if self.task == "ner"
+                   and self.doc_stride < self.max_length - 2 else {})}
 
 
 def _encoder_source(job: FinetuneJob):
@@ -164,5 +163,7 @@ def finetune(job: FinetuneJob, verbose=True):
                                     dev, no_answer, scheme)
             write_evaluation(metrics, job.task, labels, os.path.join(job.out, "dev_report.json"),
                              details={"model": os.path.abspath(job.out), "data": dev.path,
-                                      "task": job.task, "step": result.step})
+                                      "task": job.task, "step": result.step,
+                                      **({"doc_stride": job.doc_stride}
+                                         if job.task in ("qa", "ner") else {})})
     return result, metrics

@@ -62,9 +62,10 @@ def read_labels(task, path, columns: Columns | None = None) -> list:
 
 
 def load_task_data(task, path, tokenizer, labels, max_length, columns: Columns | None = None,
-                   doc_stride=128, max_query_length=64) -> TaskData:
+                   doc_stride=None, max_query_length=64) -> TaskData:
     """Reads and encodes `path` for `task`. A label (or tag) the model does not know is an
-    error naming its line (or sentence)."""
+    error naming its line (or sentence). `doc_stride`: how far apart windows of a long
+    input start (None: qa 128, ner windows that follow each other)."""
     columns = columns or Columns()
     if task in ("classify", "pair"):
         examples, summary = readers.read_classification(
@@ -82,7 +83,7 @@ def load_task_data(task, path, tokenizer, labels, max_length, columns: Columns |
     if task == "qa":
         examples = readers.read_squad(path)
         inputs, targets, windows = features.encode_qa(
-            tokenizer, examples, max_length, doc_stride, max_query_length)
+            tokenizer, examples, max_length, doc_stride or 128, max_query_length)
         note = f"{path}: {len(examples)} questions in {len(inputs['token_ids'])} windows"
         return TaskData(path, inputs, targets, examples, windows, note)
     raise ValueError(f"no fine-tuning data for task {task!r}")
