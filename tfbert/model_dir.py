@@ -24,6 +24,17 @@ WEIGHTS_FILE = "model.safetensors"
 MAX_LENGTH = 1 << 16
 
 
+WINDOWED_TASKS = ("qa", "ner")   # tasks that read a long input in `doc_stride` windows
+
+
+def check_doc_stride(doc_stride) -> None:
+    """A `--doc-stride` given on the command line or to the API: a one-line error if bad."""
+    if isinstance(doc_stride, bool) or not isinstance(doc_stride, int) or \
+            not 1 <= doc_stride <= MAX_LENGTH:
+        raise ValueError(f"--doc-stride must be an integer from 1 to {MAX_LENGTH}. "
+                         f"Received: {doc_stride!r}")
+
+
 def default_stride(task, max_length) -> int:
     """How far apart windows of a long input start when not given: qa 128 pieces
     (google-research/bert's); ner half a window, so a word of a sentence longer than a
@@ -78,13 +89,10 @@ class TaskSpec:
         trained): how far apart windows start is a reading choice, not part of the weights."""
         if doc_stride is None:
             return self
-        if self.task not in ("qa", "ner"):
+        if self.task not in WINDOWED_TASKS:
             raise ValueError(f"--doc-stride applies to qa and ner models, not to this "
                              f"model's task {self.task!r}")
-        if isinstance(doc_stride, bool) or not isinstance(doc_stride, int) or \
-                not 1 <= doc_stride <= MAX_LENGTH:
-            raise ValueError(f"--doc-stride must be an integer from 1 to {MAX_LENGTH}. "
-                             f"Received: {doc_stride!r}")
+        check_doc_stride(doc_stride)
         return dataclasses.replace(self, doc_stride=doc_stride)
 
     def to_dict(self):

@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from tfbert import evaluation
+from tfbert.model_dir import WINDOWED_TASKS
 from tfbert.training import scoring, tasks
 
 
@@ -101,5 +102,5 @@ def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=No
                          details={"model": os.path.abspath(model_path),
                                   "data": os.path.abspath(data_path), "task": spec.task,
                                   **({"doc_stride": spec.doc_stride}
-                                     if spec.task in ("qa", "ner") else {})})
+                                     if spec.task in WINDOWED_TASKS else {})})
     return metrics

@@ -14,7 +14,8 @@ import os
 
 from tfbert.atomic import sha256_file
 from tfbert.config import BertConfig
-from tfbert.model_dir import MAX_LENGTH, TaskSpec, default_stride, task_model, write_model_files
+from tfbert.model_dir import (WINDOWED_TASKS, TaskSpec, check_doc_stride, default_stride,
+                              task_model, write_model_files)
 from tfbert.training import checkpoints, losses, scoring, tasks
 from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
 from tfbert.training.trainer import Trainer, TrainSettings, prepare
@@ -61,9 +62,7 @@ class FinetuneJob:
                 raise ValueError(f"{flag} {path}: no such file")
         if self.init and not os.path.exists(self.init):
             raise ValueError(f"--init {self.init}: no such file or directory")
-        if not 1 <= self.doc_stride <= MAX_LENGTH:
-            raise ValueError(f"--doc-stride must be from 1 to {MAX_LENGTH}. Received: "
-                             f"{self.doc_stride}")
+        check_doc_stride(self.doc_stride)
 
     def identity(self) -> dict:
         """What defines the run: a resumed run must match it exactly."""
@@ -165,5 +164,5 @@ def finetune(job: FinetuneJob, verbose=True):
                              details={"model": os.path.abspath(job.out), "data": dev.path,
                                       "task": job.task, "step": result.step,
                                       **({"doc_stride": job.doc_stride}
-                                         if job.task in ("qa", "ner") else {})})
+                                         if job.task in WINDOWED_TASKS else {})})
     return result, metrics

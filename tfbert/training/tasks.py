@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfbert.data import features, readers
+from tfbert.model_dir import default_stride
 
 
 @dataclasses.dataclass
@@ -65,7 +66,8 @@ def load_task_data(task, path, tokenizer, labels, max_length, columns: Columns |
                    doc_stride=None, max_query_length=64) -> TaskData:
     """Reads and encodes `path` for `task`. A label (or tag) the model does not know is an
     error naming its line (or sentence). `doc_stride`: how far apart windows of a long
-    input start (None: qa 128, ner windows that follow each other)."""
+    input start (None: `default_stride`, as `finetune` would record)."""
+    doc_stride = doc_stride or default_stride(task, max_length)
     columns = columns or Columns()
     if task in ("classify", "pair"):
         examples, summary = readers.read_classification(
@@ -83,7 +85,7 @@ def load_task_data(task, path, tokenizer, labels, max_length, columns: Columns |
     if task == "qa":
         examples = readers.read_squad(path)
         inputs, targets, windows = features.encode_qa(
-            tokenizer, examples, max_length, doc_stride or 128, max_query_length)
+            tokenizer, examples, max_length, doc_stride, max_query_length)
         note = f"{path}: {len(examples)} questions in {len(inputs['token_ids'])} windows"
         return TaskData(path, inputs, targets, examples, windows, note)
     raise ValueError(f"no fine-tuning data for task {task!r}")
