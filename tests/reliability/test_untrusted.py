@@ -177,6 +177,7 @@ def test_labels_that_disagree_with_the_head_are_refused(model_dir, tmp_path):
     ("max_length", 10 ** 12, "'max_length' must be an integer"),
     ("lowercase", "yes", "'lowercase' must be true or false"),
     ("tag_scheme", "BILOU", "'tag_scheme' must be one of"),
+    ("pooling", "max", "'pooling' must be one of"),
     ("labels", ["a", "a"], "duplicates"),
     ("module", "keras.layers.Lambda", "unknown keys"),
 ])

@@ -28,9 +28,13 @@ from tfbert.cli.training_options import settings_from, training_options
                    "contexts [default: 128]; ner sentences [default: half a window, so each "
                    "word is read where it has context on both sides].")
 @click.option("--max-query-length", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--pooling", type=click.Choice(("cls", "mean")), default="cls", show_default=True,
+              help="classify/pair: the head reads the pooler over [CLS] (BERT's) or the "
+                   "average of all positions (what sentence-transformers checkpoints such "
+                   "as all-MiniLM-L6-v2 were trained for).")
 @training_options
 def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_column,
-            pair_column, label_column, doc_stride, max_query_length, **kwargs):
+            pair_column, label_column, doc_stride, max_query_length, pooling, **kwargs):
     """Fine-tune a task head on TRAIN and write a model directory to OUT."""
     from tfbert.training.finetune import FinetuneJob, finetune
     from tfbert.training.tasks import Columns
@@ -43,7 +47,7 @@ def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_
                       max_length=max_length,
                       columns=Columns(text_column, label_column, pair_column),
                       doc_stride=doc_stride,
-                      max_query_length=max_query_length,
+                      max_query_length=max_query_length, pooling=pooling,
                       strategy=kwargs.pop("strategy"), settings=settings)
     result, metrics = finetune(job)
     summary = ""

@@ -37,6 +37,7 @@ class FinetuneJob:
     columns: tasks.Columns = dataclasses.field(default_factory=tasks.Columns)
     doc_stride: int | None = None    # None: `default_stride(task, max_length)`
     max_query_length: int = 64
+    pooling: str = "cls"             # classify/pair: "cls" or "mean" (TaskSpec.pooling)
     strategy: str = "auto"
     settings: TrainSettings = dataclasses.field(default_factory=TrainSettings)
 
@@ -63,6 +64,9 @@ class FinetuneJob:
         if self.init and not os.path.exists(self.init):
             raise ValueError(f"--init {self.init}: no such file or directory")
         check_doc_stride(self.doc_stride)
+        if self.pooling != "cls" and self.task not in ("classify", "pair"):
+            raise ValueError(f"--pooling {self.pooling} applies to classify and pair, not to "
+                             f"--task {self.task}")
 
     def identity(self) -> dict:
         """What defines the run: a resumed run must match it exactly."""
@@ -75,6 +79,8 @@ class FinetuneJob:
                 "max_length": self.max_length, "columns": dataclasses.asdict(self.columns),
                 "doc_stride": self.doc_stride, "max_query_length": self.max_query_length,
                 "settings": self.settings.identity(),
+                # Runs from before --pooling (no such key) read [CLS].
+                **({"pooling": self.pooling} if self.pooling != "cls" else {}),
                 # NER windows overlap when the stride is below a window; runs from before
                 # overlapping windows (no such key) resume only with windows as they had.
                 **({"ner_windows": "overlapping"} if self.task == "ner"
@@ -128,7 +134,7 @@ def finetune(job: FinetuneJob, verbose=True):
     spec = TaskSpec(task=job.task, labels=tuple(labels), max_length=job.max_length,
                     lowercase=lowercase, doc_stride=job.doc_stride,
                     max_query_length=job.max_query_length, no_answer=no_answer,
-                    tag_scheme=scheme)
+                    tag_scheme=scheme, pooling=job.pooling)
     prepare(job.settings)
     with strategy.scope():
         model = task_model(build_encoder(), spec)
