@@ -130,12 +130,26 @@ def test_mean_pooling_classifier(classifier, data, tmp_path):
     """--pooling mean: recorded in task.json, read back by evaluate and predict, part of the
     run (a rerun without it is another run), and refused by formats whose heads read
     [CLS]."""
+    # From a Hugging Face directory that says, as sentence-transformers ones do, which
+    # pooling it was trained with: a choice that differs gets a note.
+    init = tmp_path / "st"
+    assert run("convert", classifier, init, "--to", "hf").exit_code == 0
+    (init / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling",
+         "type": "sentence_transformers.models.Pooling"}]))
+    (init / "1_Pooling").mkdir()
+    (init / "1_Pooling" / "config.json").write_text(json.dumps(
+        {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False}))
     out = tmp_path / "mean"
     command = ["finetune", "--task", "classify", "--train", data / "train.jsonl", "--dev",
-               data / "dev.jsonl", "--init", classifier, "--out", out, "--epochs", 1,
+               data / "dev.jsonl", "--init", init, "--out", out, "--epochs", 1,
                *TRAIN, "--pooling", "mean"]
     result = run(*command)
     assert result.exit_code == 0, result.output
+    assert f"note: --init {init} is a sentence-transformers model trained with cls pooling; " \
+           "--pooling cls reads what it was trained for (this run: --pooling mean)" in \
+           result.output
     assert json.loads((out / "task.json").read_text())["pooling"] == "mean"
     assert "pooling" not in json.loads((classifier / "task.json").read_text())
     result = run("evaluate", out, data / "dev.jsonl", "--output", tmp_path / "r.json")

@@ -121,3 +121,27 @@ def test_not_a_checkpoint(tmp_path):
         tfbert.load(tmp_path / "empty")
     with pytest.raises(ValueError, match="no such file"):
         tfbert.load(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("modules, modes, expected", [
+    ([{"type": "sentence_transformers.models.Pooling", "path": "1_Pooling"}],
+     {"pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False}, "mean"),
+    ([{"type": "sentence_transformers.models.Pooling", "path": "1_Pooling"}],
+     {"pooling_mode_cls_token": True}, "cls"),
+    ([{"type": "sentence_transformers.models.Pooling", "path": "1_Pooling"}],
+     {"pooling_mode_cls_token": True, "pooling_mode_max_tokens": True}, None),
+    ([{"type": "sentence_transformers.models.Pooling", "path": "1_Pooling"}],
+     {"pooling_mode_max_tokens": True}, None),
+    ([{"type": "sentence_transformers.models.Transformer", "path": ""}], {}, None),
+    ({"not": "a list"}, {}, None),
+    (None, None, None),
+])
+def test_sentence_pooling(tmp_path, modules, modes, expected):
+    from tfbert.convert.huggingface import sentence_pooling
+
+    if modules is not None:
+        (tmp_path / "modules.json").write_text(json.dumps(modules))
+    if modes is not None:
+        (tmp_path / "1_Pooling").mkdir()
+        (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(modes))
+    assert sentence_pooling(tmp_path) == expected

@@ -63,6 +63,12 @@ def test_pooled_and_hidden_states_match_transformers(outputs):
     np.testing.assert_allclose(pooled[:, :16], GOLDEN["mean_pooled_first_dims"], atol=ATOL)
 
 
+def test_sentence_transformers_pooling_is_read(minilm_dir):
+    from tfbert.convert.huggingface import sentence_pooling
+
+    assert sentence_pooling(minilm_dir) == "mean"
+
+
 def test_convert_round_trips_exactly(minilm_dir, tmp_path):
     convert(minilm_dir, tmp_path / "tfbert")
     convert(tmp_path / "tfbert", tmp_path / "hf", to="hf")

@@ -43,6 +43,25 @@ def is_hf_dir(path) -> bool:
     return data is not None and "num_hidden_layers" in data
 
 
+def sentence_pooling(path) -> str | None:
+    """How a sentence-transformers directory pools its encoder into one vector: "mean" or
+    "cls" when its `modules.json` names a Pooling module that uses that mode alone, else
+    None (not sentence-transformers, another mode, or files that do not say)."""
+    try:
+        with open(os.path.join(path, "modules.json"), encoding="utf-8") as f:
+            modules = json.load(f)
+        module = next(m for m in modules if isinstance(m, dict) and str(
+            m.get("type", "")).endswith(".Pooling"))
+        with open(os.path.join(path, str(module.get("path", "")), "config.json"),
+                  encoding="utf-8") as f:
+            modes = json.load(f)
+        on = [k for k, v in modes.items() if k.startswith("pooling_mode_") and v is True]
+    except (OSError, ValueError, TypeError, AttributeError, StopIteration):
+        return None
+    return {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls"}.get(
+        on[0]) if len(on) == 1 else None
+
+
 def _shard_names(index) -> list:
     """The shard files a `model.safetensors.index.json` names: plain file names in its
     directory (a name with a path could read any file on the machine)."""

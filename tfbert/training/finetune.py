@@ -109,6 +109,15 @@ def _encoder_source(job: FinetuneJob):
     return config, job.vocab, job.lowercase, lambda: BertEncoder.from_bert_config(config)
 
 
+def _init_pooling(job: FinetuneJob) -> str | None:
+    """The pooling a sentence-transformers `--init` was trained with, for classify/pair."""
+    from tfbert.convert.huggingface import sentence_pooling
+
+    if job.task not in ("classify", "pair") or not job.init or not os.path.isdir(job.init):
+        return None
+    return sentence_pooling(job.init)
+
+
 def finetune(job: FinetuneJob, verbose=True):
     """Runs (or resumes) `job`; returns `(TrainResult, dev metrics or None)`."""
     from tfbert.tokenization import BertTokenizer
@@ -151,6 +160,11 @@ def finetune(job: FinetuneJob, verbose=True):
             print(f"{'resuming' if resuming else 'starting'} {job.task} fine-tuning on "
                   f"{strategy.num_replicas_in_sync} replica(s); {train.note}"
                   + (f"; dev: {dev.note}" if dev else ""), flush=True)
+            trained = _init_pooling(job)
+            if trained and trained != job.pooling:
+                print(f"note: --init {job.init} is a sentence-transformers model trained "
+                      f"with {trained} pooling; --pooling {trained} reads what it was "
+                      f"trained for (this run: --pooling {job.pooling})", flush=True)
             if job.task == "ner":
                 print("tags: IOB2; predictions are the best valid IOB2 sequence" if not
                       first_iob1 else f"tags: IOB1 ({job.train}: sentence {first_iob1[0]} "
