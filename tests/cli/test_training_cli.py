@@ -176,6 +176,12 @@ def test_mean_pooling_classifier(classifier, data, tmp_path):
     assert result.exit_code == 2
     assert "--pooling mean applies to classify and pair, not to --task ner" in result.output
     assert not (tmp_path / "ner").exists()
+    from tfbert.training.finetune import FinetuneJob
+
+    with pytest.raises(ValueError, match=r"--pooling must be one of \('cls', 'mean'\). "
+                                         r"Received: 'max'"):
+        FinetuneJob(task="classify", train=str(data / "train.jsonl"), out=str(tmp_path / "x"),
+                    init=str(classifier), pooling="max").validate()
 
 
 @pytest.mark.slow

@@ -14,8 +14,8 @@ import os
 
 from tfbert.atomic import sha256_file
 from tfbert.config import BertConfig
-from tfbert.model_dir import (WINDOWED_TASKS, TaskSpec, check_doc_stride, default_stride,
-                              task_model, write_model_files)
+from tfbert.model_dir import (POOLINGS, WINDOWED_TASKS, TaskSpec, check_doc_stride,
+                              default_stride, task_model, write_model_files)
 from tfbert.training import checkpoints, losses, scoring, tasks
 from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
 from tfbert.training.trainer import Trainer, TrainSettings, prepare
@@ -64,6 +64,8 @@ class FinetuneJob:
         if self.init and not os.path.exists(self.init):
             raise ValueError(f"--init {self.init}: no such file or directory")
         check_doc_stride(self.doc_stride)
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"--pooling must be one of {POOLINGS}. Received: {self.pooling!r}")
         if self.pooling != "cls" and self.task not in ("classify", "pair"):
             raise ValueError(f"--pooling {self.pooling} applies to classify and pair, not to "
                              f"--task {self.task}")

@@ -151,9 +151,9 @@ class Trainer:
                 self.optimizer, keras.optimizers.LossScaleOptimizer) else loss
         variables = self.model.trainable_variables
         grads = tape.gradient(scaled, variables)
-        # Weights the loss does not reach (the pooler under a token or span head) get no
-        # gradient; they are left out of the update, weight decay included (noted while
-        # tracing, so the step's structure stays fixed).
+        # Weights the loss does not reach (the pooler under a token, span or mean-pooling
+        # head) get no gradient; they are left out of the update, weight decay included
+        # (noted while tracing, so the step's structure stays fixed).
         self._unused = {i for i, g in enumerate(grads) if g is None}
         # Embedding gradients come as IndexedSlices; the optimizer densifies them anyway.
         return loss, [tf.zeros(v.shape, v.dtype) if g is None else tf.convert_to_tensor(g)
