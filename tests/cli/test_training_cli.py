@@ -151,6 +151,22 @@ def test_mean_pooling_classifier(classifier, data, tmp_path):
            "--pooling cls reads what it was trained for (this run: --pooling mean)" in \
            result.output
     assert json.loads((out / "task.json").read_text())["pooling"] == "mean"
+    # The model read back is the mean head: its logits are the classifier over the average
+    # of the unpadded positions of its own encoder.
+    import tfbert
+    from tfbert.tokenization import load_tokenizer
+
+    model = tfbert.load(out)
+    assert model.pooling == "mean"
+    inputs = load_tokenizer(out)(["质量很好", "太差了，再也不买了"], max_length=32,
+                                 pad_to_max_length=True)
+    sequence = np.asarray(model.encoder(inputs)["sequence_output"])
+    mask = inputs["padding_mask"][:, :, None]
+    kernel, bias = model.classifier.get_weights()
+    np.testing.assert_allclose(model(inputs)["logits"],
+                               (sequence * mask).sum(1) / mask.sum(1) @ kernel + bias, atol=1e-5)
+    encoder = tfbert.load(out, task="encoder")   # a classifier's encoder, whatever its head
+    np.testing.assert_allclose(encoder(inputs)["sequence_output"], sequence, atol=1e-6)
     assert "pooling" not in json.loads((classifier / "task.json").read_text())
     result = run("evaluate", out, data / "dev.jsonl", "--output", tmp_path / "r.json")
     assert result.exit_code == 0, result.output
@@ -169,7 +185,8 @@ def test_mean_pooling_classifier(classifier, data, tmp_path):
     for to in ("hf", "google"):
         result = run("convert", out, tmp_path / to, "--to", to)
         assert result.exit_code != 0
-        assert f"a classify model with mean pooling has no {to} equivalent" in result.output
+        assert f"a classify model with mean pooling has no {to} equivalent (that format's " \
+            "classifier head reads the [CLS] pooler)" in result.output
         assert not (tmp_path / to).exists()
     result = run("finetune", "--task", "ner", "--train", data / "train.conll", "--init",
                  classifier, "--out", tmp_path / "ner", "--pooling", "mean")

@@ -134,6 +134,9 @@ def test_not_a_checkpoint(tmp_path):
      {"pooling_mode_max_tokens": True}, None),
     ([{"type": "sentence_transformers.models.Transformer", "path": ""}], {}, None),
     ({"not": "a list"}, {}, None),
+    # A module folder that leads out of the directory is not followed.
+    ([{"type": "sentence_transformers.models.Pooling", "path": "../1_Pooling"}],
+     {"pooling_mode_mean_tokens": True}, None),
     (None, None, None),
 ])
 def test_sentence_pooling(tmp_path, modules, modes, expected):

@@ -190,6 +190,14 @@ def test_task_json_schema(model_dir, tmp_path, key, value, message):
         read_model_dir(model)
 
 
+@pytest.mark.parametrize("task", ["ner", "qa", "encoder", "pretrain"])
+def test_mean_pooling_is_for_classifiers_only(task):
+    data = {"task": task, "labels": ["O", "B-PER"] if task == "ner" else [], "pooling": "mean"}
+    with pytest.raises(ValueError, match=f"task.json: 'pooling' 'mean' is for classify and "
+                                         f"pair models, not task '{task}'"):
+        TaskSpec.from_dict(data)
+
+
 # --- sizes from headers ---------------------------------------------------------------------
 
 def test_config_asking_for_more_than_its_weights_is_refused_before_allocation(model_dir,

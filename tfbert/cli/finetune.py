@@ -30,13 +30,13 @@ from tfbert.cli.training_options import settings_from, training_options
 @click.option("--max-query-length", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--pooling", type=click.Choice(("cls", "mean")), default="cls", show_default=True,
               help="classify/pair: the head reads the pooler over [CLS] (BERT's) or the "
-                   "average of all positions (what sentence-transformers checkpoints such "
-                   "as all-MiniLM-L6-v2 were trained for).")
+                   "average of the non-padding positions (what sentence-transformers "
+                   "checkpoints such as all-MiniLM-L6-v2 were trained for).")
 @training_options
 def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_column,
             pair_column, label_column, doc_stride, max_query_length, pooling, **kwargs):
     """Fine-tune a task head on TRAIN and write a model directory to OUT."""
-    from tfbert.training.finetune import FinetuneJob, finetune
+    from tfbert.training.finetune import FinetuneJob, finetune, pooling_note
     from tfbert.training.tasks import Columns
 
     settings = settings_from(kwargs, batch_size=32, epochs=3, learning_rate=5e-5,
@@ -49,6 +49,10 @@ def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_
                       doc_stride=doc_stride,
                       max_query_length=max_query_length, pooling=pooling,
                       strategy=kwargs.pop("strategy"), settings=settings)
+    job.validate()
+    note = pooling_note(job)
+    if note:
+        click.echo(note)
     result, metrics = finetune(job)
     summary = ""
     if metrics:

@@ -52,11 +52,14 @@ def sentence_pooling(path) -> str | None:
             modules = json.load(f)
         module = next(m for m in modules if isinstance(m, dict) and str(
             m.get("type", "")).endswith(".Pooling"))
-        with open(os.path.join(path, str(module.get("path", "")), "config.json"),
-                  encoding="utf-8") as f:
+        folder = str(module.get("path", ""))
+        # A plain folder name in the directory: never a path that leads out of it.
+        if os.path.isabs(folder) or ".." in folder.replace("\\", "/").split("/"):
+            return None
+        with open(os.path.join(path, folder, "config.json"), encoding="utf-8") as f:
             modes = json.load(f)
         on = [k for k, v in modes.items() if k.startswith("pooling_mode_") and v is True]
-    except (OSError, ValueError, TypeError, AttributeError, StopIteration):
+    except (OSError, ValueError, TypeError, AttributeError, StopIteration, RecursionError):
         return None
     return {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls"}.get(
         on[0]) if len(on) == 1 else None

@@ -99,9 +99,9 @@ def write_checkpoint(checkpoint: Checkpoint, dst, to: str = "tfbert") -> None:
     if checkpoint.spec.pooling != "cls":
         raise ValueError(
             f"{checkpoint.source}: a {checkpoint.spec.task} model with "
-            f"{checkpoint.spec.pooling} pooling has no {to} equivalent (its classifier reads "
-            "the [CLS] pooler); expected a [CLS] classifier. Export this one with `tfbert "
-            "export` (SavedModel, TFLite)")
+            f"{checkpoint.spec.pooling} pooling has no {to} equivalent (that format's "
+            "classifier head reads the [CLS] pooler); expected a [CLS] classifier. Export "
+            "this one with `tfbert export` (SavedModel, TFLite)")
     with staged_directory(dst) as staging:
         (write_hf_dir if to == "hf" else write_google_checkpoint)(checkpoint, staging)
 

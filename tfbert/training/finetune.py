@@ -111,13 +111,19 @@ def _encoder_source(job: FinetuneJob):
     return config, job.vocab, job.lowercase, lambda: BertEncoder.from_bert_config(config)
 
 
-def _init_pooling(job: FinetuneJob) -> str | None:
-    """The pooling a sentence-transformers `--init` was trained with, for classify/pair."""
+def pooling_note(job: FinetuneJob) -> str | None:
+    """A note for the command line when `--init` is a sentence-transformers directory
+    trained with another pooling than the job's `--pooling` (classify/pair only)."""
     from tfbert.convert.huggingface import sentence_pooling
 
     if job.task not in ("classify", "pair") or not job.init or not os.path.isdir(job.init):
         return None
-    return sentence_pooling(job.init)
+    trained = sentence_pooling(job.init)
+    if not trained or trained == job.pooling:
+        return None
+    return (f"note: --init {job.init} is a sentence-transformers model trained with {trained} "
+            f"pooling; --pooling {trained} reads what it was trained for (this run: "
+            f"--pooling {job.pooling})")
 
 
 def finetune(job: FinetuneJob, verbose=True):
@@ -162,11 +168,6 @@ def finetune(job: FinetuneJob, verbose=True):
             print(f"{'resuming' if resuming else 'starting'} {job.task} fine-tuning on "
                   f"{strategy.num_replicas_in_sync} replica(s); {train.note}"
                   + (f"; dev: {dev.note}" if dev else ""), flush=True)
-            trained = _init_pooling(job)
-            if trained and trained != job.pooling:
-                print(f"note: --init {job.init} is a sentence-transformers model trained "
-                      f"with {trained} pooling; --pooling {trained} reads what it was "
-                      f"trained for (this run: --pooling {job.pooling})", flush=True)
             if job.task == "ner":
                 print("tags: IOB2; predictions are the best valid IOB2 sequence" if not
                       first_iob1 else f"tags: IOB1 ({job.train}: sentence {first_iob1[0]} "
