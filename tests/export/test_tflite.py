@@ -86,6 +86,36 @@ def test_quantized_variants_and_report(model_dirs, tmp_path):
     assert agree >= 0.75
 
 
+@pytest.mark.slow
+def test_int8_keeps_mean_pooling_in_float(tmp_path):
+    """The average over up to max_length positions stays float in an int8 model: one int8
+    scale for a sum that grows with the length would not resolve short texts."""
+    import keras
+
+    from tests.export.conftest import VOCAB
+    from tfbert.config import BertConfig
+    from tfbert.export.tflite import make_interpreter
+    from tfbert.model_dir import TaskSpec, build_model, save_model_dir
+
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_layers=2, num_heads=2,
+                        intermediate_size=64, max_position_embeddings=64, initializer_range=0.5)
+    spec = TaskSpec(task="classify", labels=("a", "b", "c"), max_length=32, pooling="mean")
+    keras.utils.set_random_seed(0)
+    save_model_dir(build_model(config, spec), config, spec, str(tmp_path / "m"), VOCAB)
+    out = str(tmp_path / "mean-int8.tflite")
+    calibration = [{"text": f"{t} {i}"} for i in range(10) for t in PLAIN]
+    litert_export.export_tflite(str(tmp_path / "m"), out, "int8", "metadata", calibration)
+    with open(out, "rb") as f:
+        details = make_interpreter(f.read(), delegates=False).get_tensor_details()
+    # Activations, that is: the int32 tensors are shape constants.
+    pooling = [t for t in details if "mean_pooling" in t["name"] and t["dtype"] != np.int32]
+    assert len(pooling) >= 4 and all(t["dtype"] == np.float32 for t in pooling), pooling
+    records = [{"text": t} for t in PLAIN]
+    got = LitePredictor(out).predict(records)
+    expected = Predictor(str(tmp_path / "m")).predict(records)
+    assert np.mean([a["label"] == b["label"] for a, b in zip(got, expected)]) >= 0.75
+
+
 def test_report_flags_variants_that_lose_more_than_a_point():
     def variant(name, size, accuracy):
         return {"quantize": name, "bytes": size, "accuracy": accuracy}
