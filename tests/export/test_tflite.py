@@ -89,7 +89,8 @@ def test_quantized_variants_and_report(model_dirs, tmp_path):
 @pytest.mark.slow
 def test_int8_keeps_mean_pooling_in_float(tmp_path):
     """The average over up to max_length positions stays float in an int8 model: one int8
-    scale for a sum that grows with the length would not resolve short texts."""
+    scale for a sum that grows with the length would not resolve short texts. The file
+    answers as the Keras model does, within int8's error."""
     import keras
 
     from tests.export.conftest import VOCAB
@@ -110,10 +111,13 @@ def test_int8_keeps_mean_pooling_in_float(tmp_path):
     # Activations, that is: the int32 tensors are shape constants.
     pooling = [t for t in details if "mean_pooling" in t["name"] and t["dtype"] != np.int32]
     assert len(pooling) >= 4 and all(t["dtype"] == np.float32 for t in pooling), pooling
-    records = [{"text": t} for t in PLAIN]
+    records = [{"text": t} for t in PLAIN] + calibration[::7]
     got = LitePredictor(out).predict(records)
     expected = Predictor(str(tmp_path / "m")).predict(records)
-    assert np.mean([a["label"] == b["label"] for a, b in zip(got, expected)]) >= 0.75
+    # The untrained classes are near-tied, so labels may flip; probabilities stay close
+    # (0.056 at most, measured).
+    np.testing.assert_allclose([list(a["probabilities"].values()) for a in got],
+                               [list(b["probabilities"].values()) for b in expected], atol=0.1)
 
 
 def test_report_flags_variants_that_lose_more_than_a_point():
