@@ -26,6 +26,7 @@ MAX_LENGTH = 1 << 16
 
 
 WINDOWED_TASKS = ("qa", "ner")   # tasks that read a long input in `doc_stride` windows
+POOLED_TASKS = ("classify", "pair")  # tasks whose head reads one pooled vector (`pooling`)
 
 
 def check_doc_stride(doc_stride) -> None:
@@ -88,7 +89,7 @@ class TaskSpec:
         if self.pooling not in POOLINGS:
             raise ValueError(f"task.json: 'pooling' must be one of {list(POOLINGS)}. "
                              f"Received: {self.pooling!r}")
-        if self.pooling != "cls" and self.task not in ("classify", "pair"):
+        if self.pooling != "cls" and self.task not in POOLED_TASKS:
             raise ValueError(f"task.json: 'pooling' {self.pooling!r} is for classify and pair "
                              f"models, not task {self.task!r}")
         if len(set(self.labels)) != len(self.labels):
@@ -144,7 +145,7 @@ def task_model(encoder, spec: TaskSpec):
         return encoder
     if spec.task == "pretrain":
         return modeling.BertPretrainer(encoder, next_sentence=spec.next_sentence)
-    if spec.task in ("classify", "pair"):
+    if spec.task in POOLED_TASKS:
         return modeling.BertClassifier(encoder, len(spec.labels), multi_label=spec.multi_label,
                                        pooling=spec.pooling)
     if spec.task == "ner":

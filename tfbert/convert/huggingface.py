@@ -48,19 +48,17 @@ def sentence_pooling(path) -> str | None:
     "cls" when its `modules.json` names a Pooling module that uses that mode alone, else
     None (not sentence-transformers, another mode, or files that do not say)."""
     try:
-        with open(os.path.join(path, "modules.json"), encoding="utf-8") as f:
-            modules = json.load(f)
+        modules = read_json(os.path.join(path, "modules.json"), kind=list)
         module = next(m for m in modules if isinstance(m, dict) and str(
             m.get("type", "")).endswith(".Pooling"))
         folder = str(module.get("path", ""))
         # A plain folder name in the directory: never a path that leads out of it.
         if os.path.isabs(folder) or ".." in folder.replace("\\", "/").split("/"):
             return None
-        with open(os.path.join(path, folder, "config.json"), encoding="utf-8") as f:
-            modes = json.load(f)
-        on = [k for k, v in modes.items() if k.startswith("pooling_mode_") and v is True]
-    except (OSError, ValueError, TypeError, AttributeError, StopIteration, RecursionError):
+        modes = read_json(os.path.join(path, folder, "config.json"))
+    except (OSError, ValueError, StopIteration):
         return None
+    on = [k for k, v in modes.items() if k.startswith("pooling_mode_") and v is True]
     return {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls"}.get(
         on[0]) if len(on) == 1 else None
 

@@ -14,7 +14,7 @@ import os
 
 from tfbert.atomic import sha256_file
 from tfbert.config import BertConfig
-from tfbert.model_dir import (POOLINGS, WINDOWED_TASKS, TaskSpec, check_doc_stride,
+from tfbert.model_dir import (POOLED_TASKS, POOLINGS, WINDOWED_TASKS, TaskSpec, check_doc_stride,
                               default_stride, task_model, write_model_files)
 from tfbert.training import checkpoints, losses, scoring, tasks
 from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
@@ -66,7 +66,7 @@ class FinetuneJob:
         check_doc_stride(self.doc_stride)
         if self.pooling not in POOLINGS:
             raise ValueError(f"--pooling must be one of {POOLINGS}. Received: {self.pooling!r}")
-        if self.pooling != "cls" and self.task not in ("classify", "pair"):
+        if self.pooling != "cls" and self.task not in POOLED_TASKS:
             raise ValueError(f"--pooling {self.pooling} applies to classify and pair, not to "
                              f"--task {self.task}")
 
@@ -116,7 +116,7 @@ def pooling_note(job: FinetuneJob) -> str | None:
     trained with another pooling than the job's `--pooling` (classify/pair only)."""
     from tfbert.convert.huggingface import sentence_pooling
 
-    if job.task not in ("classify", "pair") or not job.init or not os.path.isdir(job.init):
+    if job.task not in POOLED_TASKS or not job.init or not os.path.isdir(job.init):
         return None
     trained = sentence_pooling(job.init)
     if not trained or trained == job.pooling:
