@@ -11,13 +11,19 @@ def gelu_tanh(x):
     return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
+def gelu_exact(x):
+    """Hugging Face's "gelu": 0.5 x (1 + erf(x / sqrt 2))."""
+    return 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
+
+
 def layer_norm(x, gamma, beta, eps=1e-12):
     mean = x.mean(-1, keepdims=True)
     var = ((x - mean) ** 2).mean(-1, keepdims=True)
     return (x - mean) / np.sqrt(var + eps) * gamma + beta
 
 
-def bert_forward(w, num_layers, num_heads, token_ids, segment_ids, padding_mask):
+def bert_forward(w, num_layers, num_heads, token_ids, segment_ids, padding_mask,
+                 activation=gelu_tanh):
     """Returns (sequence_output, pooled_output) for weights `w` keyed by Google names."""
     seq = token_ids.shape[1]
     x = (w["bert/embeddings/word_embeddings"][token_ids]
@@ -44,17 +50,17 @@ def bert_forward(w, num_layers, num_heads, token_ids, segment_ids, padding_mask)
         x = layer_norm(x + dense(context, "attention/output/dense"),
                        w[p + "attention/output/LayerNorm/gamma"],
                        w[p + "attention/output/LayerNorm/beta"])
-        inner = gelu_tanh(dense(x, "intermediate/dense"))
+        inner = activation(dense(x, "intermediate/dense"))
         x = layer_norm(x + dense(inner, "output/dense"), w[p + "output/LayerNorm/gamma"],
                        w[p + "output/LayerNorm/beta"])
     pooled = np.tanh(x[:, 0] @ w["bert/pooler/dense/kernel"] + w["bert/pooler/dense/bias"])
     return x, pooled
 
 
-def masked_lm_logits(w, sequence_output, positions):
+def masked_lm_logits(w, sequence_output, positions, activation=gelu_tanh):
     """cls/predictions: transform, LayerNorm, tied word embeddings, output bias."""
     x = np.take_along_axis(sequence_output, positions[:, :, None], axis=1)
-    x = gelu_tanh(x @ w["cls/predictions/transform/dense/kernel"]
+    x = activation(x @ w["cls/predictions/transform/dense/kernel"]
                   + w["cls/predictions/transform/dense/bias"])
     x = layer_norm(x, w["cls/predictions/transform/LayerNorm/gamma"],
                    w["cls/predictions/transform/LayerNorm/beta"])

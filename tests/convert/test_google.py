@@ -102,3 +102,38 @@ def test_exact_gelu_cannot_be_written_as_google(tmp_path, tiny_config):
         convert(tmp_path / "m", tmp_path / "g", to="google")
     assert not (tmp_path / "g").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
+
+
+@pytest.mark.parametrize("head", ["classify", "qa"])
+def test_fine_tuned_heads_load_and_match_reference(tmp_path, weights, make_inputs, head):
+    """google-research/bert's fine-tuned heads, as run_classifier.py and run_squad.py save
+    them: `output_weights` (labels, hidden) and `cls/squad/output_weights` (2, hidden), each
+    applied as `matmul(x, output_weights, transpose_b=True) + output_bias`."""
+    rng = np.random.default_rng(5)
+    encoder = {k: v for k, v in weights.items() if k.startswith("bert/")}
+    if head == "classify":
+        heads = {"output_weights": rng.normal(0, 0.2, (3, HIDDEN)).astype("float32"),
+                 "output_bias": rng.normal(0, 0.2, 3).astype("float32")}
+    else:
+        heads = {"cls/squad/output_weights": rng.normal(0, 0.2, (2, HIDDEN)).astype("float32"),
+                 "cls/squad/output_bias": rng.normal(0, 0.2, 2).astype("float32")}
+    directory = write_tf1_checkpoint(tmp_path / head, {**encoder, **heads})
+    model = tfbert.load(directory, task=head)
+    inputs = make_inputs(batch=3, seq=16, vocab=VOCAB, pair=True)
+    sequence, pooled = bert_forward(weights, LAYERS, HEADS, **inputs)
+    out = model(inputs)
+    if head == "classify":
+        np.testing.assert_allclose(out["logits"], pooled @ heads["output_weights"].T
+                                   + heads["output_bias"], atol=1e-5)
+    else:
+        logits = sequence @ heads["cls/squad/output_weights"].T + heads["cls/squad/output_bias"]
+        mask = inputs["padding_mask"].astype(bool)
+        np.testing.assert_allclose(np.asarray(out["start_logits"])[mask], logits[..., 0][mask],
+                                   atol=1e-5)
+        np.testing.assert_allclose(np.asarray(out["end_logits"])[mask], logits[..., 1][mask],
+                                   atol=1e-5)
+    # And written back in the same layout.
+    convert(directory, tmp_path / "again", to="google")
+    reader = tf.train.load_checkpoint(str(tmp_path / "again" / "bert_model.ckpt"))
+    for name, value in heads.items():
+        np.testing.assert_array_equal(reader.get_tensor(name), value, err_msg=name)

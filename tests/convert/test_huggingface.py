@@ -1,4 +1,5 @@
 import json
+import re
 
 import keras
 import numpy as np
@@ -148,3 +149,104 @@ def test_sentence_pooling(tmp_path, modules, modes, expected):
         (tmp_path / "1_Pooling").mkdir()
         (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(modes))
     assert sentence_pooling(tmp_path) == expected
+
+
+def google_names_from_hf(tensors):
+    """Hugging Face names and `(out, in)` Linear layouts -> google-research/bert names and
+    `(in, out)` kernels, by Hugging Face's own naming rules (written here, independently of
+    tfbert's name table)."""
+    out = {}
+    for name, value in tensors.items():
+        name = name if name.startswith(("bert.", "cls.")) else f"bert.{name}"
+        if not name.startswith("bert."):
+            continue   # heads are read by the caller
+        path = re.sub(r"layer\.(\d+)", r"layer_\1", name).replace(".", "/")
+        if path.endswith("LayerNorm/weight"):
+            path = path[:-len("weight")] + "gamma"
+        elif path.endswith("LayerNorm/bias"):
+            path = path[:-len("bias")] + "beta"
+        elif path.endswith("_embeddings/weight"):
+            path = path[:-len("/weight")]
+        elif path.endswith("/weight"):   # an nn.Linear: (out, in)
+            path, value = path[:-len("weight")] + "kernel", value.T
+        out[path] = value
+    return out
+
+
+# Hugging Face's layouts: every head is an nn.Linear, weight (out, in).
+HEAD_SHAPES = {
+    "pretrain": lambda c, n: {"cls.predictions.transform.dense.weight": (c.hidden_size,) * 2,
+                              "cls.predictions.bias": (c.vocab_size,),
+                              "cls.predictions.decoder.weight": (c.vocab_size, c.hidden_size),
+                              "cls.seq_relationship.weight": (2, c.hidden_size),
+                              "cls.seq_relationship.bias": (2,)},
+    "classify": lambda c, n: {"classifier.weight": (n, c.hidden_size), "classifier.bias": (n,)},
+    "ner": lambda c, n: {"classifier.weight": (n, c.hidden_size), "classifier.bias": (n,)},
+    "qa": lambda c, n: {"qa_outputs.weight": (2, c.hidden_size), "qa_outputs.bias": (2,)},
+    "encoder": lambda c, n: {"pooler.dense.weight": (c.hidden_size,) * 2},
+}
+
+
+@pytest.mark.parametrize("spec", [SPECS[1], SPECS[3], SPECS[5], SPECS[6], SPECS[0]],
+                         ids=lambda s: s.task)
+def test_hf_export_heads_match_numpy_from_the_safetensors(tmp_path, make_inputs, spec):
+    """Every head's tensors in the exported safetensors have Hugging Face's layout, and a
+    numpy forward pass over those tensors (Hugging Face's semantics, none of tfbert's
+    conversion code) gives the Keras model's outputs."""
+    from safetensors.numpy import load_file
+
+    from numpy_bert import bert_forward, gelu_exact, masked_lm_logits
+    from tfbert.config import BertConfig
+
+    # hidden 32 and intermediate 48: a transposed non-square kernel cannot hide.
+    config = BertConfig(vocab_size=61, hidden_size=32, num_layers=2, num_heads=4,
+                        intermediate_size=48, max_position_embeddings=40)
+    model, path = _save(tmp_path, config, spec)
+    convert(path, tmp_path / "hf", to="hf")
+    tensors = load_file(tmp_path / "hf" / "model.safetensors")
+    prefix = "" if spec.task == "encoder" else "bert."
+    expected = {f"{prefix}encoder.layer.1.intermediate.dense.weight": (48, 32),
+                f"{prefix}encoder.layer.1.output.dense.weight": (32, 48),
+                **HEAD_SHAPES[spec.task](config, len(spec.labels))}
+    assert {k: tensors[k].shape for k in expected} == expected
+    inputs = make_inputs(batch=3, seq=12, vocab=61, pair=True)
+    weights = google_names_from_hf(tensors)
+    # Token-classification and QA exports have no pooler (transformers builds none).
+    weights.setdefault("bert/pooler/dense/kernel", np.zeros((32, 32), "float32"))
+    weights.setdefault("bert/pooler/dense/bias", np.zeros(32, "float32"))
+    sequence, pooled = bert_forward(weights, 2, 4, **inputs, activation=gelu_exact)
+    if spec.task == "pretrain":
+        positions = np.array([[1, 4], [2, 0], [3, 5]], "int32")
+        ours = model({**inputs, "masked_positions": positions})
+        w = {"cls/predictions/transform/dense/kernel":
+             tensors["cls.predictions.transform.dense.weight"].T,
+             "cls/predictions/transform/dense/bias": tensors["cls.predictions.transform.dense.bias"],
+             "cls/predictions/transform/LayerNorm/gamma":
+             tensors["cls.predictions.transform.LayerNorm.weight"],
+             "cls/predictions/transform/LayerNorm/beta":
+             tensors["cls.predictions.transform.LayerNorm.bias"],
+             "cls/predictions/output_bias": tensors["cls.predictions.bias"],
+             "bert/embeddings/word_embeddings": tensors["cls.predictions.decoder.weight"]}
+        theirs = {"mlm_logits": masked_lm_logits(w, sequence, positions, gelu_exact),
+                  "nsp_logits": pooled @ tensors["cls.seq_relationship.weight"].T
+                  + tensors["cls.seq_relationship.bias"]}
+    else:
+        ours = model(inputs)
+        if spec.task == "classify":
+            theirs = {"logits": pooled @ tensors["classifier.weight"].T
+                      + tensors["classifier.bias"]}
+        elif spec.task == "ner":
+            theirs = {"logits": sequence @ tensors["classifier.weight"].T
+                      + tensors["classifier.bias"]}
+        elif spec.task == "qa":
+            # BertForQuestionAnswering: logits.split(1, dim=-1) -> start, end.
+            logits = sequence @ tensors["qa_outputs.weight"].T + tensors["qa_outputs.bias"]
+            theirs = {"start_logits": logits[..., 0], "end_logits": logits[..., 1]}
+        else:
+            theirs = {"sequence_output": sequence, "pooled_output": pooled}
+    mask = inputs["padding_mask"].astype(bool)
+    for key, value in theirs.items():
+        got = np.asarray(ours[key])
+        if key in ("logits", "start_logits", "end_logits") and spec.task in ("ner", "qa"):
+            got, value = got[mask], value[mask]   # padded positions are masked by tfbert
+        np.testing.assert_allclose(got, value, atol=1e-4, rtol=1e-4, err_msg=key)
