@@ -114,6 +114,13 @@ class Work:
             os.remove(path / name)
         return path
 
+    def vocab_plus(self, extra=2):
+        """A valid vocabulary: the module's, with `extra` tokens more at the end."""
+        path = self.tmp / "vocab_plus.txt"
+        text = Path(self.vocab).read_text(encoding="utf-8")
+        path.write_text(text + "".join(f"extra{i}\n" for i in range(extra)), encoding="utf-8")
+        return path
+
 
 @pytest.fixture
 def work(base, tmp_path):
@@ -423,10 +430,16 @@ CASES += [
          lambda w: ["pretrain", w.pretrain_data(remove=["manifest.json"]), "--vocab", w.vocab,
                     "--preset", "tiny", "--out", w.out, "--max-steps", 1],
          basename("manifest.json"), r"incomplete", keep=lambda w: [w.vocab]),
-    Case("pretrain-vocab-size-differs-from-data",
+    Case("pretrain-vocab_duplicate_token.txt",
          lambda w: ["pretrain", w.pd_dir, "--vocab", w.bad("vocab_duplicate_token.txt"),
                     "--preset", "tiny", "--out", w.out, "--max-steps", 1],
          basename("vocab_duplicate_token.txt"), r"duplicate"),
+    # A valid vocabulary, two tokens longer than the one the data was made with.
+    Case("pretrain-vocab-size-differs-from-data",
+         lambda w: ["pretrain", w.pd_dir, "--vocab", w.vocab_plus(2), "--preset", "tiny",
+                    "--out", w.out, "--max-steps", 1],
+         lambda w: ["vocab_plus.txt"], r"has \d+ tokens but .* made with a vocabulary of \d+",
+         keep=lambda w: [w.pd_dir]),
 ]
 
 # --- binary artifacts cut from the tiny model directory ---------------------------------
