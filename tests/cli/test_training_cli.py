@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import tfbert
 from tfbert.cli.main import cli
 from tfbert.data import builtin
 from tfbert.tokenization.bert_tokenizer import SPECIAL_TOKENS
@@ -97,8 +98,17 @@ def test_evaluate_report_and_predict(classifier, data, tmp_path):
     result = run("evaluate", classifier, data / "dev.jsonl", "--output", tmp_path / "r.json")
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "r.json").read_text())
-    assert 0 <= report["accuracy"] <= 1 and "macro_f1" in report
+    assert "macro_f1" in report
     assert sum(map(sum, report["confusion_matrix"])) == 32
+    # The accuracy is that of the labels `predict` gives for the same file.
+    result = run("predict", classifier, "--input", data / "dev.jsonl", "--output",
+                 tmp_path / "p.jsonl")
+    assert result.exit_code == 0, result.output
+    gold = [json.loads(line)["label"] for line in open(data / "dev.jsonl", encoding="utf-8")]
+    predicted = [json.loads(line)["label"] for line in open(tmp_path / "p.jsonl",
+                                                            encoding="utf-8")]
+    assert len(predicted) == len(gold) == 32
+    assert report["accuracy"] == pytest.approx(np.mean([p == g for p, g in zip(predicted, gold)]))
     dev_report = json.loads((classifier / "dev_report.json").read_text())
     assert report["accuracy"] == dev_report["accuracy"]   # the kept weights are the best
     assert (tmp_path / "r.md").is_file() and (tmp_path / "r_confusion.png").is_file()
@@ -223,13 +233,24 @@ def test_ner_finetune_evaluate_predict(data, tmp_path):
     assert result.exit_code == 0, result.output
     report30 = json.loads((tmp_path / "r30.json").read_text())
     assert report30["details"]["doc_stride"] == 30
-    assert 0 <= report30["f1"] <= 1 and report30["entities"] == report["entities"]
+    assert report30["entities"] == report["entities"]
     from tfbert.tokenization import load_tokenizer
+    from tfbert.training import scoring
     from tfbert.training.tasks import load_task_data
 
-    rows = [load_task_data("ner", data / "dev.conll", load_tokenizer(out), task["labels"], 32,
-                           doc_stride=stride).size for stride in (15, 30)]
-    assert rows[0] > rows[1] >= 16   # overlapping windows: more rows for the same sentences
+    windows = {stride: load_task_data("ner", data / "dev.conll", load_tokenizer(out),
+                                      task["labels"], 32, doc_stride=stride)
+               for stride in (15, 30)}
+    # overlapping windows: more rows for the same sentences
+    assert windows[15].size > windows[30].size >= 16
+    # Each report scored the windows its stride makes, and its F1 is theirs.
+    assert report["details"]["windows"] == windows[15].size
+    assert report30["details"]["windows"] == windows[30].size
+    model = tfbert.load(out)
+    for stride, scored in ((15, report), (30, report30)):
+        metrics = scoring.score("ner", task["labels"], scoring.model_outputs(
+            model, windows[stride].inputs), windows[stride], tag_scheme="IOB2")
+        assert scored["f1"] == pytest.approx(metrics["f1"]), stride
     result = run("predict", out, "--text", "江泽民在北京会见了客人")
     assert result.exit_code == 0, result.output
     row = json.loads(result.output)
@@ -248,7 +269,20 @@ def test_qa_finetune_evaluate_predict(data, tmp_path):
     assert result.exit_code == 0, result.output
     result = run("evaluate", out, data / "squad.json", "--output", tmp_path / "r.json")
     report = json.loads((tmp_path / "r.json").read_text())
-    assert result.exit_code == 0 and 0 <= report["exact_match"] <= 100
+    assert result.exit_code == 0, result.output
+    # The exact match of the answers `predict` gives, question by question.
+    from tfbert.evaluation.metrics import normalize_answer
+    from tfbert.training.predict import Predictor
+
+    paragraphs = json.loads((data / "squad.json").read_text(encoding="utf-8"))["data"][0][
+        "paragraphs"]
+    answers = Predictor(str(out)).predict([{"question": p["qas"][0]["question"],
+                                            "context": p["context"]} for p in paragraphs])
+    matches = [normalize_answer(a["answer"]) == normalize_answer(p["qas"][0]["answers"][0]["text"])
+               for a, p in zip(answers, paragraphs)]
+    assert report["questions"] == len(paragraphs) >= 10
+    assert report["exact_match"] == pytest.approx(100 * np.mean(matches))
+    assert report["details"]["windows"] >= len(paragraphs)
     context = "江泽民在北京会见了客人"
     result = run("predict", out, "--text", "谁？", "--context", context)
     row = json.loads(result.output)

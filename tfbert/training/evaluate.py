@@ -94,6 +94,7 @@ def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=No
                                 scoring.model_outputs(model, data.inputs, batch_size,
                                                       progress), data,
                                 spec.no_answer, spec.tag_scheme)
+        windows = data.size
     else:
         raise ValueError(f"{model_path}: a {spec.task!r} model has no task to evaluate; "
                          "expected a fine-tuned or pre-trained model directory")
@@ -101,6 +102,7 @@ def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=No
         write_evaluation(metrics, spec.task, list(spec.labels), output,
                          details={"model": os.path.abspath(model_path),
                                   "data": os.path.abspath(data_path), "task": spec.task,
-                                  **({"doc_stride": spec.doc_stride}
+                                  # The windows actually scored, and their stride.
+                                  **({"doc_stride": spec.doc_stride, "windows": windows}
                                      if spec.task in WINDOWED_TASKS else {})})
     return metrics
