@@ -124,7 +124,11 @@ def atomic_file(path):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     prefix = f".{os.path.basename(path)}."
     remove_abandoned(os.path.dirname(path), prefix)
-    fd, staging = tempfile.mkstemp(prefix=f"{prefix}{writer_tag()}.", dir=os.path.dirname(path))
+    try:
+        fd, staging = tempfile.mkstemp(prefix=f"{prefix}{writer_tag()}.",
+                                       dir=os.path.dirname(path))
+    except OSError as err:   # name the file asked for, not the staging name
+        raise OSError(err.errno, err.strerror, path) from None
     os.close(fd)
     # mkstemp makes the file private (0600); give it an ordinary new file's mode.
     umask = os.umask(0)

@@ -621,18 +621,34 @@ def test_debug_shows_the_traceback(work):
     assert "jsonl_invalid_json.jsonl" in str(result.exception)
 
 
+def _obey_modes_as_root():
+    """Runs in the child before exec: drop CAP_DAC_OVERRIDE from the capability bounding
+    set, so that a root process obeys a directory's mode bits as any user does."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(24, 1, 0, 0, 0) != 0:   # PR_CAPBSET_DROP, CAP_DAC_OVERRIDE
+        raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE)")
+
+
 def test_unwritable_directory_by_mode(work):
-    if os.geteuid() == 0:
-        pytest.skip("running as root: a 0o500 directory is still writable; the cases "
-                    "'*-under-a-file' cover an output that cannot be created")
+    """An output directory its mode forbids writing to: the command runs in a child process
+    that cannot override modes, even as root (CI runs as root)."""
     locked = work.tmp / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        result = run("predict", work.models["classify"], "--text", "good movie", "--output",
-                     locked / "p.jsonl")
-        check_error(result.exit_code, result.stderr, result.output, ["locked"], "",
-                    result.exception)
+        done = subprocess.run(
+            [sys.executable, "-c", "from tfbert.cli.main import main; main()", "predict",
+             str(work.models["classify"]), "--text", "good movie", "--output",
+             str(locked / "p.jsonl")],
+            capture_output=True, text=True, timeout=300,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONDONTWRITEBYTECODE": "1"},
+            preexec_fn=_obey_modes_as_root if os.geteuid() == 0 else None)
+        check_error(done.returncode, done.stderr.strip(), done.stdout, ["locked"], "")
+        # The file asked for, not the hidden staging file beside it.
+        assert f"Error: {locked / 'p.jsonl'}: Permission denied" in done.stderr
+        assert os.listdir(locked) == []
     finally:
         locked.chmod(0o700)
 
