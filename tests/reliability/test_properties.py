@@ -373,13 +373,17 @@ def test_classification_round_trip(fmt, rows):
 @settings(max_examples=20, deadline=None)
 @given(fmt=st.sampled_from(FORMATS), rows=st.lists(st.tuples(ANY_TEXT, ANY_TEXT, LABEL),
                                                    min_size=1, max_size=6))
+@example(fmt="jsonl", rows=[("premise", " ", "a")])
 def test_pair_round_trip(fmt, rows):
     kept = [row for row in rows if row[0].strip() and row[1].strip()]
     with _file(f"data.{fmt}", _table(fmt, ["premise", "hypothesis", "label"], rows)) as path:
         if not kept:
+            with pytest.raises(ValueError, match="no examples"):
+                read_classification(path, "premise", pair_column="hypothesis")
             return
-        examples, _ = read_classification(path, "premise", pair_column="hypothesis")
+        examples, summary = read_classification(path, "premise", pair_column="hypothesis")
     assert [(e.text, e.pair, e.label) for e in examples] == kept
+    assert (summary.rows, summary.kept) == (len(rows), len(kept))
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
