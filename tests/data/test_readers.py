@@ -63,6 +63,9 @@ def test_conll(tmp_path):
     path.write_text("-DOCSTART- O\n\n江\tB-PER\n泽\tI-PER\n民\tI-PER\n\nParis B-LOC\nis O\n")
     assert read_conll(path) == [(["江", "泽", "民"], ["B-PER", "I-PER", "I-PER"]),
                                 (["Paris", "is"], ["B-LOC", "O"])]
+    # CoNLL-2003's own layout: token, POS, chunk, NER tag; the tag is the last column.
+    path.write_text("EU NNP B-NP B-ORG\nrejects VBZ B-VP O\nGerman JJ B-NP B-MISC\n")
+    assert read_conll(path) == [(["EU", "rejects", "German"], ["B-ORG", "O", "B-MISC"])]
     path.write_text("江\tB-PER\n泽\n")
     with pytest.raises(ValueError, match="t.conll: line 2: expected a token and a tag"):
         read_conll(path)

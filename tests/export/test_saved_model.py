@@ -166,6 +166,8 @@ def test_layout_assets_and_predict_runtime(model_dirs, exported):
     path = paths["classify"]
     assert path == os.path.join(base, "classify", "1")
     assert sorted(os.listdir(os.path.join(path, "assets"))) == ["labels.txt", "vocab.txt"]
+    with open(os.path.join(path, "assets", "labels.txt"), encoding="utf-8") as f:
+        assert f.read().splitlines() == ["sport", "business", "tech"]   # the output order
     record = json.load(open(os.path.join(path, "assets.extra", "tfbert_export.json")))
     assert record["inputs"]["serving_default"] == ["text"]
     assert "FastWordpieceTokenizeWithOffsets" in record["tf_text_ops"]

@@ -64,3 +64,13 @@ def test_bad_arguments(tmp_path):
     result = CliRunner().invoke(cli, ["vocab", str(tmp_path / "missing.txt"), "--size", "100",
                                       "--out", str(tmp_path / "v.txt")])
     assert result.exit_code == 2 and not (tmp_path / "v.txt").exists()
+
+
+def test_a_windows_vocab_file_reads_as_the_same_tokens(tmp_path):
+    """A vocab.txt saved with CRLF line ends (Windows editors) gives the same tokens."""
+    from tfbert.tokenization import read_vocab
+
+    tokens = list(SPECIAL_TOKENS) + ["hello", "##s", "世"]
+    (tmp_path / "lf.txt").write_bytes("\n".join(tokens).encode() + b"\n")
+    (tmp_path / "crlf.txt").write_bytes("\r\n".join(tokens).encode() + b"\r\n")
+    assert read_vocab(tmp_path / "crlf.txt") == read_vocab(tmp_path / "lf.txt") == tokens

@@ -140,6 +140,23 @@ def test_early_stopping_and_best_weights(tmp_path):
     assert (tmp_path / "e/checkpoints/best.safetensors").is_file()
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16", "float16"])
+def test_only_float16_scales_the_loss(tmp_path, precision):
+    """float16 gradients underflow without dynamic loss scaling; float32 and bfloat16 (with
+    float32's exponent range) need none."""
+    settings = TrainSettings(batch_size=8, max_steps=1, precision=precision)
+    prepare(settings)
+    config = BertConfig(vocab_size=60, hidden_size=32, num_layers=1, num_heads=4,
+                        intermediate_size=64, max_position_embeddings=16)
+    strategy = make_strategy("one")
+    with strategy.scope():
+        model = BertClassifier(BertEncoder.from_bert_config(config), 2)
+    trainer = Trainer(strategy, model, ClassificationLoss(), settings, tmp_path, EXAMPLES,
+                      verbose=False)
+    scaled = isinstance(trainer.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert scaled == (precision == "float16")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("precision, policy", [("float16", "mixed_float16"),
                                                ("bfloat16", "mixed_bfloat16")])
