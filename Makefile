@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-fast demo demo-english bench bench-export benchmarks clean
+.PHONY: venv test test-fast mutations demo demo-english bench bench-export benchmarks clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: $(STAMP)
 # The default tier only.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q $(XDIST) -m "not slow" --timeout=300
+
+# Planted bugs the tests must catch, each alone in a scratch copy (tools/mutation_list.py);
+# not part of `make test`. Ends with "N/M planted bugs caught"; fails if one survives.
+mutations: $(STAMP)
+	$(BIN)/python tools/mutations.py --json runs/mutations.json
 
 # Chinese: vocabulary, pre-training, fine-tuning, evaluation, SavedModel, int8 TFLite (runs/demo).
 demo: $(STAMP)

@@ -256,6 +256,7 @@ def main(argv=None) -> int:
             print(f"--- {r['name']} ({r['verdict']}):\n{r['tail']}", file=sys.stderr)
     print(report(results, seconds))
     if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"seconds": round(seconds, 1), "results": results}, f, indent=2)
     return 0 if all(r["verdict"] == "caught" for r in results) else 1

@@ -172,6 +172,7 @@ def test_chinese_whole_word_masking_with_jieba(tmp_path):
     assert manifest["settings"]["whole_word_masking"] is True
     masker = Masker(vocab, seq_len=24, rate=0.3, whole_word=True)
     words = {"北京", "天安门", "这个", "手机"}
+    checked = 0
     for batch in masker.apply(dataset.ragged_batch(16)).take(3):
         inputs, targets = batch
         for i in range(inputs["token_ids"].shape[0]):
@@ -190,4 +191,6 @@ def test_chinese_whole_word_masking_with_jieba(tmp_path):
                     # A jieba word is masked whole or not at all (unless the cap cut it).
                     if span & positions and len(positions) < masker.max_predictions:
                         assert span <= positions, (text, word, positions)
+                        checked += 1
                     start = text.find(word, start + 1)
+    assert checked > 0   # some masked jieba word was checked

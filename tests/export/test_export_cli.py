@@ -21,7 +21,9 @@ def _predictions(model):
         args += ["--text", text]
     result = _run(*args)
     assert result.exit_code == 0, result.output
-    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(rows) == len(TEXTS), result.stdout
+    return rows
 
 
 def test_export_then_predict_with_every_runtime(model_dirs, tmp_path):
@@ -55,5 +57,6 @@ def test_bad_requests_are_one_line(model_dirs, tmp_path):
         result = _run(*args)
         assert result.exit_code == 2, result.output
         assert message in result.output
-        assert len([line for line in result.output.splitlines() if line.strip()]) <= 3
+        assert len([line for line in result.output.splitlines() if line.strip()]) == 1, \
+            result.output
     assert not os.path.exists(tmp_path / "x.tflite")

@@ -21,6 +21,7 @@ import functools
 import io
 import json
 import os
+import re
 import string
 import tempfile
 import unicodedata
@@ -349,6 +350,15 @@ def _parsed_or_path_error(read, path):
             f"{type(err).__name__}: {err}"
 
 
+def _path_error(read, path, expect=""):
+    """`read(path)` must raise a `ValueError` that names the file first (and says `expect`)."""
+    with pytest.raises(ValueError) as caught:
+        read(path)
+    assert type(caught.value) is ValueError and str(caught.value).startswith(path), \
+        str(caught.value)
+    assert re.search(expect, str(caught.value)), str(caught.value)
+
+
 # Labels as a user's file might hold them: any text (CSV cells are text anyway).
 LABEL = st.text(ANY_CHAR, max_size=8)
 FORMATS = ["csv", "tsv", "jsonl"]
@@ -428,7 +438,7 @@ def test_invalid_utf8_names_the_file(fmt):
     """The smallest such failure: one byte that is not UTF-8, in a text cell."""
     content = _table(fmt, ["text", "label"], [("ok", "a")]).replace(b"ok", b"o\xffk")
     with _file(f"data.{fmt}", content) as path:
-        _parsed_or_path_error(read_classification, path)
+        _path_error(read_classification, path, "UTF-8")
 
 
 JSON_VALUE = st.recursive(
@@ -453,9 +463,9 @@ def test_any_jsonl_rows_parse_or_name_the_file(rows):
 def test_deeply_nested_json_names_the_file():
     """A line of 100,000 brackets exhausts `json`'s recursion, not its parser."""
     with _file("data.jsonl", b"[" * 100_000 + b"\n") as path:
-        _parsed_or_path_error(read_classification, path)
+        _path_error(read_classification, path)
     with _file("squad.json", b'{"data": ' + b"[" * 100_000 + b"}") as path:
-        _parsed_or_path_error(read_squad, path)
+        _path_error(read_squad, path)
 
 
 # A CoNLL token: anything without whitespace (the reader splits lines at spaces or tabs).
@@ -548,7 +558,7 @@ def test_any_squad_json_parses_or_names_the_file(squad, data):
     ids=["article", "paragraphs", "paragraph", "qa", "answer"])
 def test_squad_nodes_of_the_wrong_type_name_the_file(squad):
     with _file("squad.json", json.dumps(squad).encode("utf-8")) as path:
-        _parsed_or_path_error(read_squad, path)
+        _path_error(read_squad, path)
 
 
 @settings(max_examples=30, deadline=None)

@@ -125,19 +125,31 @@ def test_tensorboard_scalars_history_and_keep_last(tmp_path):
             tags.update(v.tag for v in event.summary.value)
     assert {"loss", "learning_rate", "examples_per_second"} <= tags
     assert (tmp_path / "r/training_curves.png").read_bytes()[:4] == b"\x89PNG"
+    # 6 steps an epoch, 2 epochs, a row every 2 steps.
+    history = json.loads((tmp_path / "r/history.json").read_text())
+    assert [row["step"] for row in history] == [2, 4, 6, 8, 10, 12]
 
 
 def test_early_stopping_and_best_weights(tmp_path):
     scores = iter([0.5, 0.7, 0.6, 0.6, 0.9])
+    seen = []
 
     def evaluate(model):
+        seen.append({v.path: v.numpy() for v in model.weights})
         return {"accuracy": next(scores)}
 
-    _, result = train(tmp_path / "e", epochs=10, eval_every=2, early_stopping=2,
-                      evaluate=evaluate)
+    final, result = train(tmp_path / "e", epochs=10, eval_every=2, early_stopping=2,
+                          evaluate=evaluate)
     # 0.5, 0.7 (best), 0.6, 0.6 -> two without improvement: stop at step 8.
     assert result.stopped_early and result.step == 8 and result.best_metric == 0.7
-    assert (tmp_path / "e/checkpoints/best.safetensors").is_file()
+    # The kept weights are those scored 0.7 (step 4), not the last ones.
+    from tfbert.model_dir import read_weights
+
+    best = read_weights(tmp_path / "e/checkpoints/best.safetensors")
+    assert len(best) == len(seen[1])
+    for (name, value), expected in zip(sorted(best.items()), sorted(seen[1].items())):
+        np.testing.assert_array_equal(value, expected[1], err_msg=name)
+    assert max(np.abs(seen[1][k] - final[k]).max() for k in final) > 1e-4
 
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16", "float16"])

@@ -27,14 +27,14 @@ def _size(path) -> int:
                for root, _, files in os.walk(path) for f in files)
 
 
-def _labels(predictor, records):
-    """Predicted labels of `records`, with a progress bar."""
+def _predictions(predictor, records):
+    """Predictions of `records` (label and probabilities), with a progress bar."""
     bar = progress_bar(len(records), unit_name="text")
-    labels = []
+    predictions = []
     for start in range(0, len(records), CHUNK):
-        labels += [p["label"] for p in predictor.predict(records[start:start + CHUNK])]
-        bar.update(len(labels))
-    return labels
+        predictions += predictor.predict(records[start:start + CHUNK])
+        bar.update(len(predictions))
+    return predictions
 
 
 def _latency_ms(predictor, records) -> float:
@@ -67,15 +67,23 @@ def compare(recipe, paths, saved_model, echo=print) -> dict:
                  lambda: SavedModelPredictor(saved_model)),
                 ("TFLite int8 + metadata", paths.tflite, paths.tflite,
                  lambda: LitePredictor(paths.tflite))]
-    rows, answers = [], {}
+    rows, answers, keras = [], {}, None
     for name, path, weights, load in runtimes:
         echo(f"      {name}: scoring {len(test):,} test texts, timing single texts")
         predictor = load()
-        predicted = _labels(predictor, test)
-        correct = sum(p == r["label"] for p, r in zip(predicted, test))
+        predicted = _predictions(predictor, test)
+        keras = keras or predicted   # the first runtime is the Keras model
+        correct = sum(p["label"] == r["label"] for p, r in zip(predicted, test))
         rows.append({"artifact": name, "path": path, "bytes": _size(weights),
                      "latency_ms": round(_latency_ms(predictor, sentences), 2),
-                     "accuracy": 100 * correct / len(test)})
+                     "accuracy": 100 * correct / len(test),
+                     # Text by text against the Keras model: the share given its label, and
+                     # the largest change of any class's probability.
+                     "agreement_with_keras": 100 * sum(
+                         p["label"] == k["label"] for p, k in zip(predicted, keras)) / len(test),
+                     "max_probability_change": max(
+                         abs(p["probabilities"][c] - k["probabilities"][c])
+                         for p, k in zip(predicted, keras) for c in k["probabilities"])})
         answers[name] = [(p["label"], p["probabilities"][p["label"]])
                          for p in predictor.predict(sentences)]
     int8 = variants["int8"]
