@@ -71,9 +71,16 @@ def test_convert_refuses_non_empty_destination(model_dir, tmp_path):
     result = CliRunner().invoke(cli, ["convert", str(model_dir), str(tmp_path / "taken")])
     assert result.exit_code == 2 and "not a tfbert model directory" in result.output
     assert (tmp_path / "taken" / "keep.txt").read_text() == "mine"
-    # An existing model directory is replaced as a whole.
+    # An existing model directory is replaced as a whole: the same files, the same weights,
+    # no staging or old copy left beside it.
+    before = {p.name: p.read_bytes() for p in model_dir.iterdir() if p.is_file()}
+    siblings = sorted(p.name for p in model_dir.parent.iterdir())
     result = CliRunner().invoke(cli, ["convert", str(model_dir), str(model_dir)])
     assert result.exit_code == 0, result.output
+    after = {p.name: p.read_bytes() for p in model_dir.iterdir() if p.is_file()}
+    assert after.keys() == before.keys()
+    assert after["model.safetensors"] == before["model.safetensors"]
+    assert sorted(p.name for p in model_dir.parent.iterdir()) == siblings
 
 
 def test_demo_rejects_bad_settings_before_doing_anything(tmp_path):
