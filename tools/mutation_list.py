@@ -191,10 +191,10 @@ MUTATIONS = [
              "the decay does not reach zero at the last step"),
     # --- export ---------------------------------------------------------------------------
     Mutation("pair-signature-texts-swapped", "tfbert/export/serving.py",
-             "ServingModule.signatures",
-             '_strings("text"), _strings("text_pair")])', '_strings("text_pair"), _strings("text")])',
+             "ServingModule._classify_pair",
+             "self.tokenizer.encode(text, text_pair,", "self.tokenizer.encode(text_pair, text,",
              ("tests/export/test_saved_model.py::test_fresh_process_signatures_match_keras_and_predict",),
-             "the served pair signature reads the pair first"),
+             "the served pair signature encodes the pair first"),
     Mutation("metadata-segment-role-unknown", "tfbert/export/metadata.py", "_guess_role",
              'if "segment" in name or "type_ids" in name:', 'if "type_ids" in name:',
              (METADATA_EXPORT,), "MediaPipe metadata without the segment_ids input"),
