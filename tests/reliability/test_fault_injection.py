@@ -5,20 +5,13 @@ The default tier checks only the tool's inspectors on hand-made damaged director
 subprocess); the trials run real `tfbert` commands and are `slow`.
 """
 
-import importlib.util
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
 
-TOOL = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "tools",
-                    "fault_injection.py")
-_spec = importlib.util.spec_from_file_location("fault_injection_tool", TOOL)
-fi = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = fi  # dataclasses look their module up there
-_spec.loader.exec_module(fi)
+from tools import fault_injection as fi
 
 
 # === The inspectors (default tier) ===

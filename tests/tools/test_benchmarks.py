@@ -4,18 +4,12 @@ The fixtures have the shapes the scripts write (`--json`), with round numbers, s
 expected ratio can be worked out by hand; nothing is measured and TensorFlow is not needed.
 """
 
-import importlib.util
 import json
 import os
-import sys
 
 import pytest
 
-TOOL = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "tools", "benchmarks.py")
-_spec = importlib.util.spec_from_file_location("benchmarks_tool", TOOL)
-benchmarks = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = benchmarks  # dataclasses look their module up there
-_spec.loader.exec_module(benchmarks)
+from tools import benchmarks
 
 TRAINING = {  # bench_training.py
     "machine": "x86_64", "cpus": 2,
