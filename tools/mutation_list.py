@@ -30,8 +30,8 @@ MUTATIONS = [
              '"qa_outputs.weight",\n                False, True)',
              (f"{HF_HEADS}[qa]",),
              "qa_outputs.weight (in, out) both ways: a round trip hides it, HF's layout does not"),
-    Mutation("pretrain-vocab-size-check-removed", "tfbert/training/pretrain.py", "pretrain",
-             'if len(vocab) != settings["vocab_size"]:', "if False:",
+    Mutation("pretrain-vocab-size-check-removed", "tfbert/data/pretraining.py",
+             "check_vocab_size", "if made != vocab_size:", "if False:",
              ("tests/reliability/test_malformed.py::test_malformed_input_is_one_line_exit_2"
               "[pretrain-vocab-size-differs-from-data]",),
              "a vocabulary of another size than the data's trains on wrong ids"),

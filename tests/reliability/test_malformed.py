@@ -438,7 +438,7 @@ CASES += [
     Case("pretrain-vocab-size-differs-from-data",
          lambda w: ["pretrain", w.pd_dir, "--vocab", w.vocab_plus(2), "--preset", "tiny",
                     "--out", w.out, "--max-steps", 1],
-         lambda w: ["vocab_plus.txt"], r"has \d+ tokens but .* made with a vocabulary of \d+",
+         lambda w: ["vocab_plus.txt"], r"made with a vocabulary of \d+ tokens, but --vocab .*vocab_plus.txt has \d+",
          keep=lambda w: [w.pd_dir]),
 ]
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+SHUFFLE_BUFFER = 100_000
+
 
 class Masker:
     """Turns batches of pre-training instances into the `BertPretrainer`'s inputs.
@@ -143,3 +145,23 @@ def _pad(values: tf.RaggedTensor, width: int, pad=0):
     dense = values.to_tensor(default_value=tf.cast(pad, values.dtype), shape=[None, width])
     mask = tf.ones_like(values, tf.int32).to_tensor(shape=[None, width])
     return dense, mask
+
+
+def masked_batches(directory, vocab, batch, seed, epoch, max_predictions=0, whole_word=None,
+                   shuffle=True):
+    """The epoch's masked batches `(inputs, targets)` of `directory` (drop remainder).
+
+    Order and masks are a function of `(seed, epoch)`: the shuffle is seeded and the
+    masks are stateless draws from `(seed, epoch, batch index)`.
+    """
+    from tfbert.data.pretraining import load_pretraining_dataset
+
+    dataset, manifest = load_pretraining_dataset(directory)
+    settings = manifest["settings"]
+    whole = settings.get("whole_word_masking", False) if whole_word is None else whole_word
+    masker = Masker(vocab, seq_len=settings["seq_len"], max_predictions=max_predictions or None,
+                    whole_word=whole, seed=seed * 100_003 + epoch)
+    if shuffle:
+        dataset = dataset.shuffle(min(SHUFFLE_BUFFER, manifest["instances"]),
+                                  seed=seed * 100_003 + epoch, reshuffle_each_iteration=False)
+    return masker.apply(dataset.ragged_batch(batch, drop_remainder=True)), manifest

@@ -299,6 +299,17 @@ def read_manifest(out_dir) -> dict:
     return manifest
 
 
+def check_vocab_size(out_dir, manifest, vocab_size, vocabulary, data_flag="") -> None:
+    """The one check that `vocabulary` (its name for the message, e.g. "--vocab v.txt"),
+    of `vocab_size` tokens, is the one the data in `out_dir` was made with: the ids in the
+    shards index it."""
+    made = manifest["settings"]["vocab_size"]
+    if made != vocab_size:
+        raise ValueError(f"{data_flag}{out_dir}: was made with a vocabulary of {made} tokens, "
+                         f"but {vocabulary} has {vocab_size}; expected the vocab.txt the data "
+                         "was made with")
+
+
 def verify_shards(out_dir, manifest) -> None:
     """Every shard is there and is the file `pretrain-data` wrote (SHA-256), so a truncated
     or replaced shard stops training before its first step, not in the middle."""

@@ -27,15 +27,12 @@ def pretrain_metrics(model, data_dir, vocab, batch_size=32, max_batches=0, seed=
                      verify=True) -> dict:
     """Masked-LM accuracy and perplexity (and next-sentence accuracy when the model has
     the head) on a `pretrain-data` directory, with masks fixed by `seed`."""
-    from tfbert.data.pretraining import read_manifest, verify_shards
-    from tfbert.training.pretrain import masked_batches
+    from tfbert.data.masking import masked_batches
+    from tfbert.data.pretraining import check_vocab_size, read_manifest, verify_shards
 
     if verify:  # (pre-training checks its --dev once, before the first step)
         manifest = read_manifest(data_dir)
-        if manifest["settings"]["vocab_size"] != len(vocab):
-            raise ValueError(f"{data_dir}: made with a vocabulary of "
-                             f"{manifest['settings']['vocab_size']} tokens; the model's has "
-                             f"{len(vocab)}")
+        check_vocab_size(data_dir, manifest, len(vocab), "the model's vocabulary")
         verify_shards(data_dir, manifest)
     batches, _ = masked_batches(data_dir, vocab, batch_size, seed, epoch=0, shuffle=False)
     if max_batches:

@@ -14,14 +14,13 @@ import os
 
 from tfbert.atomic import sha256_file
 from tfbert.config import BertConfig
-from tfbert.data.masking import Masker
-from tfbert.data.pretraining import load_pretraining_dataset, read_manifest, verify_shards
+from tfbert.data.masking import masked_batches
+from tfbert.data.pretraining import check_vocab_size, read_manifest, verify_shards
 from tfbert.model_dir import TaskSpec, task_model, write_model_files
 from tfbert.training import checkpoints, losses
 from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
 from tfbert.training.trainer import Trainer, TrainSettings, prepare
 
-SHUFFLE_BUFFER = 100_000
 DEV_BATCH = 32
 
 
@@ -59,24 +58,6 @@ def _check_data(job, manifest):
                          "pre-train with --no-nsp too")
 
 
-def masked_batches(directory, vocab, batch, seed, epoch, max_predictions=0, whole_word=None,
-                   shuffle=True):
-    """The epoch's masked batches `(inputs, targets)` of `directory` (drop remainder).
-
-    Order and masks are a function of `(seed, epoch)`: the shuffle is seeded and the
-    masks are stateless draws from `(seed, epoch, batch index)`.
-    """
-    dataset, manifest = load_pretraining_dataset(directory)
-    settings = manifest["settings"]
-    whole = settings.get("whole_word_masking", False) if whole_word is None else whole_word
-    masker = Masker(vocab, seq_len=settings["seq_len"], max_predictions=max_predictions or None,
-                    whole_word=whole, seed=seed * 100_003 + epoch)
-    if shuffle:
-        dataset = dataset.shuffle(min(SHUFFLE_BUFFER, manifest["instances"]),
-                                  seed=seed * 100_003 + epoch, reshuffle_each_iteration=False)
-    return masker.apply(dataset.ragged_batch(batch, drop_remainder=True)), manifest
-
-
 def pretrain(job: PretrainJob, verbose=True):
     """Runs (or resumes) `job`; returns the `TrainResult`."""
     from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
@@ -99,16 +80,13 @@ def pretrain(job: PretrainJob, verbose=True):
     if not job.vocab:
         raise ValueError("--vocab is required: the vocab.txt the data was made with")
     vocab = read_vocab(job.vocab)
-    if len(vocab) != settings["vocab_size"]:
-        raise ValueError(f"--vocab {job.vocab}: has {len(vocab)} tokens but {job.data} was "
-                         f"made with a vocabulary of {settings['vocab_size']}")
+    check_vocab_size(job.data, manifest, len(vocab), f"--vocab {job.vocab}")
     _check_data(job, manifest)
     if job.dev:
         dev_manifest = read_manifest(job.dev)
         verify_shards(job.dev, dev_manifest)
-        if dev_manifest["settings"]["vocab_size"] != len(vocab):
-            raise ValueError(f"--dev {job.dev}: was made with a vocabulary of "
-                             f"{dev_manifest['settings']['vocab_size']}, not {len(vocab)}")
+        check_vocab_size(job.dev, dev_manifest, len(vocab), f"--vocab {job.vocab}",
+                         data_flag="--dev ")
         if dev_manifest["instances"] < DEV_BATCH:
             raise ValueError(f"--dev {job.dev}: {dev_manifest['instances']} instances, fewer "
                              f"than one scoring batch of {DEV_BATCH}")
