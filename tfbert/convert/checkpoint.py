@@ -9,7 +9,7 @@ import os
 from tfbert import textfile
 from tfbert.config import BertConfig
 from tfbert.convert import names
-from tfbert.model_dir import TaskSpec
+from tfbert.task import TaskSpec
 
 
 @dataclasses.dataclass

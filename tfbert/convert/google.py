@@ -13,7 +13,9 @@ import numpy as np
 from tfbert.config import BertConfig
 from tfbert.convert import names
 from tfbert.convert.checkpoint import Checkpoint, check_vocab, from_source_names, to_source_names
-from tfbert.model_dir import TaskSpec, check_config_fits, declared_lowercase
+from tfbert.model_dir import check_config_fits
+from tfbert.task import TaskSpec
+from tfbert.tokenization.casing import declared_lowercase
 from tfbert.textfile import first_line
 
 CHECKPOINT_PREFIX = "bert_model.ckpt"

@@ -13,9 +13,10 @@ from tfbert.config import BertConfig
 from tfbert.convert import names
 from tfbert.convert.checkpoint import (Checkpoint, check_vocab, from_source_names, read_json_config,
                                        to_source_names)
-from tfbert.model_dir import (TaskSpec, check_config_fits, declared_lowercase, default_stride,
-                              read_weights)
+from tfbert.model_dir import check_config_fits, read_weights
+from tfbert.task import TaskSpec, default_stride
 from tfbert.textfile import read_json
+from tfbert.tokenization.casing import declared_lowercase
 
 # Buffers and tied copies that carry no information of their own.
 _IGNORED = ("embeddings.position_ids", "cls.predictions.decoder.weight",

@@ -14,7 +14,9 @@ import numpy as np
 
 from tfbert.config import BertConfig
 from tfbert.convert.checkpoint import Checkpoint, check_vocab, read_json_config
-from tfbert.model_dir import TaskSpec, declared_lowercase, encoder_parameters
+from tfbert.model_dir import encoder_parameters
+from tfbert.task import TaskSpec
+from tfbert.tokenization.casing import declared_lowercase
 from tfbert.textfile import first_line, read_json
 
 EXTRA_MESSAGE = ("keras-hub is needed to read keras-hub presets; install it with "

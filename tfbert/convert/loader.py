@@ -6,6 +6,7 @@ import dataclasses
 import os
 
 from tfbert import model_dir
+from tfbert.task import TASKS
 from tfbert.atomic import staged_directory
 from tfbert.convert.checkpoint import Checkpoint, check_vocab
 from tfbert.convert.google import is_google_dir, read_google_checkpoint, write_google_checkpoint
@@ -77,8 +78,8 @@ def load(path, task: str | None = None):
     >>> encoder = tfbert.load("uncased_L-12_H-768_A-12")   # doctest: +SKIP
     >>> encoder(inputs)["pooled_output"]                   # doctest: +SKIP
     """
-    if task is not None and task not in model_dir.TASKS:
-        raise ValueError(f"task must be one of {model_dir.TASKS}. Received: task={task!r}")
+    if task is not None and task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}. Received: task={task!r}")
     path = os.fspath(path)
     checkpoint = read_checkpoint(path)
     if task is None:

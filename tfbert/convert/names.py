@@ -88,7 +88,7 @@ def span_qa_rows():
 
 
 def task_rows(task, num_layers, next_sentence=True):
-    """All rows of a task's model (see `tfbert.model_dir.TASKS`)."""
+    """All rows of a task's model (see `tfbert.task.TASKS`)."""
     rows = encoder_rows(num_layers)
     if task == "pretrain":
         rows += masked_lm_rows() + (next_sentence_rows() if next_sentence else [])

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from tfbert import textfile
 from tfbert.atomic import atomic_file, sha256_file, write_json
-from tfbert.model_dir import MAX_LENGTH
+from tfbert.task import MAX_LENGTH
 from tfbert.tokenization.normalize import is_cjk
 
 MANIFEST = "manifest.json"

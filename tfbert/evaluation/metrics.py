@@ -14,6 +14,8 @@ import string
 
 import numpy as np
 
+from tfbert.task.decoding import entities
+
 
 def _prf(tp, n_pred, n_true):
     """(precision, recall, f1) from true positives, predicted and true counts; 0 when undefined."""
@@ -110,44 +112,6 @@ def multilabel_metrics(y_true, y_pred, labels):
         "examples": int(true.shape[0]),
         "per_class": per_class,
     }
-
-
-def _split_tag(tag):
-    """("B"|"I"|"E"|"S"|"O", type) for one tag; anything without such a prefix is "O"."""
-    if not isinstance(tag, str):
-        raise ValueError(f"NER tags must be strings like 'B-PER'. Received: {tag!r}")
-    prefix, dash, kind = tag.partition("-")
-    if dash and prefix in ("B", "I", "E", "S"):
-        return prefix, kind
-    return "O", ""
-
-
-def entities(tags):
-    """The entities in one tag sequence, as (type, start, end_exclusive), conlleval-style.
-
-    IOB2, IOB1 and IOBES: B-X and S-X always start an entity; I-X and E-X continue one only
-    after B-X or I-X of the same type, otherwise they start one (so "O I-PER" and
-    "B-LOC I-PER" both yield a PER); E-X and S-X close their entity; "O" or any tag without a
-    B-/I-/E-/S- prefix ends the current one.
-
-    >>> entities(["B-PER", "I-PER", "O", "I-LOC"])
-    [('PER', 0, 2), ('LOC', 3, 4)]
-    """
-    found, start, kind = [], None, ""
-    prev_prefix, prev_kind = "O", ""
-    for i, tag in enumerate(list(tags) + ["O"]):  # the sentinel closes an entity at the end
-        prefix, this_kind = _split_tag(tag)
-        ends = prev_prefix != "O" and (
-            prev_prefix in "ES" or prefix in "BSO" or prev_kind != this_kind)
-        if ends:
-            found.append((kind, start, i))
-            start = None
-        starts = prefix != "O" and (
-            prefix in "BS" or prev_prefix in "ESO" or prev_kind != this_kind)
-        if starts:
-            start, kind = i, this_kind
-        prev_prefix, prev_kind = prefix, this_kind
-    return found
 
 
 def ner_metrics(true_sequences, pred_sequences):

@@ -70,7 +70,7 @@ def _max_plus(a, b):
 
 
 def constrained_tags(log_probs, lengths, labels, max_words):
-    """`scoring.constrained_tags` for a batch: `log_probs` `(batch, words, K)` float64,
+    """`tfbert.task.constrained_tags` for a batch: `log_probs` `(batch, words, K)` float64,
     rows padded past `lengths` `(batch,)`, `words` at most the static `max_words`; returns
     the tag ids `(batch, words)` of each row's best IOB2-valid sequence (padding: any).
 
@@ -79,7 +79,7 @@ def constrained_tags(log_probs, lengths, labels, max_words):
     the row), are doubling scans unrolled at trace time (log2(max_words) steps), so the
     graph holds dense ops only: no loops for TF Serving or a converter to handle.
     """
-    from tfbert.training.scoring import NEVER, transitions
+    from tfbert.task.decoding import NEVER, transitions
 
     allowed, may_start = transitions(labels)
     k = len(labels)
@@ -228,7 +228,7 @@ def qa_windows(tokenizer, questions, contexts, max_length, doc_stride, max_query
 
 def qa_best_spans(start_logits, end_logits, example, char_spans, num_examples, max_pieces,
                   no_answer):
-    """Per example, the best span over its windows (as `scoring.best_spans`).
+    """Per example, the best span over its windows (as `tfbert.task.best_spans`).
 
     Returns `(has_answer, start_char, end_char, score)`, each `(batch,)`.
     """

@@ -11,7 +11,7 @@ import tensorflow_text as tf_text
 
 from tfbert.export.serving import hold_model
 from tfbert.tokenization import BertTokenizer
-from tfbert.training.scoring import MAX_ANSWER_PIECES
+from tfbert.task.decoding import MAX_ANSWER_PIECES
 
 
 class LiteModule(tf.Module):

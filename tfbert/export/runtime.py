@@ -11,9 +11,8 @@ import os
 
 import numpy as np
 
-from tfbert.model_dir import TaskSpec
-from tfbert.training.predict import entity_spans, label_result, split_words
-from tfbert.training.scoring import constrained_tags
+from tfbert.task import TaskSpec, constrained_tags, entity_spans, label_result
+from tfbert.tokenization.normalize import split_words
 
 
 def is_exported(path) -> bool:

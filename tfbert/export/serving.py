@@ -17,7 +17,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfbert.export import graph_tasks
-from tfbert.training.scoring import MAX_ANSWER_PIECES
+from tfbert.task.decoding import MAX_ANSWER_PIECES
 
 ENCODER_INPUTS = ("token_ids", "segment_ids", "padding_mask")
 

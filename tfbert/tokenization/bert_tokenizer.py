@@ -9,7 +9,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from tfbert import textfile
-from tfbert.model_dir import declared_lowercase
+from tfbert.tokenization.casing import declared_lowercase
 from tfbert.tokenization.normalize import MAX_CHARS_PER_WORD, normalize, normalize_characters
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")

@@ -9,6 +9,8 @@ its own normalisation off. They have TF kernels (TF Serving, tf.data) but no TFL
 
 from __future__ import annotations
 
+import re
+
 import tensorflow as tf
 import tensorflow_text as tf_text
 
@@ -79,3 +81,25 @@ def normalize_characters(chars: tf.Tensor, lowercase: bool) -> tf.Tensor:
     if lowercase:  # folded first, as in `normalize`: "≠" decomposes to "=" + a mark
         chars = _fold(chars)
     return tf.strings.regex_replace(chars, f"([{_PUNCT}])", r" \1 ")
+
+
+_WORD = re.compile(r"\S+")
+
+
+def split_words(text):
+    """Words with character spans: whitespace-separated, and each CJK ideograph its own
+    word (how BERT tokenizes Chinese, and how the per-character NER corpora are tagged)."""
+    words = []
+    for match in _WORD.finditer(text):
+        piece, start, run = match.group(), match.start(), None
+        for offset, char in enumerate(piece):
+            if is_cjk(char):
+                if run is not None:
+                    words.append((piece[run:offset], start + run, start + offset))
+                    run = None
+                words.append((char, start + offset, start + offset + 1))
+            elif run is None:
+                run = offset
+        if run is not None:
+            words.append((piece[run:], start + run, start + len(piece)))
+    return words

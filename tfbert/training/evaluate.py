@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from tfbert import evaluation
-from tfbert.model_dir import WINDOWED_TASKS
+from tfbert.task import WINDOWED_TASKS
 from tfbert.training import scoring, tasks
 
 

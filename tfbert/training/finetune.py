@@ -14,8 +14,9 @@ import os
 
 from tfbert.atomic import sha256_file
 from tfbert.config import BertConfig
-from tfbert.model_dir import (POOLED_TASKS, POOLINGS, WINDOWED_TASKS, TaskSpec, check_doc_stride,
-                              default_stride, task_model, write_model_files)
+from tfbert.model_dir import task_model, write_model_files
+from tfbert.task import (POOLED_TASKS, POOLINGS, TaskSpec, WINDOWED_TASKS, check_doc_stride,
+                         default_stride, detect_tag_scheme)
 from tfbert.training import checkpoints, losses, scoring, tasks
 from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
 from tfbert.training.trainer import Trainer, TrainSettings, prepare
@@ -92,7 +93,7 @@ class FinetuneJob:
 def _encoder_source(job: FinetuneJob):
     """`(config, vocab file, lowercase, build_encoder)`."""
     from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
-    from tfbert.model_dir import declared_lowercase
+    from tfbert.tokenization.casing import declared_lowercase
     from tfbert.modeling import BertEncoder
     from tfbert.tokenization import read_vocab
 
@@ -146,7 +147,7 @@ def finetune(job: FinetuneJob, verbose=True):
     train, dev = load(job.train), load(job.dev) if job.dev else None
     no_answer = job.task == "qa" and any(e.is_impossible or not e.answers
                                          for e in train.examples)
-    scheme, first_iob1 = scoring.detect_tag_scheme(train.examples) if job.task == "ner" \
+    scheme, first_iob1 = detect_tag_scheme(train.examples) if job.task == "ner" \
         else ("", None)
     spec = TaskSpec(task=job.task, labels=tuple(labels), max_length=job.max_length,
                     lowercase=lowercase, doc_stride=job.doc_stride,

@@ -7,57 +7,14 @@ tokens for each `[MASK]`; encoder: the mean-pooled `embedding`.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import tensorflow as tf
 
 from tfbert.data.features import encode_ner, encode_qa
 from tfbert.data.readers import QAExample
-from tfbert.evaluation import entities
-from tfbert.tokenization import normalize
+from tfbert.task.decoding import best_spans, entity_spans, label_result, ner_tags, softmax
+from tfbert.tokenization.normalize import split_words
 from tfbert.training import scoring
-
-_WORD = re.compile(r"\S+")
-
-
-def split_words(text):
-    """Words with character spans: whitespace-separated, and each CJK ideograph its own
-    word (how BERT tokenizes Chinese, and how the per-character NER corpora are tagged)."""
-    words = []
-    for match in _WORD.finditer(text):
-        piece, start, run = match.group(), match.start(), None
-        for offset, char in enumerate(piece):
-            if normalize.is_cjk(char):
-                if run is not None:
-                    words.append((piece[run:offset], start + run, start + offset))
-                    run = None
-                words.append((char, start + offset, start + offset + 1))
-            elif run is None:
-                run = offset
-        if run is not None:
-            words.append((piece[run:], start + run, start + len(piece)))
-    return words
-
-
-def label_result(record, probabilities, labels, multi_label=False):
-    """`record` with its `label` (multi-label: `labels` over 0.5) and `probabilities` by
-    label name: the classify/pair answer of every runtime."""
-    if multi_label:
-        return {**record, "labels": [labels[i] for i in np.flatnonzero(probabilities > 0.5)],
-                "probabilities": dict(zip(labels, map(float, probabilities)))}
-    return {**record, "label": labels[int(np.argmax(probabilities))],
-            "probabilities": dict(zip(labels, map(float, probabilities)))}
-
-
-def entity_spans(text, words, tags, scores):
-    """Entities (text, type, character start/end, mean tag probability) from per-word
-    tags; `words` as `split_words` gives them."""
-    return [{"text": text[words[s][1]:words[e - 1][2]], "type": kind,
-             "start": words[s][1], "end": words[e - 1][2],
-             "score": float(np.mean(scores[s:e]))}
-            for kind, s, e in entities(tags)]
-
 
 class Predictor:
     """Loads a model directory once and predicts batches of raw inputs.
@@ -104,7 +61,7 @@ class Predictor:
             pairs = [r.get("pair", "") for r in records] if self.task == "pair" else None
             logits = self._outputs(self.tokenizer(texts, pairs, max_length=length))["logits"]
             multi = self.spec.multi_label
-            probs = 1.0 / (1.0 + np.exp(-logits)) if multi else scoring.softmax(logits)
+            probs = 1.0 / (1.0 + np.exp(-logits)) if multi else softmax(logits)
             return [label_result(r, p, self.labels, multi) for r, p in zip(records, probs)]
         if self.task == "ner":
             return self._ner(records)
@@ -124,11 +81,11 @@ class Predictor:
                                                            self.labels, self.spec.max_length,
                                                            stride=self.spec.doc_stride)
         logits = self._outputs(inputs)["logits"]
-        tags = scoring.ner_tags(logits, word_index, sentence_index,
+        tags = ner_tags(logits, word_index, sentence_index,
                                 [len(words) for words in split], self.labels,
                                 self.spec.tag_scheme)
         # Each word's probability of its tag, at its first piece (as the tag itself).
-        probabilities = scoring.softmax(logits)
+        probabilities = softmax(logits)
         tag_id = {label: i for i, label in enumerate(self.labels)}
         word_scores = [[0.0] * len(words) for words in split]
         for row, sentence in enumerate(sentence_index):
@@ -148,7 +105,7 @@ class Predictor:
         inputs, _, windows = encode_qa(self.tokenizer, examples, self.spec.max_length,
                                        self.spec.doc_stride, self.spec.max_query_length)
         outputs = self._outputs(inputs)
-        spans = scoring.best_spans(outputs["start_logits"], outputs["end_logits"], windows,
+        spans = best_spans(outputs["start_logits"], outputs["end_logits"], windows,
                                    len(records), no_answer=self.spec.no_answer)
         out = []
         for record, span in zip(records, spans):
@@ -191,7 +148,7 @@ class Predictor:
         for record, row_positions, row_logits in zip(records, positions, logits):
             masks = []
             for k in range(len(row_positions)):
-                probs = scoring.softmax(row_logits[k])
+                probs = softmax(row_logits[k])
                 top = np.argsort(-probs)[:self.top_k]
                 masks.append([{"token": self.tokenizer.vocab[i], "score": float(probs[i])}
                               for i in top])

@@ -16,7 +16,8 @@ from tfbert.atomic import sha256_file
 from tfbert.config import BertConfig
 from tfbert.data.masking import masked_batches
 from tfbert.data.pretraining import check_vocab_size, read_manifest, verify_shards
-from tfbert.model_dir import TaskSpec, task_model, write_model_files
+from tfbert.model_dir import task_model, write_model_files
+from tfbert.task import TaskSpec
 from tfbert.training import checkpoints, losses
 from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
 from tfbert.training.trainer import Trainer, TrainSettings, prepare

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfbert.data import features, readers
-from tfbert.model_dir import default_stride
+from tfbert.task import default_stride
 
 
 @dataclasses.dataclass

@@ -1,0 +1,17 @@
+"""What a fine-tuned model's task is, and how its outputs become answers.
+
+`spec`: the schema of `task.json` (`TaskSpec`, the tasks, their bounds and defaults).
+`decoding`: labels, IOB2 tag sequences, entities and QA spans from model outputs, shared
+by every runtime. Imports numpy and `tfbert.config` only.
+"""
+
+from tfbert.task.decoding import (best_spans, constrained_tags, detect_tag_scheme, entities,
+                                  entity_spans, label_result, ner_tags, softmax)
+from tfbert.task.spec import (MAX_LENGTH, POOLED_TASKS, POOLINGS, TAG_SCHEMES, TASKS,
+                              WINDOWED_TASKS, TaskSpec, check_doc_stride, default_stride,
+                              read_task_spec)
+
+__all__ = ["MAX_LENGTH", "POOLED_TASKS", "POOLINGS", "TAG_SCHEMES", "TASKS", "WINDOWED_TASKS",
+           "TaskSpec", "best_spans", "check_doc_stride", "constrained_tags", "default_stride",
+           "detect_tag_scheme", "entities", "entity_spans", "label_result", "ner_tags",
+           "read_task_spec", "softmax"]

@@ -1,0 +1,193 @@
+"""The decoding every runtime shares: model outputs to a task's answers.
+
+Keras (`tfbert.predict`), SavedModel and TFLite predictors, `evaluate` and the dev scores
+during fine-tuning read labels, IOB2 tag sequences, entities and QA spans with these
+functions (the SavedModel graph computes the same with TF ops, `export.saved_model_tasks`),
+so that every runtime answers alike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAX_ANSWER_PIECES = 30
+# The score of a transition IOB2 forbids: far below any path of real log-probabilities,
+# yet finite, so that sums never meet inf - inf.
+NEVER = -1e9
+
+
+def softmax(logits, axis=-1):
+    shifted = np.exp(logits - logits.max(axis=axis, keepdims=True))
+    return shifted / shifted.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(logits, axis=-1):
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def _split_tag(tag):
+    """("B"|"I"|"E"|"S"|"O", type) for one tag; anything without such a prefix is "O"."""
+    if not isinstance(tag, str):
+        raise ValueError(f"NER tags must be strings like 'B-PER'. Received: {tag!r}")
+    prefix, dash, kind = tag.partition("-")
+    if dash and prefix in ("B", "I", "E", "S"):
+        return prefix, kind
+    return "O", ""
+
+
+def entities(tags):
+    """The entities in one tag sequence, as (type, start, end_exclusive), conlleval-style.
+
+    IOB2, IOB1 and IOBES: B-X and S-X always start an entity; I-X and E-X continue one only
+    after B-X or I-X of the same type, otherwise they start one (so "O I-PER" and
+    "B-LOC I-PER" both yield a PER); E-X and S-X close their entity; "O" or any tag without a
+    B-/I-/E-/S- prefix ends the current one.
+
+    >>> entities(["B-PER", "I-PER", "O", "I-LOC"])
+    [('PER', 0, 2), ('LOC', 3, 4)]
+    """
+    found, start, kind = [], None, ""
+    prev_prefix, prev_kind = "O", ""
+    for i, tag in enumerate(list(tags) + ["O"]):  # the sentinel closes an entity at the end
+        prefix, this_kind = _split_tag(tag)
+        ends = prev_prefix != "O" and (
+            prev_prefix in "ES" or prefix in "BSO" or prev_kind != this_kind)
+        if ends:
+            found.append((kind, start, i))
+            start = None
+        starts = prefix != "O" and (
+            prefix in "BS" or prev_prefix in "ESO" or prev_kind != this_kind)
+        if starts:
+            start, kind = i, this_kind
+        prev_prefix, prev_kind = prefix, this_kind
+    return found
+
+
+def label_result(record, probabilities, labels, multi_label=False):
+    """`record` with its `label` (multi-label: `labels` over 0.5) and `probabilities` by
+    label name: the classify/pair answer of every runtime."""
+    if multi_label:
+        return {**record, "labels": [labels[i] for i in np.flatnonzero(probabilities > 0.5)],
+                "probabilities": dict(zip(labels, map(float, probabilities)))}
+    return {**record, "label": labels[int(np.argmax(probabilities))],
+            "probabilities": dict(zip(labels, map(float, probabilities)))}
+
+
+def entity_spans(text, words, tags, scores):
+    """Entities (text, type, character start/end, mean tag probability) from per-word
+    tags; `words` as `split_words` gives them."""
+    return [{"text": text[words[s][1]:words[e - 1][2]], "type": kind,
+             "start": words[s][1], "end": words[e - 1][2],
+             "score": float(np.mean(scores[s:e]))}
+            for kind, s, e in entities(tags)]
+
+
+def detect_tag_scheme(sentences) -> tuple:
+    """`("IOB2", None)` when every entity in `sentences` (`[(words, tags)]`) opens with
+    `B-` (an `I-X` only ever follows `B-X` or `I-X`), else `("IOB1", (sentence number,
+    tag))` naming the first entity that opens with `I-`. Recorded in task.json: only IOB2
+    models decode with `constrained_tags`."""
+    for number, (_, tags) in enumerate(sentences, 1):
+        previous = "O"
+        for tag in tags or ():
+            if tag.startswith("I-") and (previous[:2] not in ("B-", "I-")
+                                         or previous[2:] != tag[2:]):
+                return "IOB1", (number, tag)
+            previous = tag
+    return "IOB2", None
+
+
+def transitions(labels):
+    """`(allowed (K, K), may_start (K,))` of IOB2: `I-X` only after `B-X` or `I-X`, and
+    not first; any other tag anywhere."""
+    inside = [label[2:] if label.startswith("I-") else None for label in labels]
+    kinds = [label[2:] if label[:2] in ("B-", "I-") else None for label in labels]
+    allowed = np.array([[inside[j] is None or inside[j] == kinds[i]
+                         for j in range(len(labels))] for i in range(len(labels))])
+    return allowed, np.array([k is None for k in inside])
+
+
+def constrained_tags(log_probs, labels):
+    """The most probable IOB2-valid tag sequence (ids) for `log_probs` `(words, K)`.
+
+    Viterbi over the words' tag log-probabilities with the transitions `transitions`
+    allows, written so that the SavedModel's graph (`graph_tasks.constrained_tags`) can do
+    the same with dense ops: each tag's max-marginal (the best valid path's score through
+    it, forward plus backward), then, left to right, the best tag among those allowed after
+    the tag just chosen. Without ties that is the Viterbi path; with ties it is still valid.
+    An argmax per word can emit `O I-LOC`, which the entity rules read as a fragment of its
+    own; this cannot.
+    """
+    log_probs = np.asarray(log_probs, np.float64)   # as the graph, which sums in float64
+    if not len(log_probs):
+        return np.zeros(0, np.int64)
+    allowed, may_start = transitions(labels)
+    penalty = np.where(allowed, 0.0, NEVER)   # (from, to)
+    forward = np.empty_like(log_probs)
+    forward[0] = log_probs[0] + np.where(may_start, 0.0, NEVER)
+    for t in range(1, len(log_probs)):
+        forward[t] = (forward[t - 1][:, None] + penalty).max(0) + log_probs[t]
+    backward = np.zeros_like(log_probs)
+    for t in range(len(log_probs) - 2, -1, -1):
+        backward[t] = (penalty + (log_probs[t + 1] + backward[t + 1])[None, :]).max(1)
+    marginals = forward + backward
+    tags, permitted = [], may_start
+    for t in range(len(log_probs)):
+        tags.append(int(np.where(permitted, marginals[t], -np.inf).argmax()))
+        permitted = allowed[tags[-1]]
+    return np.array(tags, np.int64)
+
+
+def ner_tags(logits, word_index, sentence_index, sentence_lengths, labels, scheme=""):
+    """Per sentence, a tag per word from the logits at the word's first piece (in
+    whichever window of the sentence holds it); a word with no pieces gets `O`. With
+    `scheme="IOB2"` the sentence's tags are `constrained_tags` over its words, else each
+    word's argmax."""
+    # A word with no pieces is `O` (for IOB2 decoding: a word certain to be `O`, so the
+    # sequence stays valid across it).
+    only_o = np.full(len(labels), NEVER)
+    only_o[labels.index("O") if "O" in labels else 0] = 0.0
+    word_logits = [[only_o] * length for length in sentence_lengths]
+    for row, sentence in enumerate(sentence_index):
+        for position in np.flatnonzero(word_index[row] >= 0):
+            word_logits[sentence][word_index[row, position]] = logits[row, position]
+    tags = []
+    for words in word_logits:
+        if not words:
+            tags.append([])
+            continue
+        scores = np.stack(words).astype(np.float64)
+        ids = constrained_tags(log_softmax(scores), labels) if scheme == "IOB2" \
+            else scores.argmax(-1)
+        tags.append([labels[i] for i in ids])
+    return tags
+
+
+def best_spans(start_logits, end_logits, windows, num_examples, max_pieces=MAX_ANSWER_PIECES,
+               no_answer=False):
+    """Per example, `(score, window, start, end)` of the best span over all its windows:
+    the highest start + end logit with start <= end < start + max_pieces inside the
+    context; `None` when no window has a context span, or, with `no_answer` (a model
+    trained on SQuAD v2 data), when the `[CLS]` score beats the best span in the window
+    where it is lowest (google-research/bert's null score with threshold 0)."""
+    best = [None] * num_examples
+    null = [np.inf] * num_examples
+    for w, example in enumerate(windows["example_index"]):
+        null[example] = min(null[example], float(start_logits[w, 0] + end_logits[w, 0]))
+        in_context = windows["char_spans"][w, :, 0] >= 0
+        starts = np.where(in_context, start_logits[w], -np.inf)
+        ends = np.where(in_context, end_logits[w], -np.inf)
+        scores = starts[:, None] + ends[None, :]
+        length = np.arange(len(starts))
+        allowed = (length[None, :] >= length[:, None]) & \
+            (length[None, :] < length[:, None] + max_pieces)
+        scores = np.where(allowed, scores, -np.inf)
+        flat = int(scores.argmax())
+        score = float(scores.flat[flat])
+        if np.isfinite(score) and (best[example] is None or score > best[example][0]):
+            best[example] = (score, w, *divmod(flat, len(starts)))
+    if no_answer:
+        best = [None if span is None or null[e] > span[0] else span
+                for e, span in enumerate(best)]
+    return best
