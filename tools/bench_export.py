@@ -162,7 +162,7 @@ def read_evaluation(path, model_dir, limit=None):
     """`{"records", "truth", "labels", "model_max_length"}` of a labelled split, truth as
     ids into the model's task.json labels; read before any conversion, to fail early."""
     from tfbert.data.readers import label_ids, read_classification
-    from tfbert.export.litert_export import spread
+    from tfbert.export.tflite import spread
     from tfbert.task import read_task_spec
 
     spec = read_task_spec(model_dir)
@@ -188,12 +188,12 @@ def build(args, out, evaluation=None):
     the Keras comparison inputs and probabilities, and notes (with the Keras model's scores
     and `evaluation`'s encoded inputs when given)."""
     from tfbert.data import builtin
-    from tfbert.export import tflite
+    from tfbert.export import tflite_convert
 
     splits, labels, _ = builtin.load_classification("bbc-news")
     model, tokenizer, spec, source = load_classifier(args.model, labels)
-    module = tflite.LiteModule(model, tokenizer.vocab, spec, "metadata")
-    samples = tflite.sample_inputs(module, [{"text": t} for t, _ in
+    module = tflite_convert.LiteModule(model, tokenizer.vocab, spec, "metadata")
+    samples = tflite_convert.sample_inputs(module, [{"text": t} for t, _ in
                                             splits["test"][:args.check + 1]])
     calibration = [{"text": t} for t, _ in splits["train"][:args.calibration]]
     files = {FP32["tf"]: os.path.join(out, "savedmodel")}
@@ -203,13 +203,13 @@ def build(args, out, evaluation=None):
     for q in ("none", "fp16", "dynamic", "int8"):
         name = f"tflite {'fp32' if q == 'none' else q}"
         print(f"converting {name} ...", flush=True)
-        content, _ = tflite.convert(model, tokenizer.vocab, spec, tokenizer="metadata",
+        content, _ = tflite_convert.convert(model, tokenizer.vocab, spec, tokenizer="metadata",
                                     quantize=q, calibration=calibration)
         files[name] = os.path.join(out, name.replace(" ", "_") + ".tflite")
         with open(files[name], "wb") as f:
             f.write(content)
         for n in args.threads:
-            signature = tflite.make_interpreter(content, num_threads=n).get_signature_runner()
+            signature = tflite_convert.make_interpreter(content, num_threads=n).get_signature_runner()
             runners[name, n] = Runner(lambda x, s=signature: s(
                 ids=x[0], mask=x[1], segment_ids=x[2])["probability"])
     print("exporting onnx ...", flush=True)
@@ -228,7 +228,7 @@ def build(args, out, evaluation=None):
     info = {"source": source, "calibration_texts": len(calibration),
             "check_texts": len(samples)}
     if evaluation:
-        inputs = tflite.sample_inputs(module, evaluation["records"])
+        inputs = tflite_convert.sample_inputs(module, evaluation["records"])
         info["eval"] = {"data": args.eval_data, "examples": len(inputs),
                         "max_length": spec.max_length,
                         "model_max_length": evaluation["model_max_length"],

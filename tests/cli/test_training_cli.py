@@ -272,11 +272,11 @@ def test_qa_finetune_evaluate_predict(data, tmp_path):
     assert result.exit_code == 0, result.output
     # The exact match of the answers `predict` gives, question by question.
     from tfbert.evaluation.metrics import normalize_answer
-    from tfbert.training.predict import Predictor
+    from tfbert.predict.keras_model import KerasPredictor
 
     paragraphs = json.loads((data / "squad.json").read_text(encoding="utf-8"))["data"][0][
         "paragraphs"]
-    answers = Predictor(str(out)).predict([{"question": p["qas"][0]["question"],
+    answers = KerasPredictor(str(out)).predict([{"question": p["qas"][0]["question"],
                                             "context": p["context"]} for p in paragraphs])
     matches = [normalize_answer(a["answer"]) == normalize_answer(p["qas"][0]["answers"][0]["text"])
                for a, p in zip(answers, paragraphs)]

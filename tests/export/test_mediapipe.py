@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from tfbert.data import builtin
-from tfbert.export import litert_export
-from tfbert.training.predict import Predictor
+from tfbert.export import tflite
+from tfbert.predict.keras_model import KerasPredictor
 
 text = pytest.importorskip("mediapipe.tasks.python.text")
 
@@ -16,7 +16,7 @@ def test_mediapipe_text_classifier_matches_keras(model_dirs, tmp_path):
     from mediapipe.tasks.python.core.base_options import BaseOptions
 
     out = str(tmp_path / "classifier.tflite")
-    litert_export.export_tflite(model_dirs["classify"], out, "none", "metadata")
+    tflite.export_tflite(model_dirs["classify"], out, "none", "metadata")
     splits, _, _ = builtin.load_classification("bbc-news")
     # First lines of real test articles; ASCII, since MediaPipe's tokenizer does not
     # strip accents as an uncased BERT's does.
@@ -24,7 +24,7 @@ def test_mediapipe_text_classifier_matches_keras(model_dirs, tmp_path):
     sentences = [s for s in sentences if s.isascii()][:8]
     classifier = text.TextClassifier.create_from_options(
         text.TextClassifierOptions(base_options=BaseOptions(model_asset_path=out)))
-    expected = Predictor(model_dirs["classify"]).predict([{"text": s} for s in sentences])
+    expected = KerasPredictor(model_dirs["classify"]).predict([{"text": s} for s in sentences])
     labels = []
     for sentence, keras_result in zip(sentences, expected):
         categories = classifier.classify(sentence).classifications[0].categories

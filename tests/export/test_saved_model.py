@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from tests.export.conftest import TEXTS
-from tfbert.export import ops
-from tfbert.export.runtime import load_predictor
+from tfbert.export import saved_model_ops
+from tfbert.predict import load_predictor
 from tfbert.export.saved_model import export_saved_model, load_task_model
-from tfbert.training.predict import Predictor
+from tfbert.predict.keras_model import KerasPredictor
 
 LOADER = """
 import json, sys
@@ -110,7 +110,7 @@ def test_fresh_process_signatures_match_keras_and_predict(model_dirs, exported):
             np.testing.assert_allclose(served[path + "|encode"][key], np.asarray(value),
                                        atol=1e-5, err_msg=f"{task} encode {key}")
         out = served[path + "|serving_default"]
-        keras_path = Predictor(model_dirs[task]).predict(_records(task))
+        keras_path = KerasPredictor(model_dirs[task]).predict(_records(task))
         if task in ("classify", "pair"):
             np.testing.assert_allclose(
                 out["probabilities"], [list(r["probabilities"].values()) for r in keras_path],
@@ -129,7 +129,7 @@ def test_fresh_process_signatures_match_keras_and_predict(model_dirs, exported):
                     # as the Python path does for the text up to the last of them.
                     text = records[i]["text"]
                     assert words < len(record["tags"]) == len(split_words(text))
-                    record = Predictor(model_dirs[task]).predict(
+                    record = KerasPredictor(model_dirs[task]).predict(
                         [{"text": text[:split_words(text)[words - 1][2]]}])[0]
                 got = [(out["entity_types"][i][k], out["entity_texts"][i][k],
                         out["entity_starts"][i][k], out["entity_ends"][i][k])
@@ -175,7 +175,7 @@ def test_layout_assets_and_predict_runtime(model_dirs, exported):
     records = _records("classify")
     # The base directory resolves to its newest version.
     served = load_predictor(os.path.join(base, "classify")).predict(records)
-    keras_path = Predictor(model_dirs["classify"]).predict(records)
+    keras_path = KerasPredictor(model_dirs["classify"]).predict(records)
     assert [r["label"] for r in served] == [r["label"] for r in keras_path]
     for a, b in zip(served, keras_path):
         assert a.keys() == b.keys()
@@ -195,7 +195,7 @@ def test_versions_increase_and_failures_leave_nothing(model_dirs, tmp_path, monk
     def missing_op(found, version):
         raise ValueError("op Foo is missing")
 
-    monkeypatch.setattr(ops, "check_serving_ops", missing_op)
+    monkeypatch.setattr(saved_model_ops, "check_serving_ops", missing_op)
     with pytest.raises(ValueError, match="op Foo"):
         export_saved_model(model_dirs["classify"], "m", base)
     assert sorted(os.listdir(os.path.join(base, "m"))) == ["1", "2"]
@@ -213,22 +213,22 @@ def test_bad_requests(model_dirs, tmp_path):
 
 
 def test_op_check():
-    assert ops.check_serving_ops({"MatMul", "FastBertNormalize",
+    assert saved_model_ops.check_serving_ops({"MatMul", "FastBertNormalize",
                                   "TFText>WhitespaceTokenizeWithOffsetsV2"}, "2.20") == [
         "FastBertNormalize", "TFText>WhitespaceTokenizeWithOffsetsV2"]
     with pytest.raises(ValueError, match="FastBertNormalize .* only from 2.12"):
-        ops.check_serving_ops({"FastBertNormalize"}, "2.11")
+        saved_model_ops.check_serving_ops({"FastBertNormalize"}, "2.11")
     with pytest.raises(ValueError, match="op MyCustomOp is neither"):
-        ops.check_serving_ops({"MatMul", "MyCustomOp"}, "2.20")
+        saved_model_ops.check_serving_ops({"MatMul", "MyCustomOp"}, "2.20")
     with pytest.raises(ValueError, match="look like 2.20"):
-        ops.parse_version("latest")
+        saved_model_ops.parse_version("latest")
 
 
 @pytest.mark.slow
 def test_every_export_passes_the_untrusted_model_check(exported):
     """The allow-list `tfbert predict` applies to SavedModels from elsewhere covers every
     task's export (if TensorFlow starts emitting a new op, this fails first)."""
-    from tfbert.export.trust import check_untrusted_saved_model
+    from tfbert.export.saved_model_ops import check_untrusted_saved_model
 
     for path in exported[1].values():
         check_untrusted_saved_model(path)

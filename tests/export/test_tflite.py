@@ -8,9 +8,9 @@ import os
 import numpy as np
 import pytest
 
-from tfbert.export import litert_export
-from tfbert.export.runtime import LitePredictor
-from tfbert.training.predict import Predictor
+from tfbert.export import tflite, tflite_report
+from tfbert.predict.tflite import LitePredictor
+from tfbert.predict.keras_model import KerasPredictor
 
 # Texts that tf-text's NFKD normaliser and tfbert's exact one tokenize alike (no
 # fullwidth punctuation or compatibility characters), so in-model outputs must equal Keras.
@@ -47,11 +47,11 @@ def _close(got, expected, task):
                                        ("qa", "in-model")])
 def test_float_export_matches_keras(model_dirs, tmp_path, task, kind):
     out = str(tmp_path / f"{task}.tflite")
-    result = litert_export.export_tflite(model_dirs[task], out, "none", kind)
+    result = tflite.export_tflite(model_dirs[task], out, "none", kind)
     assert result["max_abs_difference_vs_tensorflow"] <= 1e-5
     assert os.path.getsize(out) == result["bytes"]
     records = _records(task)
-    _close(LitePredictor(out).predict(records), Predictor(model_dirs[task]).predict(records),
+    _close(LitePredictor(out).predict(records), KerasPredictor(model_dirs[task]).predict(records),
            task)
 
 
@@ -61,10 +61,10 @@ def test_quantized_variants_and_report(model_dirs, tmp_path):
     # Labelled with the Keras model's own answers: the float variant scores 100 %.
     texts = PLAIN + [r["text"] for r in calibration[::7]]
     evaluation = [{"text": r["text"], "label": r["label"]}
-                  for r in Predictor(model_dirs["classify"]).predict([{"text": t}
+                  for r in KerasPredictor(model_dirs["classify"]).predict([{"text": t}
                                                                       for t in texts])]
     out = str(tmp_path / "classifier.tflite")
-    result = litert_export.export_tflite(model_dirs["classify"], out, "int8", "metadata",
+    result = tflite.export_tflite(model_dirs["classify"], out, "int8", "metadata",
                                          calibration, evaluation, latency_runs=3)
     # The attention internals and LayerNorms stay float; every weight is int8.
     assert {"SOFTMAX", "BATCH_MATMUL", "RSQRT"} <= set(result["float_ops"])
@@ -97,7 +97,7 @@ def test_int8_keeps_mean_pooling_in_float(tmp_path):
 
     from tests.export.conftest import VOCAB
     from tfbert.config import BertConfig
-    from tfbert.export.tflite import make_interpreter
+    from tfbert.export.tflite_convert import make_interpreter
     from tfbert.model_dir import build_model, save_model_dir
     from tfbert.task import TaskSpec
 
@@ -108,7 +108,7 @@ def test_int8_keeps_mean_pooling_in_float(tmp_path):
     save_model_dir(build_model(config, spec), config, spec, str(tmp_path / "m"), VOCAB)
     out = str(tmp_path / "mean-int8.tflite")
     calibration = [{"text": f"{t} {i}"} for i in range(10) for t in PLAIN]
-    litert_export.export_tflite(str(tmp_path / "m"), out, "int8", "metadata", calibration)
+    tflite.export_tflite(str(tmp_path / "m"), out, "int8", "metadata", calibration)
     with open(out, "rb") as f:
         details = make_interpreter(f.read(), delegates=False).get_tensor_details()
     # Activations, that is: the int32 tensors are shape constants.
@@ -116,7 +116,7 @@ def test_int8_keeps_mean_pooling_in_float(tmp_path):
     assert len(pooling) >= 4 and all(t["dtype"] == np.float32 for t in pooling), pooling
     records = [{"text": t} for t in PLAIN] + calibration[::7]
     got = LitePredictor(out).predict(records)
-    expected = Predictor(str(tmp_path / "m")).predict(records)
+    expected = KerasPredictor(str(tmp_path / "m")).predict(records)
     # The untrained classes are near-tied, so labels may flip; probabilities stay close
     # (0.056 at most, measured).
     np.testing.assert_allclose([list(a["probabilities"].values()) for a in got],
@@ -127,7 +127,7 @@ def test_report_flags_variants_that_lose_more_than_a_point():
     def variant(name, size, accuracy):
         return {"quantize": name, "bytes": size, "accuracy": accuracy}
 
-    report = litert_export.judge({"variants": [
+    report = tflite_report.judge({"variants": [
         variant("none", 100, 90.0), variant("dynamic", 26, 89.2), variant("int8", 25, 88.5)]})
     verdict = {v["quantize"]: (v["recommended"], round(v["accuracy_change"], 2),
                                v["size_vs_float"]) for v in report["variants"]}
@@ -152,7 +152,7 @@ def test_impossible_requests_write_nothing(model_dirs, tmp_path):
     ]
     for kwargs, message in cases:
         with pytest.raises(ValueError, match=message):
-            litert_export.export_tflite(out=out, **kwargs)
+            tflite.export_tflite(out=out, **kwargs)
         assert not os.listdir(str(tmp_path))
     with pytest.raises(ValueError, match="must name a .tflite file"):
-        litert_export.export_tflite(model_dirs["classify"], str(tmp_path / "x.bin"))
+        tflite.export_tflite(model_dirs["classify"], str(tmp_path / "x.bin"))

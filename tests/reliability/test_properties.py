@@ -11,7 +11,7 @@ the SavedModel serving signature.
   bytes (invalid UTF-8, NUL, a BOM) either parse or raise a `ValueError` that starts with
   the file's path.
 - `serving_default` of an exported classifier: never raises on any input, and answers as
-  the Python API (`tfbert.training.predict.Predictor`) does.
+  the Python API (`tfbert.predict.KerasPredictor`) does.
 - `slow`: the signature (an export), batches of 10,000 texts and 1 MB texts.
 """
 
@@ -581,11 +581,11 @@ LABELS = ("business", "sport", "tech")
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """`(Predictor, SavedModelPredictor, serving_default)` for one tiny classifier on the
+    """`(KerasPredictor, SavedModelPredictor, serving_default)` for one tiny classifier on the
     MiniLM vocabulary, exported once for the module."""
-    from tfbert.export.runtime import SavedModelPredictor
+    from tfbert.predict.saved_model import SavedModelPredictor
     from tfbert.export.saved_model import export_saved_model
-    from tfbert.training.predict import Predictor
+    from tfbert.predict.keras_model import KerasPredictor
 
     # `initializer_range=0.5` spreads the untrained outputs: a token that differs between
     # the two paths changes the probabilities far beyond the tolerance.
@@ -598,7 +598,7 @@ def served(tmp_path_factory):
     save_model_dir(build_model(config, spec), config, spec, model_dir, VOCAB)
     path = export_saved_model(model_dir, "m", base=str(tmp_path_factory.mktemp("served")))
     signature = tf.saved_model.load(path).signatures["serving_default"]
-    return Predictor(model_dir), SavedModelPredictor(path), signature
+    return KerasPredictor(model_dir), SavedModelPredictor(path), signature
 
 
 def _python_probabilities(predictor, texts):

@@ -148,8 +148,8 @@ def test_keras_hub_presets_are_checked_before_keras_sees_them(tmp_path, edit, me
 def test_saved_models_that_touch_files_are_refused(tmp_path, write, op):
     """A SavedModel is a program: one whose signature writes a file (`WriteFile`, or
     `tf.print` to a file) is refused before `tf.saved_model.load` runs anything of it."""
-    from tfbert.export.runtime import SavedModelPredictor
-    from tfbert.export.trust import check_untrusted_saved_model
+    from tfbert.predict.saved_model import SavedModelPredictor
+    from tfbert.export.saved_model_ops import check_untrusted_saved_model
 
     target = str(tmp_path / "written-by-the-model")
 
@@ -270,7 +270,7 @@ def test_zip_members_claiming_more_than_the_file_are_not_read():
     import io
     import zipfile
 
-    from tfbert.export.litert_export import packed_files
+    from tfbert.export.tflite_files import packed_files
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -322,7 +322,7 @@ def test_saved_model_assets_cannot_leave_assets(tmp_path):
     """A SavedModel whose asset file name climbs out of assets/ is refused."""
     from tensorflow.core.protobuf import saved_model_pb2
 
-    from tfbert.export.trust import check_untrusted_saved_model
+    from tfbert.export.saved_model_ops import check_untrusted_saved_model
 
     class Plain(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])

@@ -57,12 +57,12 @@ def test_constrained_tags_are_the_best_valid_iob2_sequence():
 def test_the_graph_decodes_as_python_on_padded_rows():
     import tensorflow as tf
 
-    from tfbert.export import graph_tasks
+    from tfbert.export import saved_model_tasks
 
     rng = np.random.default_rng(1)
     lengths = np.array([1, 3, 7, 9, 9, 5])
     log_probs = decoding.log_softmax(rng.normal(0, 2, (len(lengths), 9, len(LABELS))))
-    ids = graph_tasks.constrained_tags(tf.constant(log_probs, tf.float64),
+    ids = saved_model_tasks.constrained_tags(tf.constant(log_probs, tf.float64),
                                        tf.constant(lengths), LABELS, max_words=12).numpy()
     for row, length in enumerate(lengths):
         expected = decoding.constrained_tags(log_probs[row, :length], LABELS).tolist()
@@ -95,7 +95,7 @@ def test_the_tag_scheme_is_read_from_the_training_tags():
 def test_ties_and_pieceless_words_still_give_valid_sequences():
     import tensorflow as tf
 
-    from tfbert.export import graph_tasks
+    from tfbert.export import saved_model_tasks
 
     # O and B-LOC tie at word 0, I-LOC and B-PER at word 1: max-marginals alone would
     # take "O I-LOC"; the left-to-right choice keeps the sequence valid.
@@ -103,7 +103,7 @@ def test_ties_and_pieceless_words_still_give_valid_sequences():
     log_probs[0, [0, 1]] = log_probs[1, [2, 3]] = -1.0
     tags = [LABELS[i] for i in decoding.constrained_tags(log_probs, LABELS)]
     assert _valid_iob2(tags) and tags in (["B-LOC", "I-LOC"], ["O", "B-PER"])
-    graph = graph_tasks.constrained_tags(tf.constant(log_probs[None]), tf.constant([2]),
+    graph = saved_model_tasks.constrained_tags(tf.constant(log_probs[None]), tf.constant([2]),
                                          LABELS, max_words=4).numpy()[0]
     assert _valid_iob2([LABELS[i] for i in graph])
     # Word 1 has no pieces (word_index never points at it): it is O, and the I-LOC after

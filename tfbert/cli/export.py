@@ -58,7 +58,8 @@ def command(ctx, model, fmt, name, base, serving_version, top_k, out, quantize, 
         return
     if not out:
         raise click.BadParameter("--format tflite needs --out FILE.tflite")
-    from tfbert.export.litert_export import export_tflite, read_records
+    from tfbert.data.readers import read_records
+    from tfbert.export.tflite import export_tflite
 
     calibration = read_records(calibration_data, text_column) if calibration_data else None
     evaluation = None
@@ -75,6 +76,6 @@ def command(ctx, model, fmt, name, base, serving_version, top_k, out, quantize, 
     report = result.pop("report", None)
     click.echo(json.dumps(result, indent=2))
     if report:
-        from tfbert.export.litert_export import report_markdown
+        from tfbert.export.tflite_report import report_markdown
 
         click.echo(report_markdown(report), err=True)

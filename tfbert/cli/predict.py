@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from tfbert.predict.loader import DEFAULT_TOP_K
+
 
 def _records(texts, pair, context, input_path, task, columns):
     if texts and input_path:
@@ -60,7 +62,7 @@ def _records(texts, pair, context, input_path, task, columns):
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--pair-column", default="pair", show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True,
+@click.option("--top-k", type=click.IntRange(min=1), default=DEFAULT_TOP_K, show_default=True,
               help="Fill-mask: candidates per [MASK].")
 @click.option("--doc-stride", type=click.IntRange(min=1),
               help="qa and ner model directories: windows of a long input start this many "
@@ -70,21 +72,17 @@ def command(model, texts, pair, context, input_path, output, text_column, pair_c
     """Predict with MODEL: a model directory, a SavedModel (or a TF Serving base
     directory: its newest version) or a .tflite export. One JSON object per input."""
     from tfbert.atomic import atomic_file
-    from tfbert.export.runtime import is_exported, load_predictor
-    from tfbert.training.predict import Predictor
+    from tfbert.predict import load_predictor
 
-    if is_exported(model):
-        if click.get_current_context().get_parameter_source("top_k").name == "COMMANDLINE":
-            raise click.BadParameter("--top-k is fixed in an exported model (tfbert export "
-                                     "--top-k); it applies to model directories")
-        if doc_stride is not None:
-            raise click.BadParameter("--doc-stride applies to model directories; an exported "
-                                     "model windows as it was exported (SavedModel qa: its "
-                                     "task.json stride; ner and TFLite: one window)")
-        predictor = load_predictor(model, batch_size=batch_size)
-    else:
-        predictor = Predictor(model, batch_size=batch_size, top_k=top_k,
-                              doc_stride=doc_stride)
+    source = click.get_current_context().get_parameter_source
+    given_top_k = top_k if source("top_k").name == "COMMANDLINE" else None
+    try:
+        predictor = load_predictor(model, batch_size=batch_size, top_k=given_top_k,
+                                   doc_stride=doc_stride)
+    except ValueError as err:
+        if str(err).startswith(("--top-k", "--doc-stride")):
+            raise click.BadParameter(str(err)) from None
+        raise
     records = _records(list(texts), pair, context, input_path, predictor.task,
                        (text_column, pair_column))
     results = predictor.predict(records)

@@ -242,3 +242,13 @@ def read_squad(path):
     if not examples:
         raise ValueError(f"{path}: no questions")
     return examples
+
+
+def read_records(path, text_column="text", pair_column=None, label_column="label",
+                 need_labels=False):
+    """Records (`text`, `pair`, `label`, `where`) from a `.jsonl`/`.csv`/`.tsv` file: what
+    predictors, calibration and the demo's comparison read."""
+    examples, _ = read_classification(path, text_column, label_column, pair_column,
+                                      require_labels=need_labels)
+    return [{"text": e.text, "pair": e.pair, "label": e.label, "where": f"{path}: line {e.line}"}
+            for e in examples]

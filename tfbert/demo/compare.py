@@ -1,7 +1,7 @@
 """The demo's last stage: the Keras model, the SavedModel and the TFLite file side by side.
 
-Each is loaded the way its users load it (`tfbert.training.predict.Predictor`,
-`SavedModelPredictor` over the TF Serving signature, `LitePredictor` over LiteRT), scores
+Each is loaded the way its users load it (`tfbert.predict.load_predictor`: the Keras
+model, the TF Serving signature, LiteRT), scores
 the whole test split, times single raw texts, and classifies the recipe's sentences.
 """
 
@@ -51,9 +51,8 @@ def _latency_ms(predictor, records) -> float:
 
 
 def compare(recipe, paths, saved_model, echo=print) -> dict:
-    from tfbert.export.litert_export import read_records
-    from tfbert.export.runtime import LitePredictor, SavedModelPredictor
-    from tfbert.training.predict import Predictor
+    from tfbert.data.readers import read_records
+    from tfbert.predict import load_predictor
 
     test = read_records(paths.split("test"), need_labels=True)
     sentences = [{"text": s} for s in recipe.sentences]
@@ -61,16 +60,13 @@ def compare(recipe, paths, saved_model, echo=print) -> dict:
         reported_keras = json.load(f)["accuracy"]
     with open(paths.quantization_report, encoding="utf-8") as f:
         variants = {v["quantize"]: v for v in json.load(f)["variants"]}
-    runtimes = [("Keras model", paths.model, os.path.join(paths.model, "model.safetensors"),
-                 lambda: Predictor(paths.model)),
-                ("TF Serving SavedModel", saved_model, saved_model,
-                 lambda: SavedModelPredictor(saved_model)),
-                ("TFLite int8 + metadata", paths.tflite, paths.tflite,
-                 lambda: LitePredictor(paths.tflite))]
+    runtimes = [("Keras model", paths.model, os.path.join(paths.model, "model.safetensors")),
+                ("TF Serving SavedModel", saved_model, saved_model),
+                ("TFLite int8 + metadata", paths.tflite, paths.tflite)]
     rows, answers, keras = [], {}, None
-    for name, path, weights, load in runtimes:
+    for name, path, weights in runtimes:
         echo(f"      {name}: scoring {len(test):,} test texts, timing single texts")
-        predictor = load()
+        predictor = load_predictor(path)
         predicted = _predictions(predictor, test)
         keras = keras or predicted   # the first runtime is the Keras model
         correct = sum(p["label"] == r["label"] for p, r in zip(predicted, test))

@@ -125,7 +125,7 @@ class Demo:
             self.echo(f"      {seconds:.0f} s; wrote {self._shown(facts.get('path', outputs[0]))}")
         self.echo(f"[{count}/{count}] classify with the Keras model, the SavedModel and "
                   "the TFLite file")
-        from tfbert.export.runtime import saved_model_dir
+        from tfbert.predict import saved_model_dir
 
         # The newest version: 1 unless a killed export was followed by another.
         version = saved_model_dir(os.path.join(self.paths.savedmodels, self.recipe.name))
@@ -138,7 +138,7 @@ class Demo:
     def _preflight(self):
         """What a late stage needs, checked before the first: MediaPipe's metadata schema
         (int8 TFLite with metadata) and, for English, the MiniLM checkpoint."""
-        import tfbert.export.metadata  # noqa: F401  (raises a one-line ValueError)
+        import tfbert.export.tflite_metadata  # noqa: F401  (raises a one-line ValueError)
 
         if not self.recipe.corpus:
             minilm_path()
@@ -227,7 +227,8 @@ class Demo:
         return {"path": path}
 
     def _tflite(self):
-        from tfbert.export.litert_export import export_tflite, read_records
+        from tfbert.data.readers import read_records
+        from tfbert.export.tflite import export_tflite
 
         calibration = read_records(self.paths.split("train"))
         evaluation = read_records(self.paths.split("test"), need_labels=True)

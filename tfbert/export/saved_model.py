@@ -20,8 +20,8 @@ import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the tf-text ops the graph uses)
 
 from tfbert.atomic import remove_abandoned, writer_tag
-from tfbert.export import ops
-from tfbert.export.serving import ENCODER_INPUTS, ServingModule
+from tfbert.export import saved_model_ops
+from tfbert.export.saved_model_signatures import ENCODER_INPUTS, ServingModule
 
 DEFAULT_SERVING_VERSION = "2.20"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -74,7 +74,7 @@ def export_saved_model(model_dir, name, base="savedmodels",
     if not _NAME.match(name or ""):
         raise ValueError(f"--name must be letters, digits, '_', '.' or '-' (a directory name "
                          f"under the base). Received: {name!r}")
-    ops.parse_version(serving_version)
+    saved_model_ops.parse_version(serving_version)
     model, tokenizer, spec, checkpoint = load_task_model(model_dir)
     model_base = os.path.join(os.path.abspath(base), name)
     _writable_base(model_base)
@@ -107,7 +107,7 @@ def _write_version(path, model, tokenizer, spec, checkpoint, serving_version, to
         tf.saved_model.save(module, path, signatures=signatures)
     finally:
         shutil.rmtree(files, ignore_errors=True)
-    text_ops = ops.check_serving_ops(ops.saved_model_ops(path), serving_version)
+    text_ops = saved_model_ops.check_serving_ops(saved_model_ops.saved_model_ops(path), serving_version)
     difference = _check_encode(path, model, tokenizer, spec)
     record = {"source": os.path.abspath(checkpoint.source), "task": spec.to_dict(),
               "signatures": sorted(signatures),

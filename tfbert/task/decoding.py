@@ -112,7 +112,7 @@ def constrained_tags(log_probs, labels):
     """The most probable IOB2-valid tag sequence (ids) for `log_probs` `(words, K)`.
 
     Viterbi over the words' tag log-probabilities with the transitions `transitions`
-    allows, written so that the SavedModel's graph (`graph_tasks.constrained_tags`) can do
+    allows, written so that the SavedModel's graph (`saved_model_tasks.constrained_tags`) can do
     the same with dense ops: each tag's max-marginal (the best valid path's score through
     it, forward plus backward), then, left to right, the best tag among those allowed after
     the tag just chosen. Without ties that is the Viterbi path; with ties it is still valid.

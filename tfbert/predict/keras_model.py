@@ -1,4 +1,5 @@
-"""`tfbert predict`: a model directory applied to raw inputs, one JSON object per input.
+"""Predicting with the Keras model of a model directory (or any checkpoint directory tfbert
+loads), one answer dict per input.
 
 classify/pair: `label` and `probabilities`; ner: `entities` (text, type, character span)
 and a tag per word; qa: `answer` with its character span; pretrain: fill-mask, the top
@@ -14,13 +15,14 @@ from tfbert.data.features import encode_ner, encode_qa
 from tfbert.data.readers import QAExample
 from tfbert.task.decoding import best_spans, entity_spans, label_result, ner_tags, softmax
 from tfbert.tokenization.normalize import split_words
+from tfbert.predict.base import Predictor
 from tfbert.training import scoring
 
-class Predictor:
+class KerasPredictor(Predictor):
     """Loads a model directory once and predicts batches of raw inputs.
 
     Example:
-    >>> predictor = Predictor("runs/chnsenti")                    # doctest: +SKIP
+    >>> predictor = KerasPredictor("runs/chnsenti")               # doctest: +SKIP
     >>> predictor.predict([{"text": "质量很好"}])[0]["label"]      # doctest: +SKIP
     'pos'
     """
@@ -33,8 +35,6 @@ class Predictor:
         if not checkpoint.vocab_file:
             raise ValueError(f"{path}: has no vocab.txt; expected a model directory")
         self.spec = checkpoint.spec.with_stride(doc_stride)
-        self.task = self.spec.task
-        self.labels = list(self.spec.labels)
         self.model = model_from_checkpoint(checkpoint)
         self.tokenizer = BertTokenizer.from_file(checkpoint.vocab_file,
                                                  lowercase=self.spec.lowercase)

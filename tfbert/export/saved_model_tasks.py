@@ -1,6 +1,6 @@
 """Task pre- and post-processing as TensorFlow ops, for signatures that take raw text.
 
-Each function mirrors what `tfbert.training.predict.Predictor` does in Python, so a
+Each function mirrors what `tfbert.predict.KerasPredictor` does in Python, so a
 SavedModel answers as `tfbert predict` does: NER words and entities (conlleval rules),
 QA context windows with a doc stride and the best span over them, fill-mask inputs.
 Everything here has TF kernels that TF Serving links (tensorflow + tensorflow-text ops).

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfbert.export import graph_tasks
+from tfbert.export import saved_model_tasks
 from tfbert.task.decoding import MAX_ANSWER_PIECES
 
 ENCODER_INPUTS = ("token_ids", "segment_ids", "padding_mask")
@@ -129,7 +129,7 @@ class ServingModule(tf.Module):
         def pieces(values):  # (batch, length, ...) -> (batch, (pieces), ...), [CLS] dropped
             return tf.RaggedTensor.from_tensor(values[:, 1:], lengths=lengths)
 
-        begins = graph_tasks.word_starts(text, starts, ends)
+        begins = saved_model_tasks.word_starts(text, starts, ends)
         # Per word: the tag of its first piece, its first start and its last end.
         word = tf.cumsum(tf.cast(begins.flat_values, tf.int32)) - 1
         words_per_row = tf.reduce_sum(tf.cast(begins, tf.int64), 1)
@@ -150,7 +150,7 @@ class ServingModule(tf.Module):
             # The best IOB2-valid sequence over each text's words (as Predictor), as wide
             # as the batch's longest text (its work grows with the width).
             word_tags = tf.RaggedTensor.from_tensor(
-                graph_tasks.constrained_tags(
+                saved_model_tasks.constrained_tags(
                     word_log_probs.to_tensor(shape=[None, None, len(self.spec.labels)]),
                     words_per_row, self.spec.labels, max_words=length - 2),
                 lengths=words_per_row)
@@ -159,7 +159,7 @@ class ServingModule(tf.Module):
                 tf.argmax(word_log_probs.flat_values, -1, output_type=tf.int32))
         word_best = word_tags.with_flat_values(tf.cast(tf.exp(tf.gather(
             word_log_probs.flat_values, word_tags.flat_values, batch_dims=1)), tf.float32))
-        out = graph_tasks.ner_entities(
+        out = saved_model_tasks.ner_entities(
             text, word_tags, word_best,
             per_word(tf.cast(starts.flat_values, tf.int32)),
             tf.RaggedTensor.from_row_lengths(word_end, words_per_row), self.spec.labels)
@@ -170,11 +170,11 @@ class ServingModule(tf.Module):
 
     def _qa(self, question, context):
         spec = self.spec
-        inputs, example, char_spans = graph_tasks.qa_windows(
+        inputs, example, char_spans = saved_model_tasks.qa_windows(
             self.tokenizer, question, context, spec.max_length, spec.doc_stride,
             spec.max_query_length)
         outputs = self._run(inputs)
-        has_answer, start, end, score = graph_tasks.qa_best_spans(
+        has_answer, start, end, score = saved_model_tasks.qa_best_spans(
             tf.cast(outputs["start_logits"], tf.float32),
             tf.cast(outputs["end_logits"], tf.float32), example, char_spans,
             tf.shape(question)[0], MAX_ANSWER_PIECES, spec.no_answer)
@@ -185,7 +185,7 @@ class ServingModule(tf.Module):
 
     def _fill_mask(self, text):
         tok = self.tokenizer
-        pieces = graph_tasks.fill_mask_pieces(tok, text)
+        pieces = saved_model_tasks.fill_mask_pieces(tok, text)
         inputs = tok.pack(pieces[:, :self.spec.max_length - 2], max_length=self.spec.max_length)
         is_mask = tf.equal(inputs["token_ids"], tok.mask_id)
         positions = tf.RaggedTensor.from_row_lengths(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from tfbert.export.serving import hold_model
+from tfbert.export.saved_model_signatures import hold_model
 from tfbert.tokenization import BertTokenizer
 from tfbert.task.decoding import MAX_ANSWER_PIECES
 

@@ -31,6 +31,8 @@ import zipfile
 
 import flatbuffers
 
+from tfbert.export.tflite_files import LABELS_FILE, VOCAB_FILE
+
 try:  # the schema's generated Python classes ship inside the mediapipe wheel
     from mediapipe.tasks.metadata import metadata_schema_py_generated as _md
     from mediapipe.tasks.metadata import schema_py_generated as _tfl
@@ -45,8 +47,6 @@ _TFLITE_IDENTIFIER = b"TFL3"
 # metadata: VOCABULARY files need 1.0.1, input_process_units and BertTokenizerOptions
 # 1.1.0, nothing else used here is newer than 1.0.0.
 _MIN_PARSER_VERSION = "1.1.0"
-VOCAB_FILE = "vocab.txt"
-LABELS_FILE = "labels.txt"
 
 _INPUT_DESCRIPTIONS = {
     "ids": "Tokenized ids of the input text.",

@@ -1,0 +1,70 @@
+"""One loader for every artifact tfbert makes or reads.
+
+`load_predictor(path)` takes a tfbert model directory, a checkpoint directory tfbert can
+load (Hugging Face, Google TF1, keras-hub, with a fine-tuned head), a SavedModel version or a
+TF Serving base directory (its newest version) or a `.tflite` file, and returns the
+`Predictor` for it. A path that is none of these is a one-line `ValueError` saying what was
+expected.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tfbert.predict.base import Predictor
+
+DEFAULT_TOP_K = 5   # fill-mask candidates per [MASK]
+EXPECTED = ("expected a tfbert model directory, a checkpoint directory, a SavedModel (or a TF "
+            "Serving base directory) or a .tflite file")
+
+
+def saved_model_dir(path):
+    """`path` if it is a SavedModel, else the newest integer version under it (a TF Serving
+    base directory), else None."""
+    path = os.fspath(path)
+    if os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return path
+    if os.path.isdir(path):
+        versions = [int(n) for n in os.listdir(path) if n.isdigit()
+                    and os.path.isfile(os.path.join(path, n, "saved_model.pb"))]
+        if versions:
+            return os.path.join(path, str(max(versions)))
+    return None
+
+
+def is_exported(path) -> bool:
+    """Whether `path` is an exported model (SavedModel, TF Serving base or `.tflite`)."""
+    path = os.fspath(path)
+    return path.endswith(".tflite") or saved_model_dir(path) is not None
+
+
+def load_predictor(path, batch_size=32, top_k=None, doc_stride=None) -> Predictor:
+    """The predictor for `path`. `top_k` (fill-mask candidates; default `DEFAULT_TOP_K`) and `doc_stride`
+    (qa and ner windows; default the model's) apply to model and checkpoint directories: an
+    exported model answers as it was exported."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"{path}: no such file or directory; {EXPECTED}")
+    if is_exported(path):
+        if top_k is not None:
+            raise ValueError("--top-k is fixed in an exported model (tfbert export --top-k); "
+                             "it applies to model directories")
+        if doc_stride is not None:
+            raise ValueError("--doc-stride applies to model directories; an exported model "
+                             "windows as it was exported (SavedModel qa: its task.json "
+                             "stride; ner and TFLite: one window)")
+        if path.endswith(".tflite"):
+            if not os.path.isfile(path):
+                raise ValueError(f"{path}: a directory, not a .tflite file; {EXPECTED}")
+            from tfbert.predict.tflite import LitePredictor
+
+            return LitePredictor(path)
+        from tfbert.predict.saved_model import SavedModelPredictor
+
+        return SavedModelPredictor(saved_model_dir(path), batch_size)
+    if not os.path.isdir(path):
+        raise ValueError(f"{path}: a file that is not a .tflite model; {EXPECTED}")
+    from tfbert.predict.keras_model import KerasPredictor
+
+    return KerasPredictor(path, batch_size=batch_size, top_k=DEFAULT_TOP_K if top_k is None else top_k,
+                          doc_stride=doc_stride)
