@@ -3,10 +3,11 @@
 import click
 
 from tfbert.cli.training_options import settings_from, training_options
+from tfbert.task import FINETUNE_TASKS, MAX_LENGTH, MIN_LENGTH, POOLINGS
 
 
 @click.command("finetune")
-@click.option("--task", required=True, type=click.Choice(("classify", "pair", "ner", "qa")))
+@click.option("--task", required=True, type=click.Choice(FINETUNE_TASKS))
 @click.option("--train", required=True, type=click.Path(exists=True, dir_okay=False),
               help="classify/pair: .jsonl/.csv/.tsv; ner: CoNLL; qa: SQuAD JSON.")
 @click.option("--dev", type=click.Path(exists=True, dir_okay=False),
@@ -18,7 +19,7 @@ from tfbert.cli.training_options import settings_from, training_options
 @click.option("--preset", help="Or a fresh model of this size (needs --vocab).")
 @click.option("--vocab", type=click.Path(exists=True, dir_okay=False))
 @click.option("--cased", is_flag=True, help="With --preset: keep case and accents.")
-@click.option("--max-length", type=click.IntRange(min=8), default=None,
+@click.option("--max-length", type=click.IntRange(MIN_LENGTH, MAX_LENGTH), default=None,
               help="Tokens per input [default: 128; qa: 384].")
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--pair-column", default="pair", show_default=True)
@@ -28,7 +29,7 @@ from tfbert.cli.training_options import settings_from, training_options
                    "contexts [default: 128]; ner sentences [default: half a window, so each "
                    "word is read where it has context on both sides].")
 @click.option("--max-query-length", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--pooling", type=click.Choice(("cls", "mean")), default="cls", show_default=True,
+@click.option("--pooling", type=click.Choice(POOLINGS), default="cls", show_default=True,
               help="classify/pair: the head reads the pooler over [CLS] (BERT's) or the "
                    "average of the non-padding positions (what sentence-transformers "
                    "checkpoints such as all-MiniLM-L6-v2 were trained for).")
@@ -41,7 +42,6 @@ def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_
 
     settings = settings_from(kwargs, batch_size=32, epochs=3, learning_rate=5e-5,
                              warmup_ratio=0.1)
-    max_length = max_length or (384 if task == "qa" else 128)
     job = FinetuneJob(task=task, train=train, dev=dev, out=out, init=init, preset=preset,
                       vocab=vocab, lowercase=not cased,
                       max_length=max_length,
@@ -49,7 +49,6 @@ def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_
                       doc_stride=doc_stride,
                       max_query_length=max_query_length, pooling=pooling,
                       strategy=kwargs.pop("strategy"), settings=settings)
-    job.validate()
     note = pooling_note(job)
     if note:
         click.echo(note)

@@ -2,13 +2,16 @@
 
 import click
 
+from tfbert.task import MAX_LENGTH, MIN_LENGTH
+
 
 @click.command("pretrain-data")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--vocab", "vocab", required=True, type=click.Path(exists=True),
               help="vocab.txt or a model directory holding one.")
-@click.option("--seq-len", type=click.IntRange(min=8), default=128, show_default=True)
+@click.option("--seq-len", type=click.IntRange(MIN_LENGTH, MAX_LENGTH), default=128,
+              show_default=True)
 @click.option("--no-nsp", is_flag=True, help="Single segments (MLM only), no next-sentence pairs.")
 @click.option("--whole-word-masking", is_flag=True,
               help="Record that training masks whole words (a piece and its ## pieces).")

@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from tfbert import textfile
 from tfbert.atomic import atomic_file, sha256_file, write_json
-from tfbert.task import MAX_LENGTH
+from tfbert.task import MAX_LENGTH, MIN_LENGTH, check_max_length
 from tfbert.tokenization.normalize import is_cjk
 
 MANIFEST = "manifest.json"
@@ -173,8 +173,7 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
                             seed=12345, block_documents=2000, whole_word_masking=False,
                             echo=print):
     """Writes `out_dir/shard-00000.tfrecord` ... and `manifest.json`. Returns the manifest."""
-    if seq_len < 8:
-        raise ValueError(f"--seq-len must be at least 8. Received: {seq_len}")
+    check_max_length(seq_len, "--seq-len")
     files = [os.fspath(f) for f in files]
     for path in files:
         if not os.path.isfile(path):
@@ -284,8 +283,8 @@ def read_manifest(out_dir) -> dict:
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ValueError(f"{path}: settings.{key} must be a {kind.__name__}")
     # Bounds: batches are padded to seq_len, so a hostile value would size every batch.
-    if not 8 <= settings["seq_len"] <= MAX_LENGTH or settings["vocab_size"] < 1:
-        raise ValueError(f"{path}: settings.seq_len must be 8 to {MAX_LENGTH} and "
+    if not MIN_LENGTH <= settings["seq_len"] <= MAX_LENGTH or settings["vocab_size"] < 1:
+        raise ValueError(f"{path}: settings.seq_len must be {MIN_LENGTH} to {MAX_LENGTH} and "
                          "settings.vocab_size positive")
     for number, shard in enumerate(shards):
         if not (isinstance(shard, dict) and isinstance(shard.get("file"), str)

@@ -7,11 +7,13 @@ by every runtime. Imports numpy and `tfbert.config` only.
 
 from tfbert.task.decoding import (best_spans, constrained_tags, detect_tag_scheme, entities,
                                   entity_spans, label_result, ner_tags, softmax)
-from tfbert.task.spec import (MAX_LENGTH, POOLED_TASKS, POOLINGS, TAG_SCHEMES, TASKS,
-                              WINDOWED_TASKS, TaskSpec, check_doc_stride, default_stride,
+from tfbert.task.spec import (FINETUNE_TASKS, MAX_LENGTH, MIN_LENGTH, POOLED_TASKS, POOLINGS, TAG_SCHEMES,
+                              TASKS, WINDOWED_TASKS, TaskSpec, check_doc_stride,
+                              check_max_length, default_max_length, default_stride,
                               read_task_spec)
 
-__all__ = ["MAX_LENGTH", "POOLED_TASKS", "POOLINGS", "TAG_SCHEMES", "TASKS", "WINDOWED_TASKS",
-           "TaskSpec", "best_spans", "check_doc_stride", "constrained_tags", "default_stride",
+__all__ = ["FINETUNE_TASKS", "MAX_LENGTH", "MIN_LENGTH", "POOLED_TASKS", "POOLINGS", "TAG_SCHEMES", "TASKS",
+           "WINDOWED_TASKS", "TaskSpec", "best_spans", "check_doc_stride", "check_max_length",
+           "constrained_tags", "default_max_length", "default_stride",
            "detect_tag_scheme", "entities", "entity_spans", "label_result", "ner_tags",
            "read_task_spec", "softmax"]

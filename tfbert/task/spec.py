@@ -13,9 +13,14 @@ import os
 from tfbert.textfile import read_json
 
 TASKS = ("encoder", "pretrain", "classify", "pair", "ner", "qa")
+FINETUNE_TASKS = ("classify", "pair", "ner", "qa")   # the tasks `finetune` trains a head for
 TAG_SCHEMES = ("", "IOB1", "IOB2")
 POOLINGS = ("cls", "mean")  # = tfbert.modeling.classifier.POOLINGS (modeling imports keras only)
 MAX_LENGTH = 1 << 16
+MIN_LENGTH = 8   # [CLS], [SEP] and room for a few pieces (a question and its context)
+# The length a task's inputs are cut to when none is given: qa's question and context
+# window as google-research/bert's run_squad; 128 for the rest.
+DEFAULT_MAX_LENGTH = {"qa": 384}
 
 
 WINDOWED_TASKS = ("qa", "ner")   # tasks that read a long input in `doc_stride` windows
@@ -28,6 +33,25 @@ def check_doc_stride(doc_stride) -> None:
             not 1 <= doc_stride <= MAX_LENGTH:
         raise ValueError(f"--doc-stride must be an integer from 1 to {MAX_LENGTH}. "
                          f"Received: {doc_stride!r}")
+
+
+def default_max_length(task) -> int:
+    """`--max-length` when not given: 384 for qa, 128 for the other tasks."""
+    return DEFAULT_MAX_LENGTH.get(task, 128)
+
+
+def check_max_length(max_length, flag="--max-length", max_position_embeddings=None) -> None:
+    """A maximum length given on the command line or to the API (`flag` names it): an
+    integer from `MIN_LENGTH` to `MAX_LENGTH`, and no more than the encoder's position
+    embeddings when they are known. A one-line error if not."""
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or \
+            not MIN_LENGTH <= max_length <= MAX_LENGTH:
+        raise ValueError(f"{flag} must be an integer from {MIN_LENGTH} to {MAX_LENGTH}. "
+                         f"Received: {max_length!r}")
+    if max_position_embeddings is not None and max_length > max_position_embeddings:
+        raise ValueError(f"{flag} {max_length} is longer than the encoder's "
+                         f"{max_position_embeddings} position embeddings; give at most "
+                         f"{max_position_embeddings}")
 
 
 def default_stride(task, max_length) -> int:
@@ -65,7 +89,8 @@ class TaskSpec:
             raise ValueError(f"task.json: 'task' must be one of {TASKS}. Received: {self.task!r}")
         if self.task in ("classify", "pair", "ner") and not self.labels:
             raise ValueError(f"task.json: task {self.task!r} needs a non-empty 'labels' list")
-        for name, low in (("max_length", 2), ("doc_stride", 1), ("max_query_length", 1)):
+        for name, low in (("max_length", MIN_LENGTH), ("doc_stride", 1),
+                          ("max_query_length", 1)):
             value = getattr(self, name)
             # The bound keeps a hostile file from sizing arrays of billions of positions.
             if isinstance(value, bool) or not isinstance(value, int) or \

@@ -15,17 +15,19 @@ import os
 from tfbert.atomic import sha256_file
 from tfbert.config import BertConfig
 from tfbert.model_dir import task_model, write_model_files
-from tfbert.task import (POOLED_TASKS, POOLINGS, TaskSpec, WINDOWED_TASKS, check_doc_stride,
-                         default_stride, detect_tag_scheme)
+from tfbert.task import (FINETUNE_TASKS, POOLED_TASKS, POOLINGS, TaskSpec, WINDOWED_TASKS,
+                         check_doc_stride, check_max_length, default_max_length, default_stride,
+                         detect_tag_scheme)
 from tfbert.training import checkpoints, losses, scoring, tasks
 from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
 from tfbert.training.trainer import Trainer, TrainSettings, prepare
 
-FINETUNE_TASKS = ("classify", "pair", "ner", "qa")
-
-
 @dataclasses.dataclass
 class FinetuneJob:
+    """Every setting of a fine-tuning run, checked when the job is built (before any data
+    file is read); errors name the command-line flag. Defaults that depend on the task
+    (`max_length`: 384 for qa, else 128; `doc_stride`) are filled in then."""
+
     task: str
     train: str
     out: str
@@ -34,7 +36,7 @@ class FinetuneJob:
     preset: str | None = None        # or a preset size with a vocabulary
     vocab: str | None = None
     lowercase: bool = True           # with --preset (a checkpoint declares its own)
-    max_length: int = 128
+    max_length: int | None = None    # None: `default_max_length(task)`
     columns: tasks.Columns = dataclasses.field(default_factory=tasks.Columns)
     doc_stride: int | None = None    # None: `default_stride(task, max_length)`
     max_query_length: int = 64
@@ -43,12 +45,19 @@ class FinetuneJob:
     settings: TrainSettings = dataclasses.field(default_factory=TrainSettings)
 
     def __post_init__(self):
-        if self.doc_stride is None:
-            self.doc_stride = default_stride(self.task, self.max_length)
-
-    def validate(self):
         if self.task not in FINETUNE_TASKS:
             raise ValueError(f"--task must be one of {FINETUNE_TASKS}. Received: {self.task!r}")
+        if self.max_length is None:
+            self.max_length = default_max_length(self.task)
+        check_max_length(self.max_length)
+        if self.doc_stride is None:
+            self.doc_stride = default_stride(self.task, self.max_length)
+        self.validate()
+
+    def validate(self):
+        """The checks of `__post_init__` that do not fill defaults (every flag's value and
+        combination, and that the files given exist)."""
+        check_max_length(self.max_length)
         if bool(self.init) == bool(self.preset):
             raise ValueError("give either --init MODEL or --preset NAME with --vocab VOCAB")
         if self.preset and not self.vocab:
@@ -70,6 +79,13 @@ class FinetuneJob:
         if self.pooling != "cls" and self.task not in POOLED_TASKS:
             raise ValueError(f"--pooling {self.pooling} applies to classify and pair, not to "
                              f"--task {self.task}")
+        if self.preset:
+            try:
+                positions = BertConfig.from_name(self.preset,
+                                                 vocab_size=1).max_position_embeddings
+            except ValueError as err:
+                raise ValueError(f"--preset: {err}") from None
+            check_max_length(self.max_length, max_position_embeddings=positions)
 
     def identity(self) -> dict:
         """What defines the run: a resumed run must match it exactly."""
@@ -131,20 +147,22 @@ def finetune(job: FinetuneJob, verbose=True):
     """Runs (or resumes) `job`; returns `(TrainResult, dev metrics or None)`."""
     from tfbert.tokenization import BertTokenizer
 
-    job.validate()
     identity = job.identity()  # hashes the data and --init files: once
     resuming = checkpoints.check_output_dir(job.out, identity)
     strategy = make_strategy(job.strategy)
     per_replica_batch(strategy, job.settings.batch_size)
     config, vocab_file, lowercase, build_encoder = _encoder_source(job)
+    check_max_length(job.max_length, max_position_embeddings=config.max_position_embeddings)
     tokenizer = BertTokenizer.from_file(vocab_file, lowercase=lowercase)
-    labels = tasks.read_labels(job.task, job.train, job.columns)
-
-    def load(path):
-        return tasks.load_task_data(job.task, path, tokenizer, labels, job.max_length,
-                                    job.columns, job.doc_stride, job.max_query_length)
-
-    train, dev = load(job.train), load(job.dev) if job.dev else None
+    # The training file is read once: its labels, then its encoding.
+    examples, summary = tasks.read_task_examples(job.task, job.train, job.columns)
+    labels = tasks.labels_of(job.task, examples)
+    options = (job.max_length, job.doc_stride, job.max_query_length)
+    train = tasks.encode_task_data(job.task, job.train, examples, summary, tokenizer, labels,
+                                   *options)
+    dev = tasks.load_task_data(job.task, job.dev, tokenizer, labels, job.max_length,
+                               job.columns, job.doc_stride, job.max_query_length) \
+        if job.dev else None
     no_answer = job.task == "qa" and any(e.is_impossible or not e.answers
                                          for e in train.examples)
     scheme, first_iob1 = detect_tag_scheme(train.examples) if job.task == "ner" \

@@ -47,48 +47,68 @@ def _sorted_labels(values):
     return values
 
 
-def read_labels(task, path, columns: Columns | None = None) -> list:
-    """The label set of a training file: classes sorted (numerically when all integers);
-    for NER `O`, then `B-`/`I-` of every type, sorted by type."""
+def read_task_examples(task, path, columns: Columns | None = None):
+    """What `path` holds for `task`, parsed once: `(examples, summary)` (classify/pair:
+    `TextExample`s and the reader's row summary; ner: `(words, tags)` sentences; qa:
+    `QAExample`s; the summary None for both)."""
     columns = columns or Columns()
     if task in ("classify", "pair"):
-        examples, _ = readers.read_classification(
-            path, columns.text, columns.label, columns.pair if task == "pair" else None)
+        return readers.read_classification(path, columns.text, columns.label,
+                                           columns.pair if task == "pair" else None)
+    if task == "ner":
+        return readers.read_conll(path), None
+    if task == "qa":
+        return readers.read_squad(path), None
+    raise ValueError(f"no fine-tuning data for task {task!r}")
+
+
+def labels_of(task, examples) -> list:
+    """The label set of training examples: classes sorted (numerically when all integers);
+    for NER `O`, then `B-`/`I-` of every type, sorted by type; none for qa."""
+    if task in ("classify", "pair"):
         return _sorted_labels(e.label for e in examples)
     if task == "ner":
         # B- and I- for every type seen, so dev/test may use a tag train happens to lack.
-        types = {t[2:] for _, tags in readers.read_conll(path) for t in tags if t != "O"}
+        types = {t[2:] for _, tags in examples for t in tags if t != "O"}
         return ["O"] + [f"{p}-{t}" for t in sorted(types) for p in ("B", "I")]
     return []
 
 
-def load_task_data(task, path, tokenizer, labels, max_length, columns: Columns | None = None,
-                   doc_stride=None, max_query_length=64) -> TaskData:
-    """Reads and encodes `path` for `task`. A label (or tag) the model does not know is an
-    error naming its line (or sentence). `doc_stride`: how far apart windows of a long
-    input start (None: `default_stride`, as `finetune` would record)."""
+def read_labels(task, path, columns: Columns | None = None) -> list:
+    """The label set of a training file (`labels_of` its examples)."""
+    if task == "qa":
+        return []
+    return labels_of(task, read_task_examples(task, path, columns)[0])
+
+
+def encode_task_data(task, path, examples, summary, tokenizer, labels, max_length,
+                     doc_stride=None, max_query_length=64) -> TaskData:
+    """Encodes `examples` read from `path` (`read_task_examples`). A label (or tag) the model
+    does not know is an error naming its line (or sentence). `doc_stride`: how far apart
+    windows of a long input start (None: `default_stride`, as `finetune` would record)."""
     doc_stride = doc_stride or default_stride(task, max_length)
-    columns = columns or Columns()
     if task in ("classify", "pair"):
-        examples, summary = readers.read_classification(
-            path, columns.text, columns.label, columns.pair if task == "pair" else None)
         inputs, ids = features.encode_classification(tokenizer, examples, labels, max_length,
                                                      source=path)
         return TaskData(path, inputs, {"labels": ids}, examples, {}, str(summary))
     if task == "ner":
-        sentences = readers.read_conll(path)
         inputs, label_ids, word_index, sentence_index = features.encode_ner(
-            tokenizer, sentences, labels, max_length, source=path, stride=doc_stride)
-        note = f"{path}: {len(sentences)} sentences in {len(sentence_index)} windows"
-        return TaskData(path, inputs, {"labels": label_ids}, sentences,
+            tokenizer, examples, labels, max_length, source=path, stride=doc_stride)
+        note = f"{path}: {len(examples)} sentences in {len(sentence_index)} windows"
+        return TaskData(path, inputs, {"labels": label_ids}, examples,
                         {"word_index": word_index, "sentence_index": sentence_index}, note)
-    if task == "qa":
-        examples = readers.read_squad(path)
-        inputs, targets, windows = features.encode_qa(
-            tokenizer, examples, max_length, doc_stride, max_query_length)
-        note = f"{path}: {len(examples)} questions in {len(inputs['token_ids'])} windows"
-        return TaskData(path, inputs, targets, examples, windows, note)
-    raise ValueError(f"no fine-tuning data for task {task!r}")
+    inputs, targets, windows = features.encode_qa(
+        tokenizer, examples, max_length, doc_stride, max_query_length)
+    note = f"{path}: {len(examples)} questions in {len(inputs['token_ids'])} windows"
+    return TaskData(path, inputs, targets, examples, windows, note)
+
+
+def load_task_data(task, path, tokenizer, labels, max_length, columns: Columns | None = None,
+                   doc_stride=None, max_query_length=64) -> TaskData:
+    """Reads and encodes `path` for `task` (`read_task_examples`, then `encode_task_data`)."""
+    examples, summary = read_task_examples(task, path, columns)
+    return encode_task_data(task, path, examples, summary, tokenizer, labels, max_length,
+                            doc_stride, max_query_length)
 
 
 def epoch_datasets(data: TaskData, seed: int, bucket: int = 16, group: int = 50):

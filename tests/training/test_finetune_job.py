@@ -1,0 +1,98 @@
+"""A `FinetuneJob` checks every setting when it is built, before any data file is read, with
+messages that name the flag; task-dependent defaults are the library's, not the CLI's."""
+
+import json
+
+import pytest
+
+from tfbert.task import FINETUNE_TASKS, MAX_LENGTH, MIN_LENGTH
+from tfbert.training import tasks
+from tfbert.training.finetune import FinetuneJob
+
+
+@pytest.fixture
+def train(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps({"text": t, "label": l}) + "\n"
+                            for t, l in [("good", "pos"), ("bad", "neg")] * 4))
+    (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\ngood\nbad\n")
+    return path
+
+
+def job(train, **changes):
+    settings = {"task": "classify", "train": str(train), "out": str(train.parent / "out"),
+                "preset": "tiny", "vocab": str(train.parent / "vocab.txt"), **changes}
+    return FinetuneJob(**settings)
+
+
+def test_task_dependent_defaults_come_from_the_library(train):
+    assert job(train).max_length == 128
+    squad = train.parent / "squad.json"
+    squad.write_text('{"data": []}')
+    qa = job(squad, task="qa")
+    assert (qa.max_length, qa.doc_stride) == (384, 128)
+    assert job(train, task="classify", max_length=64).doc_stride == 128
+    assert set(FINETUNE_TASKS) == {"classify", "pair", "ner", "qa"}
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"task": "summarize"}, r"--task must be one of"),
+    ({"max_length": MIN_LENGTH - 1}, rf"--max-length must be an integer from {MIN_LENGTH} to "
+                                     rf"{MAX_LENGTH}. Received: {MIN_LENGTH - 1}"),
+    ({"max_length": "128"}, r"--max-length must be an integer"),
+    # tiny has 512 position embeddings: a longer input has no position to read.
+    ({"max_length": 1024}, r"--max-length 1024 is longer than the encoder's 512 position "
+                           r"embeddings"),
+    ({"pooling": "max"}, r"--pooling must be one of"),
+    ({"task": "ner", "pooling": "mean"}, r"--pooling mean applies to classify and pair"),
+    ({"doc_stride": 0}, r"--doc-stride must be an integer"),
+    ({"preset": "huge"}, r"--preset: Unknown preset"),
+    ({"dev": "missing.jsonl"}, r"--dev missing.jsonl: no such file"),
+])
+def test_a_bad_setting_fails_when_the_job_is_built(train, monkeypatch, changes, message):
+    read = []
+    monkeypatch.setattr(tasks.readers, "read_classification",
+                        lambda *a, **k: read.append(a) or ([], None))
+    with pytest.raises(ValueError, match=message):
+        job(train, **changes)
+    assert read == []   # nothing was read
+
+
+def test_a_model_longer_than_the_init_encoder_fails_before_the_data_is_read(train, tmp_path,
+                                                                            monkeypatch):
+    import keras
+
+    from tfbert.config import BertConfig
+    from tfbert.model_dir import build_model, save_model_dir
+    from tfbert.task import TaskSpec
+    from tfbert.training.finetune import finetune
+
+    config = BertConfig(vocab_size=7, hidden_size=16, num_layers=1, num_heads=2,
+                        intermediate_size=32, max_position_embeddings=64)
+    keras.utils.set_random_seed(0)
+    save_model_dir(build_model(config, TaskSpec()), config, TaskSpec(), tmp_path / "enc",
+                   vocab_file=tmp_path / "vocab.txt")
+    read = []
+    monkeypatch.setattr(tasks.readers, "read_classification",
+                        lambda *a, **k: read.append(a) or ([], None))
+    bad = job(train, preset=None, vocab=None, init=str(tmp_path / "enc"), max_length=128)
+    with pytest.raises(ValueError, match=r"--max-length 128 is longer than the encoder's 64"):
+        finetune(bad, verbose=False)
+    assert read == []
+
+
+def test_the_training_file_is_read_once(train, monkeypatch):
+    from tfbert.training.finetune import finetune
+    from tfbert.training.trainer import TrainSettings
+
+    calls = []
+    real = tasks.readers.read_classification
+
+    def counting(path, *args, **kwargs):
+        calls.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(tasks.readers, "read_classification", counting)
+    finetune(job(train, max_length=16, settings=TrainSettings(batch_size=4, max_steps=1)),
+             verbose=False)
+    assert calls.count(str(train)) == 1
