@@ -41,6 +41,28 @@ class PretrainJob:
     settings: TrainSettings = dataclasses.field(default_factory=lambda: TrainSettings(
         learning_rate=1e-4, epochs=1, warmup_ratio=0.01))
 
+    def __post_init__(self):
+        """The settings that need no file read, checked when the job is built; errors name
+        the flag. (What the data directory's manifest says is checked by `pretrain`.)"""
+        for flag, path in (("DATA", self.data), ("--dev", self.dev)):
+            if path and not os.path.isdir(path):
+                raise ValueError(f"{flag} {path}: no such directory; expected a "
+                                 "`tfbert pretrain-data` output directory")
+        if self.vocab and not os.path.isfile(self.vocab):
+            raise ValueError(f"--vocab {self.vocab}: no such file")
+        if self.init and not os.path.exists(self.init):
+            raise ValueError(f"--init {self.init}: no such file or directory")
+        if not self.init:
+            try:
+                BertConfig.from_name(self.preset or "", vocab_size=1)
+            except ValueError as err:
+                raise ValueError(f"--preset: {err}") from None
+        for flag, value, low in (("--max-predictions", self.max_predictions, 0),
+                                 ("dev_batches", self.dev_batches, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{flag} must be an integer of at least {low}. "
+                                 f"Received: {value!r}")
+
     def identity(self, manifest) -> dict:
         return {"command": "pretrain",
                 "data": [s["sha256"] for s in manifest["shards"]],
