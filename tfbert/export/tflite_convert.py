@@ -1,4 +1,5 @@
-"""`tfbert export --format tflite`: LiteRT models, with a tokenizer in metadata or in-model.
+"""Converting to LiteRT: a model as `.tflite` bytes, with a tokenizer in metadata or in-model,
+quantized or not, and the interpreter that checks it.
 
 `metadata` (single-text classifiers): int32 `ids`/`mask`/`segment_ids` `[1, L]` in, softmax
 `probability` out, with TFLite metadata (vocab, BERT tokenizer unit, labels) that MediaPipe
