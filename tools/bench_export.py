@@ -209,7 +209,8 @@ def build(args, out, evaluation=None):
         with open(files[name], "wb") as f:
             f.write(content)
         for n in args.threads:
-            signature = tflite_convert.make_interpreter(content, num_threads=n).get_signature_runner()
+            interpreter = tflite_convert.make_interpreter(content, num_threads=n)
+            signature = interpreter.get_signature_runner()
             runners[name, n] = Runner(lambda x, s=signature: s(
                 ids=x[0], mask=x[1], segment_ids=x[2])["probability"])
     print("exporting onnx ...", flush=True)

@@ -9,7 +9,8 @@ from tools.mutations import Mutation
 
 TRAINER = "tfbert/training/trainer.py"
 NAMES = "tfbert/convert/names.py"
-HF_HEADS = "tests/convert/test_huggingface.py::test_hf_export_heads_match_numpy_from_the_safetensors"
+HF_HEADS = ("tests/convert/test_huggingface.py::"
+            "test_hf_export_heads_match_numpy_from_the_safetensors")
 GOOGLE_HEADS = "tests/convert/test_google.py::test_fine_tuned_heads_load_and_match_reference"
 MIRRORED = "tests/training/test_trainer.py::test_mirrored_two_replicas_match_one_device"
 RESUME = "tests/training/test_trainer.py::test_killed_run_resumes_to_the_same_weights"
@@ -146,7 +147,8 @@ MUTATIONS = [
     Mutation("vocab-crlf-kept", "tfbert/tokenization/bert_tokenizer.py", "read_vocab",
              'vocab = [line.rstrip("\\n").rstrip("\\r") for line in textfile.lines(path)]',
              'vocab = [line.rstrip("\\n") for line in textfile.lines(path)]',
-             ("tests/tokenization/test_vocab.py::test_a_windows_vocab_file_reads_as_the_same_tokens",),
+             ("tests/tokenization/test_vocab.py::"
+              "test_a_windows_vocab_file_reads_as_the_same_tokens",),
              "a Windows vocab.txt keeps '\\r' on every token"),
     # --- masking --------------------------------------------------------------------------
     Mutation("mask-90-10-0", "tfbert/data/masking.py", "Masker.__call__",
@@ -193,14 +195,15 @@ MUTATIONS = [
     Mutation("pair-signature-texts-swapped", "tfbert/export/saved_model_signatures.py",
              "ServingModule._classify_pair",
              "self.tokenizer.encode(text, text_pair,", "self.tokenizer.encode(text_pair, text,",
-             ("tests/export/test_saved_model.py::test_fresh_process_signatures_match_keras_and_predict",),
+             ("tests/export/test_saved_model.py::"
+              "test_fresh_process_signatures_match_keras_and_predict",),
              "the served pair signature encodes the pair first"),
     Mutation("metadata-segment-role-unknown", "tfbert/export/tflite_metadata.py", "_guess_role",
              'if "segment" in name or "type_ids" in name:', 'if "type_ids" in name:',
              (METADATA_EXPORT,), "MediaPipe metadata without the segment_ids input"),
     Mutation("metadata-labels-sorted", "tfbert/export/tflite_metadata.py",
-             "add_bert_classifier_metadata", 'zf.writestr(LABELS_FILE, "\\n".join(labels))',
-             'zf.writestr(LABELS_FILE, "\\n".join(sorted(labels)))', (METADATA_EXPORT,),
+             "add_bert_classifier_metadata", 'LABELS_FILE: "\\n".join(labels)',
+             'LABELS_FILE: "\\n".join(sorted(labels))', (METADATA_EXPORT,),
              "labels.txt in alphabetical, not output, order"),
     Mutation("saved-model-labels-run-together", "tfbert/export/saved_model.py", "_write_version",
              'f.writelines(label + "\\n" for label in spec.labels)', "f.writelines(spec.labels)",

@@ -24,6 +24,7 @@ import concurrent.futures
 import dataclasses
 import json
 import os
+import queue
 import re
 import shutil
 import subprocess
@@ -227,27 +228,22 @@ def main(argv=None) -> int:
                   file=sys.stderr)
             return 2
         print(f"baseline passed in {seconds:.0f} s", flush=True)
-        results = [None] * len(chosen)
-        free = list(roots)
+        free = queue.Queue()
+        for root in roots:
+            free.put(root)
+
+        def plant(mutation):
+            root = free.get()   # a scratch copy no other mutation is using
+            try:
+                result = run_mutation(root, mutation, args.timeout)
+            finally:
+                free.put(root)
+            print(f"  {result['name']}: {result['verdict']} ({result['seconds']:.0f} s)",
+                  flush=True)
+            return result
+
         with concurrent.futures.ThreadPoolExecutor(len(roots)) as pool:
-            pending = {}
-            for index, mutation in enumerate(chosen):
-                if not free:
-                    finished, _ = concurrent.futures.wait(
-                        pending, return_when=concurrent.futures.FIRST_COMPLETED)
-                    for future in finished:
-                        i, root = pending.pop(future)
-                        results[i] = future.result()
-                        free.append(root)
-                        print(f"  {results[i]['name']}: {results[i]['verdict']} "
-                              f"({results[i]['seconds']:.0f} s)", flush=True)
-                root = free.pop()
-                pending[pool.submit(run_mutation, root, mutation, args.timeout)] = (index, root)
-            for future in concurrent.futures.as_completed(pending):
-                i, _ = pending[future]
-                results[i] = future.result()
-                print(f"  {results[i]['name']}: {results[i]['verdict']} "
-                      f"({results[i]['seconds']:.0f} s)", flush=True)
+            results = list(pool.map(plant, chosen))
     finally:
         shutil.rmtree(parent, ignore_errors=True)
     seconds = time.perf_counter() - start

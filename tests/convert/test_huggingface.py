@@ -221,7 +221,8 @@ def test_hf_export_heads_match_numpy_from_the_safetensors(tmp_path, make_inputs,
         ours = model({**inputs, "masked_positions": positions})
         w = {"cls/predictions/transform/dense/kernel":
              tensors["cls.predictions.transform.dense.weight"].T,
-             "cls/predictions/transform/dense/bias": tensors["cls.predictions.transform.dense.bias"],
+             "cls/predictions/transform/dense/bias":
+             tensors["cls.predictions.transform.dense.bias"],
              "cls/predictions/transform/LayerNorm/gamma":
              tensors["cls.predictions.transform.LayerNorm.weight"],
              "cls/predictions/transform/LayerNorm/beta":

@@ -439,7 +439,8 @@ CASES += [
     Case("pretrain-vocab-size-differs-from-data",
          lambda w: ["pretrain", w.pd_dir, "--vocab", w.vocab_plus(2), "--preset", "tiny",
                     "--out", w.out, "--max-steps", 1],
-         lambda w: ["vocab_plus.txt"], r"made with a vocabulary of \d+ tokens, but --vocab .*vocab_plus.txt has \d+",
+         lambda w: ["vocab_plus.txt"],
+         r"made with a vocabulary of \d+ tokens, but --vocab .*vocab_plus.txt has \d+",
          keep=lambda w: [w.pd_dir]),
 ]
 

@@ -1,7 +1,7 @@
 import numpy as np
 
 from tfbert.training import scoring
-from tfbert.training.tasks import read_labels
+from tfbert.training.tasks import labels_of, read_task_examples
 
 
 def test_model_outputs_cuts_batches_and_pads_only_per_token_outputs():
@@ -27,5 +27,6 @@ def test_model_outputs_cuts_batches_and_pads_only_per_token_outputs():
 def test_ner_labels_cover_both_tags_of_every_type(tmp_path):
     path = tmp_path / "t.conll"
     path.write_text("江\tB-PER\n泽\tI-PER\n\n北\tB-LOC\n京\tB-MISC\n", encoding="utf-8")
-    assert read_labels("ner", path) == ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-PER",
-                                        "I-PER"]
+    sentences, _ = read_task_examples("ner", path)
+    assert labels_of("ner", sentences) == ["O", "B-LOC", "I-LOC", "B-MISC", "I-MISC", "B-PER",
+                                           "I-PER"]

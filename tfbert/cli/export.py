@@ -4,6 +4,8 @@ import json
 
 import click
 
+from tfbert.task.decoding import DEFAULT_TOP_K
+
 
 @click.command("export")
 @click.argument("model", type=click.Path(exists=True, file_okay=False))
@@ -16,7 +18,7 @@ import click
 @click.option("--serving-version", default=None,
               help="saved_model: the oldest TF Serving release to support (default 2.20); "
                    "an op it does not link fails the export.")
-@click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True,
+@click.option("--top-k", type=click.IntRange(min=1), default=DEFAULT_TOP_K, show_default=True,
               help="saved_model, pre-trained models: fill-mask candidates per [MASK].")
 @click.option("--out", type=click.Path(dir_okay=False), help="tflite: the .tflite file.")
 @click.option("--quantize", type=click.Choice(("none", "fp16", "dynamic", "int8")),

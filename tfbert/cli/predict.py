@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from tfbert.predict.loader import DEFAULT_TOP_K
+from tfbert.task.decoding import DEFAULT_TOP_K
 
 
 def _records(texts, pair, context, input_path, task, columns):
@@ -76,13 +76,8 @@ def command(model, texts, pair, context, input_path, output, text_column, pair_c
 
     source = click.get_current_context().get_parameter_source
     given_top_k = top_k if source("top_k").name == "COMMANDLINE" else None
-    try:
-        predictor = load_predictor(model, batch_size=batch_size, top_k=given_top_k,
-                                   doc_stride=doc_stride)
-    except ValueError as err:
-        if str(err).startswith(("--top-k", "--doc-stride")):
-            raise click.BadParameter(str(err)) from None
-        raise
+    predictor = load_predictor(model, batch_size=batch_size, top_k=given_top_k,
+                               doc_stride=doc_stride)
     records = _records(list(texts), pair, context, input_path, predictor.task,
                        (text_column, pair_column))
     results = predictor.predict(records)

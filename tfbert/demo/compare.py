@@ -63,12 +63,13 @@ def compare(recipe, paths, saved_model, echo=print) -> dict:
     runtimes = [("Keras model", paths.model, os.path.join(paths.model, "model.safetensors")),
                 ("TF Serving SavedModel", saved_model, saved_model),
                 ("TFLite int8 + metadata", paths.tflite, paths.tflite)]
-    rows, answers, keras = [], {}, None
+    rows, answers = [], {}
     for name, path, weights in runtimes:
         echo(f"      {name}: scoring {len(test):,} test texts, timing single texts")
         predictor = load_predictor(path)
         predicted = _predictions(predictor, test)
-        keras = keras or predicted   # the first runtime is the Keras model
+        if name == "Keras model":
+            keras = predicted
         correct = sum(p["label"] == r["label"] for p, r in zip(predicted, test))
         rows.append({"artifact": name, "path": path, "bytes": _size(weights),
                      "latency_ms": round(_latency_ms(predictor, sentences), 2),

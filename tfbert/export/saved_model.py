@@ -22,6 +22,7 @@ import tensorflow_text  # noqa: F401  (registers the tf-text ops the graph uses)
 from tfbert.atomic import remove_abandoned, writer_tag
 from tfbert.export import saved_model_ops
 from tfbert.export.saved_model_signatures import ENCODER_INPUTS, ServingModule
+from tfbert.task.decoding import DEFAULT_TOP_K
 
 DEFAULT_SERVING_VERSION = "2.20"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -65,7 +66,8 @@ def _writable_base(base):
 
 
 def export_saved_model(model_dir, name, base="savedmodels",
-                       serving_version=DEFAULT_SERVING_VERSION, top_k=5) -> str:
+                       serving_version=DEFAULT_SERVING_VERSION,
+                       top_k=DEFAULT_TOP_K) -> str:
     """Exports `model_dir` as the next version of `BASE/NAME`; returns the version's path.
 
     Raises `ValueError` (nothing under `BASE` changed) for a directory without a task, a
@@ -107,7 +109,8 @@ def _write_version(path, model, tokenizer, spec, checkpoint, serving_version, to
         tf.saved_model.save(module, path, signatures=signatures)
     finally:
         shutil.rmtree(files, ignore_errors=True)
-    text_ops = saved_model_ops.check_serving_ops(saved_model_ops.saved_model_ops(path), serving_version)
+    text_ops = saved_model_ops.check_serving_ops(saved_model_ops.saved_model_ops(path),
+                                                 serving_version)
     difference = _check_encode(path, model, tokenizer, spec)
     record = {"source": os.path.abspath(checkpoint.source), "task": spec.to_dict(),
               "signatures": sorted(signatures),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfbert.export import saved_model_tasks
-from tfbert.task.decoding import MAX_ANSWER_PIECES
+from tfbert.task.decoding import DEFAULT_TOP_K, MAX_ANSWER_PIECES
 
 ENCODER_INPUTS = ("token_ids", "segment_ids", "padding_mask")
 
@@ -44,7 +44,7 @@ class ServingModule(tf.Module):
     `tf.saved_model.save` writes them, once.
     """
 
-    def __init__(self, model, tokenizer, spec, top_k=5, name=None):
+    def __init__(self, model, tokenizer, spec, top_k=DEFAULT_TOP_K, name=None):
         super().__init__(name=name)
         hold_model(self, model)
         self.tokenizer = tokenizer

@@ -16,19 +16,18 @@ import tensorflow as tf
 
 from tfbert.atomic import atomic_file, write_json
 from tfbert.export import tflite_convert
-from tfbert.export.tflite_files import TASK_FILE, pack_files
-from tfbert.export.tflite_report import judge, latency, predicted_ids, report_markdown
 from tfbert.export.saved_model import load_task_model
+from tfbert.export.tflite_files import LABELS_FILE, TASK_FILE, pack_files
+from tfbert.export.tflite_report import judge, latency, predicted_ids, report_markdown
 from tfbert.textfile import first_line
-
 
 
 def build_variant(model, tokenizer, spec, kind, quantize, calibration_records, samples):
     """`(content, module, max_difference)` of one checked variant, files packed."""
     content, module = tflite_convert.convert(model, tokenizer.vocab, spec, kind, quantize,
-                                     calibration_records)
-    difference = tflite_convert.compare(content, module, tflite_convert.sample_inputs(module, samples),
-                                quantize)
+                                             calibration_records)
+    difference = tflite_convert.compare(
+        content, module, tflite_convert.sample_inputs(module, samples), quantize)
     if kind == "metadata":
         import tempfile
 
@@ -43,7 +42,7 @@ def build_variant(model, tokenizer, spec, kind, quantize, calibration_records, s
     else:
         content = pack_files(content, {
             TASK_FILE: json.dumps(spec.to_dict(), indent=2),
-            "labels.txt": "".join(label + "\n" for label in spec.labels)})
+            LABELS_FILE: "".join(label + "\n" for label in spec.labels)})
     return content, module, difference
 
 

@@ -2,8 +2,8 @@
 
 An in-model export packs its `task.json`; a metadata export (MediaPipe) packs `vocab.txt`
 and `labels.txt` as the metadata's associated files. Both are a stored ZIP appended to the
-flatbuffer, which interpreters ignore. Nothing here needs TensorFlow or mediapipe, so the
-predictors read packed files without either.
+flatbuffer, which interpreters ignore. Nothing here needs TensorFlow or mediapipe, so a
+file's packed task and labels can be read without building the metadata writer.
 """
 
 from __future__ import annotations

@@ -26,12 +26,9 @@ bert_preprocessor_calculator.cc):
 * the output's TENSOR_AXIS_LABELS associated file gives the category names.
 """
 
-import io
-import zipfile
-
 import flatbuffers
 
-from tfbert.export.tflite_files import LABELS_FILE, VOCAB_FILE
+from tfbert.export.tflite_files import LABELS_FILE, VOCAB_FILE, pack_files
 
 try:  # the schema's generated Python classes ship inside the mediapipe wheel
     from mediapipe.tasks.metadata import metadata_schema_py_generated as _md
@@ -222,11 +219,7 @@ def add_bert_classifier_metadata(model_bytes: bytes, vocab_path: str, labels: li
     builder = flatbuffers.Builder(0)
     builder.Finish(model.Pack(builder), _TFLITE_IDENTIFIER)
 
-    # Append the files as a ZIP: zipfile's "a" mode on a non-ZIP stream writes after
-    # the existing bytes, so offsets count from the start of the model, as the
-    # populator does. STORED because MediaPipe hands out views into the buffer.
-    out = io.BytesIO(bytes(builder.Output()))
-    with zipfile.ZipFile(out, "a", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr(VOCAB_FILE, vocab)
-        zf.writestr(LABELS_FILE, "\n".join(labels))
-    return out.getvalue()
+    # The associated files as a stored ZIP after the model (offsets from the start of the
+    # model, as the populator writes them; stored because MediaPipe hands out views).
+    return pack_files(bytes(builder.Output()), {VOCAB_FILE: vocab,
+                                                LABELS_FILE: "\n".join(labels)})

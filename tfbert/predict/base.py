@@ -19,6 +19,7 @@ class Predictor(abc.ABC):
     """
 
     spec: TaskSpec
+    batch_size: int = 32
 
     @property
     def task(self) -> str:
@@ -28,6 +29,13 @@ class Predictor(abc.ABC):
     def labels(self) -> list:
         return list(self.spec.labels)
 
-    @abc.abstractmethod
     def predict(self, records) -> list:
-        """One answer dict per record (see the class docstring)."""
+        """One answer dict per record (see the class docstring), `batch_size` at a time."""
+        out = []
+        for start in range(0, len(records), self.batch_size):
+            out += self._batch(records[start:start + self.batch_size])
+        return out
+
+    @abc.abstractmethod
+    def _batch(self, records) -> list:
+        """The answers to one batch of records."""

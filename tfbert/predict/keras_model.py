@@ -13,10 +13,12 @@ import tensorflow as tf
 
 from tfbert.data.features import encode_ner, encode_qa
 from tfbert.data.readers import QAExample
-from tfbert.task.decoding import best_spans, entity_spans, label_result, ner_tags, softmax
-from tfbert.tokenization.normalize import split_words
 from tfbert.predict.base import Predictor
+from tfbert.task.decoding import (DEFAULT_TOP_K, best_spans, entity_spans, label_result,
+                                  ner_tags, softmax)
+from tfbert.tokenization.normalize import split_words
 from tfbert.training import scoring
+
 
 class KerasPredictor(Predictor):
     """Loads a model directory once and predicts batches of raw inputs.
@@ -27,7 +29,7 @@ class KerasPredictor(Predictor):
     'pos'
     """
 
-    def __init__(self, path, batch_size=32, top_k=5, doc_stride=None):
+    def __init__(self, path, batch_size=32, top_k=DEFAULT_TOP_K, doc_stride=None):
         from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
         from tfbert.tokenization import BertTokenizer
 
@@ -40,14 +42,6 @@ class KerasPredictor(Predictor):
                                                  lowercase=self.spec.lowercase)
         self.batch_size = batch_size
         self.top_k = top_k
-
-    def predict(self, records) -> list:
-        """`records`: dicts with `text` (and `pair` for pairs; `question` and `context` for
-        qa). Returns one dict per record."""
-        out = []
-        for start in range(0, len(records), self.batch_size):
-            out += self._batch(records[start:start + self.batch_size])
-        return out
 
     def _outputs(self, inputs):
         return scoring.model_outputs(self.model, inputs, self.batch_size)

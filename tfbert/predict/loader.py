@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 
 from tfbert.predict.base import Predictor
+from tfbert.task.decoding import DEFAULT_TOP_K
 
-DEFAULT_TOP_K = 5   # fill-mask candidates per [MASK]
 EXPECTED = ("expected a tfbert model directory, a checkpoint directory, a SavedModel (or a TF "
             "Serving base directory) or a .tflite file")
 
@@ -34,18 +34,18 @@ def saved_model_dir(path):
 
 def is_exported(path) -> bool:
     """Whether `path` is an exported model (SavedModel, TF Serving base or `.tflite`)."""
-    path = os.fspath(path)
-    return path.endswith(".tflite") or saved_model_dir(path) is not None
+    return os.fspath(path).endswith(".tflite") or saved_model_dir(path) is not None
 
 
 def load_predictor(path, batch_size=32, top_k=None, doc_stride=None) -> Predictor:
-    """The predictor for `path`. `top_k` (fill-mask candidates; default `DEFAULT_TOP_K`) and `doc_stride`
-    (qa and ner windows; default the model's) apply to model and checkpoint directories: an
+    """The predictor for `path`. `top_k` (fill-mask candidates; default `DEFAULT_TOP_K`) and
+    `doc_stride` (qa and ner windows; default the model's) apply to model and checkpoint directories: an
     exported model answers as it was exported."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ValueError(f"{path}: no such file or directory; {EXPECTED}")
-    if is_exported(path):
+    saved_model = None if path.endswith(".tflite") else saved_model_dir(path)
+    if saved_model or path.endswith(".tflite"):
         if top_k is not None:
             raise ValueError("--top-k is fixed in an exported model (tfbert export --top-k); "
                              "it applies to model directories")
@@ -61,10 +61,10 @@ def load_predictor(path, batch_size=32, top_k=None, doc_stride=None) -> Predicto
             return LitePredictor(path)
         from tfbert.predict.saved_model import SavedModelPredictor
 
-        return SavedModelPredictor(saved_model_dir(path), batch_size)
+        return SavedModelPredictor(saved_model, batch_size)
     if not os.path.isdir(path):
         raise ValueError(f"{path}: a file that is not a .tflite model; {EXPECTED}")
     from tfbert.predict.keras_model import KerasPredictor
 
-    return KerasPredictor(path, batch_size=batch_size, top_k=DEFAULT_TOP_K if top_k is None else top_k,
-                          doc_stride=doc_stride)
+    return KerasPredictor(path, batch_size=batch_size,
+                          top_k=DEFAULT_TOP_K if top_k is None else top_k, doc_stride=doc_stride)

@@ -42,19 +42,13 @@ class SavedModelPredictor(Predictor):
         self.batch_size = batch_size
         self._tf = tf
 
-    def predict(self, records) -> list:
-        out = []
-        for start in range(0, len(records), self.batch_size):
-            out += self._batch(records[start:start + self.batch_size])
-        return out
-
     def _call(self, **columns):
         tf = self._tf
         result = self.serve(**{k: tf.constant(v, tf.string) for k, v in columns.items()})
         return {k: v.numpy() for k, v in result.items()}
 
     def _batch(self, records):
-        task, labels = self.task, list(self.spec.labels)
+        task, labels = self.task, self.labels
         texts = [r.get("text", "") for r in records]
         if task in ("classify", "pair"):
             columns = {"text": texts}

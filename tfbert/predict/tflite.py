@@ -64,7 +64,7 @@ class LitePredictor(Predictor):
             raise ValueError(f"{path}: not a tfbert export (no {TASK_FILE} and "
                              "no classifier metadata packed in the file)")
 
-    def predict(self, records) -> list:
+    def _batch(self, records) -> list:
         if self.tokenizer is not None:  # id inputs (metadata export)
             return self._ids(records)
         return [self._one(r) for r in records]
@@ -79,7 +79,7 @@ class LitePredictor(Predictor):
                 for i, record in enumerate(records)]
 
     def _one(self, record):
-        labels, task = list(self.spec.labels), self.task
+        labels, task = self.labels, self.task
         if task in ("classify", "pair"):
             inputs = {"text": np.array([record["text"]], dtype=object)}
             if task == "pair":
@@ -121,4 +121,4 @@ class LitePredictor(Predictor):
                 "tags": tags}
 
     def _label(self, record, p):
-        return label_result(record, p, list(self.spec.labels), self.spec.multi_label)
+        return label_result(record, p, self.labels, self.spec.multi_label)

@@ -2,18 +2,18 @@
 
 `spec`: the schema of `task.json` (`TaskSpec`, the tasks, their bounds and defaults).
 `decoding`: labels, IOB2 tag sequences, entities and QA spans from model outputs, shared
-by every runtime. Imports numpy and `tfbert.config` only.
+by every runtime. Imports numpy and `tfbert.textfile` only.
 """
 
 from tfbert.task.decoding import (best_spans, constrained_tags, detect_tag_scheme, entities,
                                   entity_spans, label_result, ner_tags, softmax)
-from tfbert.task.spec import (FINETUNE_TASKS, MAX_LENGTH, MIN_LENGTH, POOLED_TASKS, POOLINGS, TAG_SCHEMES,
-                              TASKS, WINDOWED_TASKS, TaskSpec, check_doc_stride,
+from tfbert.task.spec import (FINETUNE_TASKS, MAX_LENGTH, MIN_LENGTH, POOLED_TASKS, POOLINGS,
+                              TAG_SCHEMES, TASKS, WINDOWED_TASKS, TaskSpec, check_doc_stride,
                               check_max_length, default_max_length, default_stride,
                               read_task_spec)
 
-__all__ = ["FINETUNE_TASKS", "MAX_LENGTH", "MIN_LENGTH", "POOLED_TASKS", "POOLINGS", "TAG_SCHEMES", "TASKS",
-           "WINDOWED_TASKS", "TaskSpec", "best_spans", "check_doc_stride", "check_max_length",
+__all__ = ["FINETUNE_TASKS", "MAX_LENGTH", "MIN_LENGTH", "POOLED_TASKS", "POOLINGS", "TAG_SCHEMES",
+           "TASKS", "WINDOWED_TASKS", "TaskSpec", "best_spans", "check_doc_stride", "check_max_length",
            "constrained_tags", "default_max_length", "default_stride",
            "detect_tag_scheme", "entities", "entity_spans", "label_result", "ner_tags",
            "read_task_spec", "softmax"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 MAX_ANSWER_PIECES = 30
+DEFAULT_TOP_K = 5   # fill-mask: candidates per [MASK]
 # The score of a transition IOB2 forbids: far below any path of real log-probabilities,
 # yet finite, so that sums never meet inf - inf.
 NEVER = -1e9

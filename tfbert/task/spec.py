@@ -17,7 +17,10 @@ FINETUNE_TASKS = ("classify", "pair", "ner", "qa")   # the tasks `finetune` trai
 TAG_SCHEMES = ("", "IOB1", "IOB2")
 POOLINGS = ("cls", "mean")  # = tfbert.modeling.classifier.POOLINGS (modeling imports keras only)
 MAX_LENGTH = 1 << 16
-MIN_LENGTH = 8   # [CLS], [SEP] and room for a few pieces (a question and its context)
+MIN_LENGTH = 8   # what a user may ask for: [CLS], [SEP] and room for a few pieces
+# What a stored task.json may hold: [CLS] and [SEP] (a converted checkpoint may have few
+# position embeddings; its length is capped at them).
+MIN_STORED_LENGTH = 2
 # The length a task's inputs are cut to when none is given: qa's question and context
 # window as google-research/bert's run_squad; 128 for the rest.
 DEFAULT_MAX_LENGTH = {"qa": 384}
@@ -89,7 +92,7 @@ class TaskSpec:
             raise ValueError(f"task.json: 'task' must be one of {TASKS}. Received: {self.task!r}")
         if self.task in ("classify", "pair", "ner") and not self.labels:
             raise ValueError(f"task.json: task {self.task!r} needs a non-empty 'labels' list")
-        for name, low in (("max_length", MIN_LENGTH), ("doc_stride", 1),
+        for name, low in (("max_length", MIN_STORED_LENGTH), ("doc_stride", 1),
                           ("max_query_length", 1)):
             value = getattr(self, name)
             # The bound keeps a hostile file from sizing arrays of billions of positions.

@@ -49,7 +49,7 @@ class FinetuneJob:
             raise ValueError(f"--task must be one of {FINETUNE_TASKS}. Received: {self.task!r}")
         if self.max_length is None:
             self.max_length = default_max_length(self.task)
-        check_max_length(self.max_length)
+        check_max_length(self.max_length)   # before the stride is worked out from it
         if self.doc_stride is None:
             self.doc_stride = default_stride(self.task, self.max_length)
         self.validate()
@@ -57,7 +57,6 @@ class FinetuneJob:
     def validate(self):
         """The checks of `__post_init__` that do not fill defaults (every flag's value and
         combination, and that the files given exist)."""
-        check_max_length(self.max_length)
         if bool(self.init) == bool(self.preset):
             raise ValueError("give either --init MODEL or --preset NAME with --vocab VOCAB")
         if self.preset and not self.vocab:
@@ -152,14 +151,15 @@ def finetune(job: FinetuneJob, verbose=True):
     strategy = make_strategy(job.strategy)
     per_replica_batch(strategy, job.settings.batch_size)
     config, vocab_file, lowercase, build_encoder = _encoder_source(job)
-    check_max_length(job.max_length, max_position_embeddings=config.max_position_embeddings)
+    if job.init:   # (a preset's positions were checked when the job was built)
+        check_max_length(job.max_length,
+                         max_position_embeddings=config.max_position_embeddings)
     tokenizer = BertTokenizer.from_file(vocab_file, lowercase=lowercase)
     # The training file is read once: its labels, then its encoding.
     examples, summary = tasks.read_task_examples(job.task, job.train, job.columns)
     labels = tasks.labels_of(job.task, examples)
-    options = (job.max_length, job.doc_stride, job.max_query_length)
     train = tasks.encode_task_data(job.task, job.train, examples, summary, tokenizer, labels,
-                                   *options)
+                                   job.max_length, job.doc_stride, job.max_query_length)
     dev = tasks.load_task_data(job.task, job.dev, tokenizer, labels, job.max_length,
                                job.columns, job.doc_stride, job.max_query_length) \
         if job.dev else None

@@ -74,13 +74,6 @@ def labels_of(task, examples) -> list:
     return []
 
 
-def read_labels(task, path, columns: Columns | None = None) -> list:
-    """The label set of a training file (`labels_of` its examples)."""
-    if task == "qa":
-        return []
-    return labels_of(task, read_task_examples(task, path, columns)[0])
-
-
 def encode_task_data(task, path, examples, summary, tokenizer, labels, max_length,
                      doc_stride=None, max_query_length=64) -> TaskData:
     """Encodes `examples` read from `path` (`read_task_examples`). A label (or tag) the model
