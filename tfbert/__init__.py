@@ -1,21 +1,92 @@
 """tfbert: BERT as a Keras 3 / TensorFlow application.
 
 >>> import tfbert
->>> encoder = tfbert.load("path/to/checkpoint")        # doctest: +SKIP
+>>> classify = tfbert.predictor("runs/bbc")                    # doctest: +SKIP
+>>> classify("Shares rose 5% after the results.")["label"]     # doctest: +SKIP
+'business'
+
+Every public name is listed in `__all__` and importable from here. `import tfbert` does not
+load TensorFlow: the names that need it are imported on first use, quietly (TensorFlow's
+start-up lines are held back unless `TF_CPP_MIN_LOG_LEVEL` is set).
 """
 
 from tfbert.config import BertConfig
-from tfbert.convert.loader import load
+from tfbert.presets import checkpoint_path, presets
 
 __version__ = "0.1.0"
-__all__ = ["BertConfig", "load", "load_tokenizer", "__version__"]
+__all__ = ["BertConfig", "FinetuneResult", "Predictor", "TextClassifier", "__version__",
+           "checkpoint_path", "evaluate", "export_saved_model", "export_tflite", "finetune",
+           "load", "load_tokenizer", "predictor", "presets"]
+
+# name -> module it lives in; imported (with TensorFlow, quietly) on first use.
+_LAZY = {
+    "FinetuneResult": "tfbert.jobs",
+    "Predictor": "tfbert.predict.base",
+    "TextClassifier": "tfbert.applications.text_classifier",
+    "evaluate": "tfbert.jobs",
+    "export_saved_model": "tfbert.export.saved_model",
+    "export_tflite": "tfbert.export.tflite",
+    "finetune": "tfbert.jobs",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        _quiet_tensorflow()
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tfbert' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+def _quiet_tensorflow():
+    from tfbert import quiet
+
+    if hasattr(quiet, "import_tensorflow"):
+        quiet.import_tensorflow()
+
+
+def load(path, task=None):
+    """Loads any supported BERT checkpoint (a directory or a checkpoint name such as
+    `all-MiniLM-L6-v2`) as a Keras model: see `tfbert.convert.loader.load`."""
+    _quiet_tensorflow()
+    from tfbert.convert.loader import load as _load
+
+    return _load(path, task=task)
 
 
 def load_tokenizer(path):
-    """The `tfbert.tokenization.BertTokenizer` for a `vocab.txt` or a model directory.
-
-    Imported on first use, so that `import tfbert` does not load TensorFlow.
-    """
+    """The `tfbert.tokenization.BertTokenizer` for a `vocab.txt`, a model directory or a
+    checkpoint name, with the casing the directory declares."""
+    _quiet_tensorflow()
     from tfbert.tokenization import load_tokenizer as _load_tokenizer
 
-    return _load_tokenizer(path)
+    return _load_tokenizer(checkpoint_path(path, "path"))
+
+
+def predictor(name_or_path, batch_size=32, top_k=None, doc_stride=None):
+    """Text in, answers out: the `Predictor` for any artifact tfbert makes or reads — a
+    model directory, a checkpoint directory or name (`all-MiniLM-L6-v2` gives embeddings),
+    a SavedModel (or TF Serving base directory) or a `.tflite` file.
+
+    Call it on a string, a `(text, pair)` tuple (pair models), a `{"question", "context"}`
+    dict (qa) or a list of them; it answers with the dicts `tfbert predict` writes.
+
+    Example:
+    >>> embed = tfbert.predictor("all-MiniLM-L6-v2")               # doctest: +SKIP
+    >>> len(embed("A sentence to embed.")["embedding"])           # doctest: +SKIP
+    384
+    """
+    _quiet_tensorflow()
+    from tfbert.jobs import python_names
+    from tfbert.predict.loader import load_predictor
+
+    try:
+        return load_predictor(name_or_path, batch_size=batch_size, top_k=top_k,
+                              doc_stride=doc_stride)
+    except ValueError as err:
+        raise ValueError(python_names(str(err))) from None

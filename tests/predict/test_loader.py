@@ -44,8 +44,9 @@ def test_a_serving_base_resolves_to_its_newest_version(tmp_path):
 
 
 @pytest.mark.parametrize("make, options, message", [
-    (lambda p: p / "missing", {}, r"missing: no such file or directory; expected a tfbert "
-                                  r"model directory, a checkpoint directory, a SavedModel"),
+    (lambda p: p / "missing", {}, r"missing: no such file or directory, and not a checkpoint "
+                                  r"name; expected a model or checkpoint directory, a "
+                                  r"SavedModel, a .tflite file or one of \['all-MiniLM"),
     (lambda p: (p / "notes.txt").write_text("x") and p / "notes.txt", {},
      r"notes.txt: a file that is not a .tflite model; expected"),
     (lambda p: (p / "m.tflite").mkdir() or p / "m.tflite", {}, r"a directory, not a .tflite"),

@@ -14,8 +14,8 @@ from tfbert.task import FINETUNE_TASKS, MAX_LENGTH, MIN_LENGTH, POOLINGS
               help="Scored each epoch; the best weights are kept.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="The model directory to write (re-run to resume).")
-@click.option("--init", type=click.Path(exists=True),
-              help="A model directory or checkpoint (tfbert, Hugging Face, Google, keras-hub).")
+@click.option("--init", help="Start from this: a model directory, checkpoint or checkpoint "
+              "name (see `tfbert presets`); tfbert, Hugging Face, Google or keras-hub.")
 @click.option("--preset", help="Or a fresh model of this size (needs --vocab).")
 @click.option("--vocab", type=click.Path(exists=True, dir_okay=False))
 @click.option("--cased", is_flag=True, help="With --preset: keep case and accents.")
@@ -29,15 +29,16 @@ from tfbert.task import FINETUNE_TASKS, MAX_LENGTH, MIN_LENGTH, POOLINGS
                    "contexts [default: 128]; ner sentences [default: half a window, so each "
                    "word is read where it has context on both sides].")
 @click.option("--max-query-length", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--pooling", type=click.Choice(POOLINGS), default="cls", show_default=True,
+@click.option("--pooling", type=click.Choice(POOLINGS), default=None,
               help="classify/pair: the head reads the pooler over [CLS] (BERT's) or the "
-                   "average of the non-padding positions (what sentence-transformers "
-                   "checkpoints such as all-MiniLM-L6-v2 were trained for).")
+                   "average of the non-padding positions [default: what --init declares "
+                   "(sentence-transformers checkpoints such as all-MiniLM-L6-v2: mean), "
+                   "else cls].")
 @training_options
 def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_column,
             pair_column, label_column, doc_stride, max_query_length, pooling, **kwargs):
     """Fine-tune a task head on TRAIN and write a model directory to OUT."""
-    from tfbert.training.finetune import FinetuneJob, finetune, pooling_note
+    from tfbert.training.finetune import FinetuneJob, finetune
     from tfbert.training.tasks import Columns
 
     settings = settings_from(kwargs, batch_size=32, epochs=3, learning_rate=5e-5,
@@ -49,9 +50,6 @@ def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_
                       doc_stride=doc_stride,
                       max_query_length=max_query_length, pooling=pooling,
                       strategy=kwargs.pop("strategy"), settings=settings)
-    note = pooling_note(job)
-    if note:
-        click.echo(note)
     result, metrics = finetune(job)
     summary = ""
     if metrics:

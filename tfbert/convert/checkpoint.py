@@ -34,13 +34,19 @@ class Checkpoint:
         if task == self.spec.task:
             return self
         if task != "encoder":
+            if self.spec.task == "encoder":
+                what = ("holds an encoder only (no masked-LM or next-sentence weights)"
+                        if task == "pretrain" else "holds an encoder only (no task head)")
+                raise ValueError(f"{self.source}: {what}, so it cannot be loaded as task "
+                                 f"{task!r}; expected task 'encoder' (or None)")
             raise ValueError(
                 f"{self.source}: holds a {self.spec.task!r} model, which cannot be loaded "
                 f"as {task!r}. Expected task 'encoder' or {self.spec.task!r}")
         keep = {row.tfbert for row in names.encoder_rows(self.config.num_layers)}
         return dataclasses.replace(
             self,
-            spec=dataclasses.replace(self.spec, task="encoder", labels=(), pooling="cls"),
+            spec=dataclasses.replace(self.spec, task="encoder", labels=(), pooling="cls",
+                                     normalize=False),
             tensors={k: v for k, v in self.tensors.items() if k in keep},
             fresh=tuple(k for k in self.fresh if k in keep))
 

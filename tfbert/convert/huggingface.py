@@ -44,6 +44,17 @@ def is_hf_dir(path) -> bool:
     return data is not None and "num_hidden_layers" in data
 
 
+def sentence_normalize(path) -> bool:
+    """Whether a sentence-transformers directory's `modules.json` ends its pipeline with a
+    Normalize module (embeddings of unit length)."""
+    try:
+        modules = read_json(os.path.join(path, "modules.json"), kind=list)
+    except (OSError, ValueError):
+        return False
+    return any(isinstance(m, dict) and str(m.get("type", "")).endswith(".Normalize")
+               for m in modules)
+
+
 def sentence_pooling(path) -> str | None:
     """How a sentence-transformers directory pools its encoder into one vector: "mean" or
     "cls" when its `modules.json` names a Pooling module that uses that mode alone, else
@@ -137,6 +148,8 @@ def read_hf_dir(path) -> Checkpoint:
         if name not in _IGNORED:
             tensors[name] = value
     spec = dataclasses.replace(_task_from_hf(data, tensors), lowercase=declared_lowercase(path))
+    if spec.task == "encoder" and sentence_normalize(path):
+        spec = dataclasses.replace(spec, normalize=True)
     rows = names.task_rows(spec.task, config.num_layers, spec.next_sentence)
     used = {row.hf for row in rows}
     unused = sorted(set(tensors) - used)

@@ -20,7 +20,7 @@ from tfbert.tokenization.casing import declared_lowercase
 from tfbert.textfile import first_line, read_json
 
 EXTRA_MESSAGE = ("keras-hub is needed to read keras-hub presets; install it with "
-                 "pip install 'tfbert[kerashub]'")
+                 "pip install 'tfbert-keras[kerashub]'")
 
 
 def is_keras_hub_preset(path) -> bool:

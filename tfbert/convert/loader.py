@@ -12,15 +12,15 @@ from tfbert.convert.checkpoint import Checkpoint, check_vocab
 from tfbert.convert.google import is_google_dir, read_google_checkpoint, write_google_checkpoint
 from tfbert.convert.huggingface import is_hf_dir, read_hf_dir, write_hf_dir
 from tfbert.convert.keras_hub import is_keras_hub_preset, read_keras_hub_preset
+from tfbert.presets import checkpoint_path
 
 FORMATS = ("tfbert", "hf", "google")
 
 
 def detect_format(path) -> str:
-    """`tfbert`, `hf`, `google` or `keras-hub`; a `ValueError` says what was expected."""
-    path = os.fspath(path)
-    if not os.path.exists(path) and not os.path.isfile(path + ".index"):
-        raise ValueError(f"{path}: no such file or directory")
+    """`tfbert`, `hf`, `google` or `keras-hub` (`path` may be a checkpoint name); a
+    `ValueError` says what was expected."""
+    path = checkpoint_path(path)
     if os.path.isdir(path) and model_dir.is_model_dir(path):
         return "tfbert"
     if os.path.isdir(path) and is_keras_hub_preset(path):
@@ -35,9 +35,10 @@ def detect_format(path) -> str:
         "(bert_config.json + bert_model.ckpt.*) or a keras-hub BertBackbone preset")
 
 
-def read_checkpoint(path) -> Checkpoint:
-    """Any supported source as a `Checkpoint` in tfbert's variable names."""
-    path = os.fspath(path)
+def read_checkpoint(path, parameter: str | None = None) -> Checkpoint:
+    """Any supported source (a path or a checkpoint name, `tfbert.presets`) as a
+    `Checkpoint` in tfbert's variable names; `parameter` names the argument in errors."""
+    path = checkpoint_path(path, parameter)
     fmt = detect_format(path)
     if fmt == "tfbert":
         config, spec, tensors = model_dir.read_model_dir(path)
@@ -80,8 +81,7 @@ def load(path, task: str | None = None):
     """
     if task is not None and task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}. Received: task={task!r}")
-    path = os.fspath(path)
-    checkpoint = read_checkpoint(path)
+    checkpoint = read_checkpoint(path, "path")
     if task is None:
         bare = checkpoint.format != "tfbert" and checkpoint.spec.task == "pretrain"
         task = "encoder" if bare else checkpoint.spec.task

@@ -23,7 +23,7 @@ import re
 
 from tfbert.data.splits import Summary, deduplicate, split
 
-EXTRA = "pip install 'tfbert[data]'"
+EXTRA = "pip install 'tfbert-keras[data]'"
 
 
 @dataclasses.dataclass(frozen=True)

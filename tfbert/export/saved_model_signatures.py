@@ -9,7 +9,7 @@ ner (`text`): `entity_types`, `entity_texts`, `entity_starts`, `entity_ends`,
   on IOB2 tags gives the best IOB2-valid tag sequence, as `tfbert predict` does);
 qa (`question`, `context`): `answer`, `start`, `end` (characters), `score`, `has_answer`;
 pretrain (`text` with `[MASK]`): `tokens` and `scores` `(batch, masks, top_k)`;
-encoder (`text`): the mean-pooled `embedding`.
+encoder (`text`): the mean-pooled `embedding` (unit length when `task.json` says `normalize`).
 """
 
 from __future__ import annotations
@@ -204,5 +204,7 @@ class ServingModule(tf.Module):
                                        pad_to_max_length=False)
         hidden = tf.cast(self._run(inputs)["sequence_output"], tf.float32)
         mask = tf.cast(inputs["padding_mask"], tf.float32)[..., None]
-        return {"embedding": tf.reduce_sum(hidden * mask, 1)
-                / tf.maximum(tf.reduce_sum(mask, 1), 1.0)}
+        embedding = tf.reduce_sum(hidden * mask, 1) / tf.maximum(tf.reduce_sum(mask, 1), 1.0)
+        if self.spec.normalize:
+            embedding = tf.math.l2_normalize(embedding, axis=-1, epsilon=1e-24)
+        return {"embedding": embedding}

@@ -35,7 +35,7 @@ try:  # the schema's generated Python classes ship inside the mediapipe wheel
     from mediapipe.tasks.metadata import schema_py_generated as _tfl
 except ImportError as err:  # pragma: no cover (the test extra installs mediapipe)
     raise ValueError("--tokenizer metadata needs the mediapipe package for the TFLite "
-                     "metadata schema: pip install 'tfbert[mediapipe]'") from err
+                     "metadata schema: pip install 'tfbert-keras[mediapipe]'") from err
 
 _METADATA_FIELD = "TFLITE_METADATA"
 _METADATA_IDENTIFIER = b"M001"

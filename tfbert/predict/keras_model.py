@@ -3,7 +3,8 @@ loads), one answer dict per input.
 
 classify/pair: `label` and `probabilities`; ner: `entities` (text, type, character span)
 and a tag per word; qa: `answer` with its character span; pretrain: fill-mask, the top
-tokens for each `[MASK]`; encoder: the mean-pooled `embedding`.
+tokens for each `[MASK]`; encoder: the mean-pooled `embedding` (of unit length when the
+checkpoint declares it, `TaskSpec.normalize`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class KerasPredictor(Predictor):
         hidden = self._outputs(inputs)["sequence_output"]
         mask = inputs["padding_mask"][..., None]
         pooled = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1)
+        if self.spec.normalize:
+            pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)
         return [{**r, "embedding": [round(float(x), 6) for x in e]}
                 for r, e in zip(records, pooled)]
 

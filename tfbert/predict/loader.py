@@ -1,7 +1,8 @@
 """One loader for every artifact tfbert makes or reads.
 
 `load_predictor(path)` takes a tfbert model directory, a checkpoint directory tfbert can
-load (Hugging Face, Google TF1, keras-hub, with a fine-tuned head), a SavedModel version or a
+load (Hugging Face, Google TF1, keras-hub, with a fine-tuned head) or its name
+(`all-MiniLM-L6-v2`, `tfbert presets`), a SavedModel version or a
 TF Serving base directory (its newest version) or a `.tflite` file, and returns the
 `Predictor` for it. A path that is none of these is a one-line `ValueError` saying what was
 expected.
@@ -41,9 +42,9 @@ def load_predictor(path, batch_size=32, top_k=None, doc_stride=None) -> Predicto
     """The predictor for `path`. `top_k` (fill-mask candidates; default `DEFAULT_TOP_K`) and
     `doc_stride` (qa and ner windows; default the model's) apply to model and checkpoint directories: an
     exported model answers as it was exported."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ValueError(f"{path}: no such file or directory; {EXPECTED}")
+    from tfbert.presets import checkpoint_path
+
+    path = checkpoint_path(path)   # a checkpoint name (tfbert presets) becomes its directory
     saved_model = None if path.endswith(".tflite") else saved_model_dir(path)
     if saved_model or path.endswith(".tflite"):
         if top_k is not None:

@@ -66,12 +66,13 @@ def entities(tags):
 
 
 def label_result(record, probabilities, labels, multi_label=False):
-    """`record` with its `label` (multi-label: `labels` over 0.5) and `probabilities` by
-    label name: the classify/pair answer of every runtime."""
+    """`record` with its `label` and that label's probability `score` (multi-label: `labels`
+    over 0.5) and `probabilities` by label name: the classify/pair answer of every runtime."""
     if multi_label:
         return {**record, "labels": [labels[i] for i in np.flatnonzero(probabilities > 0.5)],
                 "probabilities": dict(zip(labels, map(float, probabilities)))}
-    return {**record, "label": labels[int(np.argmax(probabilities))],
+    best = int(np.argmax(probabilities))
+    return {**record, "label": labels[best], "score": float(probabilities[best]),
             "probabilities": dict(zip(labels, map(float, probabilities)))}
 
 

@@ -86,6 +86,9 @@ class TaskSpec:
     # classify/pair: what the head reads, the pooler over [CLS] ("cls") or the average of
     # every position ("mean", as sentence-transformers checkpoints were trained).
     pooling: str = "cls"
+    # encoder: embeddings are scaled to unit length (a sentence-transformers checkpoint whose
+    # modules.json ends in Normalize was trained for cosine similarity).
+    normalize: bool = False
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -100,7 +103,7 @@ class TaskSpec:
                     not low <= value <= MAX_LENGTH:
                 raise ValueError(f"task.json: {name!r} must be an integer from {low} to "
                                  f"{MAX_LENGTH}. Received: {value!r}")
-        for name in ("multi_label", "next_sentence", "lowercase", "no_answer"):
+        for name in ("multi_label", "next_sentence", "lowercase", "no_answer", "normalize"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"task.json: {name!r} must be true or false. Received: "
                                  f"{getattr(self, name)!r}")
@@ -113,6 +116,9 @@ class TaskSpec:
         if self.pooling != "cls" and self.task not in POOLED_TASKS:
             raise ValueError(f"task.json: 'pooling' {self.pooling!r} is for classify and pair "
                              f"models, not task {self.task!r}")
+        if self.normalize and self.task != "encoder":
+            raise ValueError(f"task.json: 'normalize' is for encoder models (embeddings), not "
+                             f"task {self.task!r}")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("task.json: 'labels' has duplicates; expected distinct labels")
 
@@ -135,6 +141,8 @@ class TaskSpec:
             del data["tag_scheme"]
         if self.pooling == "cls":
             del data["pooling"]
+        if not self.normalize:
+            del data["normalize"]
         return data
 
     @classmethod

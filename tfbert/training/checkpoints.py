@@ -36,6 +36,9 @@ def _differences(old: dict, new: dict, prefix="") -> list:
     return out
 
 
+RECORDS_DIR = "data"
+
+
 def check_output_dir(out_dir, identity: dict) -> bool:
     """Checks that `out_dir` is new, empty, or holds checkpoints of this same run.
 
@@ -43,7 +46,9 @@ def check_output_dir(out_dir, identity: dict) -> bool:
     else is an error, raised before anything is written.
     """
     out_dir = os.path.abspath(out_dir)
-    if not os.path.exists(out_dir) or (os.path.isdir(out_dir) and not os.listdir(out_dir)):
+    if not os.path.exists(out_dir) or (os.path.isdir(out_dir) and not (
+            set(os.listdir(out_dir)) - {RECORDS_DIR})):
+        # (RECORDS_DIR: records given in memory to `tfbert.finetune`, written for this run)
         return False
     if not os.path.isdir(out_dir):
         raise ValueError(f"--out {out_dir}: is a file; expected a directory for the model")

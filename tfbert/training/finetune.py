@@ -15,6 +15,7 @@ import os
 from tfbert.atomic import sha256_file
 from tfbert.config import BertConfig
 from tfbert.model_dir import task_model, write_model_files
+from tfbert.presets import checkpoint_path
 from tfbert.task import (FINETUNE_TASKS, POOLED_TASKS, POOLINGS, TaskSpec, WINDOWED_TASKS,
                          check_doc_stride, check_max_length, default_max_length, default_stride,
                          detect_tag_scheme)
@@ -40,7 +41,9 @@ class FinetuneJob:
     columns: tasks.Columns = dataclasses.field(default_factory=tasks.Columns)
     doc_stride: int | None = None    # None: `default_stride(task, max_length)`
     max_query_length: int = 64
-    pooling: str = "cls"             # classify/pair: "cls" or "mean" (TaskSpec.pooling)
+    # classify/pair: "cls" or "mean" (TaskSpec.pooling); None: what --init declares
+    # (sentence-transformers' modules.json), else "cls".
+    pooling: str | None = None
     strategy: str = "auto"
     settings: TrainSettings = dataclasses.field(default_factory=TrainSettings)
 
@@ -52,6 +55,10 @@ class FinetuneJob:
         check_max_length(self.max_length)   # before the stride is worked out from it
         if self.doc_stride is None:
             self.doc_stride = default_stride(self.task, self.max_length)
+        if self.init:   # a checkpoint name (tfbert presets) becomes its directory
+            self.init = checkpoint_path(self.init, "--init")
+        if self.pooling is None:
+            self.pooling = _declared_pooling(self.init) if self.task in POOLED_TASKS else "cls"
         self.validate()
 
     def validate(self):
@@ -127,19 +134,13 @@ def _encoder_source(job: FinetuneJob):
     return config, job.vocab, job.lowercase, lambda: BertEncoder.from_bert_config(config)
 
 
-def pooling_note(job: FinetuneJob) -> str | None:
-    """A note for the command line when `--init` is a sentence-transformers directory
-    trained with another pooling than the job's `--pooling` (classify/pair only)."""
+def _declared_pooling(init) -> str:
+    """The pooling a sentence-transformers `init` directory declares, else "cls"."""
     from tfbert.convert.huggingface import sentence_pooling
 
-    if job.task not in POOLED_TASKS or not job.init or not os.path.isdir(job.init):
-        return None
-    trained = sentence_pooling(job.init)
-    if not trained or trained == job.pooling:
-        return None
-    return (f"note: --init {job.init} is a sentence-transformers model trained with {trained} "
-            f"pooling; --pooling {trained} reads what it was trained for (this run: "
-            f"--pooling {job.pooling})")
+    if not init or not os.path.isdir(init):
+        return "cls"
+    return sentence_pooling(init) or "cls"
 
 
 def finetune(job: FinetuneJob, verbose=True):

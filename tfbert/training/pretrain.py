@@ -50,8 +50,10 @@ class PretrainJob:
                                  "`tfbert pretrain-data` output directory")
         if self.vocab and not os.path.isfile(self.vocab):
             raise ValueError(f"--vocab {self.vocab}: no such file")
-        if self.init and not os.path.exists(self.init):
-            raise ValueError(f"--init {self.init}: no such file or directory")
+        if self.init:   # a checkpoint name (tfbert presets) becomes its directory
+            from tfbert.presets import checkpoint_path
+
+            self.init = checkpoint_path(self.init, "--init")
         if not self.init:
             try:
                 BertConfig.from_name(self.preset or "", vocab_size=1)

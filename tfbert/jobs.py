@@ -1,0 +1,183 @@
+"""The jobs of the `tfbert` command as Python functions: `finetune`, `pretrain`, `evaluate`.
+
+Each takes the command's options as keyword arguments (`--max-length` is `max_length`) and
+returns what the command prints; errors name the parameter. `finetune` takes its training
+and dev data as a file or as records in memory:
+
+- classify: `[{"text": …, "label": …}]` (or `(text, label)` tuples);
+- pair: `[{"text": …, "pair": …, "label": …}]` (or `(text, pair, label)`);
+- ner: `[(words, tags)]` (or `{"tokens": [...], "tags": [...]}`);
+- qa: SQuAD records `[{"question", "context", "answers": [{"text", "answer_start"}]}]`.
+
+Records are written to `OUT/data/` (the file's name holds its digest, so running again with
+the same records resumes the same run) and read as files are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+
+from tfbert.atomic import atomic_file
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneResult:
+    """What `finetune` made: the model directory, the optimizer steps run and the dev
+    metrics of the weights written (None without dev data)."""
+
+    model_dir: str
+    steps: int
+    metrics: dict | None
+
+
+def python_names(message: str) -> str:
+    """A job's error message with its command-line flags as Python parameter names
+    (`--max-length` → `max_length`): the Python API and the CLI share their checks."""
+    return re.sub(r"(?<![\w-])--([a-z][a-z0-9-]*)", lambda m: m.group(1).replace("-", "_"),
+                  message)
+
+
+class _PythonErrors:
+    """Re-raises a `ValueError` from inside a job with Python parameter names."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind is ValueError:
+            raise ValueError(python_names(str(error))) from None
+        return False
+
+
+def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cased=False,
+             max_length=None, text_column="text", pair_column="pair", label_column="label",
+             doc_stride=None, max_query_length=64, pooling=None, strategy="auto",
+             verbose=True, **settings) -> FinetuneResult:
+    """Fine-tunes a `task` head ("classify", "pair", "ner", "qa") on `train` (a file or
+    records, see the module docstring) from `init` (a checkpoint name such as
+    `all-MiniLM-L6-v2`, or any checkpoint directory) or a fresh `preset` size with `vocab`,
+    and writes the model directory `out` (running again resumes).
+
+    `settings` are the training options of `tfbert finetune` (`epochs`, `batch_size`,
+    `learning_rate`, `max_steps`, `seed`, …; defaults as the command's). `pooling`
+    defaults to what `init` declares (sentence-transformers checkpoints: "mean"), else
+    "cls".
+
+    Example:
+    >>> result = tfbert.finetune("classify", train=[{"text": "great", "label": "pos"}, ...],
+    ...                          out="runs/mine", init="all-MiniLM-L6-v2")  # doctest: +SKIP
+    >>> result.metrics["accuracy"]                                         # doctest: +SKIP
+    """
+    with _PythonErrors():
+        from tfbert.training.finetune import FinetuneJob, finetune as run
+        from tfbert.training.tasks import Columns
+        from tfbert.training.trainer import TrainSettings
+
+        defaults = dict(batch_size=32, epochs=3, learning_rate=5e-5, warmup_ratio=0.1)
+        fields = {f.name for f in dataclasses.fields(TrainSettings)}
+        unknown = sorted(set(settings) - fields)
+        if unknown:
+            raise ValueError(f"finetune() got unknown settings {unknown}; expected the "
+                             f"training options {sorted(fields)}")
+        train = records_file(task, train, out, "train")
+        dev = records_file(task, dev, out, "dev") if dev is not None else None
+        job = FinetuneJob(task=task, train=train, dev=dev, out=os.fspath(out), init=init,
+                          preset=preset, vocab=vocab, lowercase=not cased,
+                          max_length=max_length,
+                          columns=Columns(text_column, label_column, pair_column),
+                          doc_stride=doc_stride, max_query_length=max_query_length,
+                          pooling=pooling, strategy=strategy,
+                          settings=TrainSettings(**{**defaults, **settings}))
+        result, metrics = run(job, verbose=verbose)
+    return FinetuneResult(os.fspath(out), int(result.step), metrics)
+
+
+def evaluate(model, data, output=None, batch_size=64, doc_stride=None, text_column="text",
+             pair_column="pair", label_column="label") -> dict:
+    """Scores the model directory (or checkpoint name) `model` on the labelled file `data`
+    (the task's format; a `pretrain-data` directory for pre-trained models); writes the
+    report to `output` (`.json` and `.md`) when given. Returns the metrics."""
+    with _PythonErrors():
+        from tfbert.training.evaluate import evaluate_model
+        from tfbert.training.tasks import Columns
+
+        return evaluate_model(model, data, output=output, batch_size=batch_size,
+                              columns=Columns(text_column, label_column, pair_column),
+                              doc_stride=doc_stride)
+
+
+def records_file(task, data, out, name) -> str:
+    """`data` as a file path: a path as it is; records written to `out/data/` in the
+    task's file format (JSON lines, CoNLL or SQuAD JSON), named by their digest."""
+    if isinstance(data, (str, os.PathLike)):
+        return os.fspath(data)
+    text = _serialise(task, data, name)
+    from tfbert.training.checkpoints import RECORDS_DIR, RUN_FILE
+
+    out = os.fspath(out)
+    if os.path.isdir(out) and set(os.listdir(out)) - {RECORDS_DIR} and not os.path.isfile(
+            os.path.join(out, "checkpoints", RUN_FILE)):
+        raise ValueError(f"out {out}: is not empty and holds no tfbert training run; choose "
+                         "a new or empty directory")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    suffix = {"ner": "conll", "qa": "json"}.get(task, "jsonl")
+    path = os.path.join(out, RECORDS_DIR, f"{name}-{digest}.{suffix}")
+    if not os.path.isfile(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with atomic_file(path) as staging, open(staging, "w", encoding="utf-8") as f:
+            f.write(text)
+    return path
+
+
+def _serialise(task, data, name) -> str:
+    try:
+        rows = list(data)
+    except TypeError:
+        raise ValueError(f"{name} must be a file path or a list of records. Received: "
+                         f"{type(data).__name__}") from None
+    if not rows:
+        raise ValueError(f"{name}: no records")
+    if task == "qa":
+        paragraphs = []
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict) or not {"question", "context"} <= set(row):
+                raise ValueError(f"{name}[{i}]: a qa record is a dict with 'question', "
+                                 "'context' and 'answers' ([{'text', 'answer_start'}])")
+            paragraphs.append({"context": row["context"], "qas": [{
+                "id": str(row.get("id", i)), "question": row["question"],
+                "answers": list(row.get("answers", [])),
+                **({"is_impossible": True} if not row.get("answers") else {})}]})
+        return json.dumps({"version": "tfbert", "data": [{"title": name,
+                                                           "paragraphs": paragraphs}]},
+                          ensure_ascii=False)
+    if task == "ner":
+        lines = []
+        for i, row in enumerate(rows):
+            words, tags = (row.get("tokens"), row.get("tags")) if isinstance(row, dict) \
+                else (row if isinstance(row, (tuple, list)) and len(row) == 2 else (None, None))
+            if not isinstance(words, (list, tuple)) or not isinstance(tags, (list, tuple)) \
+                    or len(words) != len(tags) or not words:
+                raise ValueError(f"{name}[{i}]: an ner record is (words, tags) or "
+                                 "{'tokens': [...], 'tags': [...]}, as many tags as words")
+            for word, tag in zip(words, tags):
+                if not str(word).strip() or any(c.isspace() for c in str(word)):
+                    raise ValueError(f"{name}[{i}]: word {word!r} is empty or holds a space")
+                lines.append(f"{word}\t{tag}")
+            lines.append("")
+        return "\n".join(lines) + "\n"
+    keys = ("text", "pair", "label") if task == "pair" else ("text", "label")
+    out = []
+    for i, row in enumerate(rows):
+        if isinstance(row, (tuple, list)):
+            if len(row) != len(keys):
+                raise ValueError(f"{name}[{i}]: a {task} record is {tuple(keys)}. Received: "
+                                 f"{len(row)} values")
+            row = dict(zip(keys, row))
+        if not isinstance(row, dict):
+            raise ValueError(f"{name}[{i}]: expected a dict or a tuple {tuple(keys)}")
+        out.append(json.dumps(row, ensure_ascii=False))
+    return "\n".join(out) + "\n"
