@@ -2,6 +2,7 @@
 is another project), installs the `tfbert` package whole and the `tfbert` command."""
 
 import pathlib
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,8 +15,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
+    # A copy without build/ (setuptools would pack a stale build/lib) nor the venv and runs.
+    source = tmp_path_factory.mktemp("source") / "tree"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "runs", "site", "*.egg-info", "savedmodels", "__pycache__"))
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                           "--no-build-isolation", "--quiet", "-w", str(out), str(ROOT)],
+                           "--no-build-isolation", "--quiet", "-w", str(out), str(source)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     (path,) = out.glob("*.whl")
@@ -35,6 +40,6 @@ def test_the_wheel_is_tfbert_keras_with_the_tfbert_command(wheel):
         assert f"Provides-Extra: {extra}" in metadata, extra
     assert "tfbert = tfbert.cli.main:main" in entry
     # Every module of the source tree is in the wheel; tests and tools are not.
-    modules = {str(p.relative_to(ROOT)) for p in (ROOT / "tfbert").rglob("*.py")}
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tfbert").rglob("*.py")}
     assert modules <= set(names), sorted(modules - set(names))[:5]
     assert not [n for n in names if n.startswith(("tests/", "tools/"))]
