@@ -100,7 +100,8 @@ def test_predictor_inputs_are_checked_and_named():
 
     class Echo(Predictor):
         def __init__(self, task):
-            self.spec = TaskSpec(task=task, labels=("a", "b") if task == "pair" else ())
+            self.spec = TaskSpec(task=task, labels=("a", "b") if task in ("pair", "classify")
+                                 else ())
             self.batch_size = 2
 
         def _batch(self, records):
@@ -122,3 +123,7 @@ def test_predictor_inputs_are_checked_and_named():
     with pytest.raises(TypeError, match=r"^inputs must be a string, a tuple, a dict or a list"):
         Echo("encoder")(3)
     assert Echo("encoder")(np.array(["u", "v"]))[1]["text"] == "v"
+    # predict takes strings as well as record dicts (a string list once failed with
+    # "string indices must be integers").
+    assert Echo("classify").predict(["u", {"text": "v", "id": 7}]) == [
+        {"text": "u", "n": 2}, {"text": "v", "id": 7, "n": 2}]

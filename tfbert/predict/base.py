@@ -42,15 +42,14 @@ class Predictor(abc.ABC):
 
     def __call__(self, inputs):
         """The answer to one input, or the list of answers to a list of inputs."""
-        single = isinstance(inputs, (str, dict, tuple))
-        if single:
+        if isinstance(inputs, (str, dict, tuple)):
             return self.predict([self._record(inputs, "inputs")])[0]
         try:
             items = list(inputs)
         except TypeError:
             raise TypeError(f"inputs must be a string, a tuple, a dict or a list of them. "
                             f"Received: inputs of type {type(inputs).__name__}") from None
-        return self.predict([self._record(x, f"inputs[{i}]") for i, x in enumerate(items)])
+        return self._predict([self._record(x, f"inputs[{i}]") for i, x in enumerate(items)])
 
     def _record(self, item, name) -> dict:
         """One input as the record dict `predict` takes; a one-line error names the input."""
@@ -82,8 +81,11 @@ class Predictor(abc.ABC):
 
     def predict(self, records) -> list:
         """One answer dict per record (see the class docstring), `batch_size` at a time,
-        grouped by length; the answers are in the order of `records`."""
-        records = list(records)
+        grouped by length; the answers are in the order of `records`. A record may also be
+        given as `__call__` takes it (a string, a tuple)."""
+        return self._predict([self._record(r, f"records[{i}]") for i, r in enumerate(records)])
+
+    def _predict(self, records) -> list:
         # Longest first, so the first batch shows the memory a run needs.
         order = sorted(range(len(records)), key=lambda i: -_length(records[i]))
         out = [None] * len(records)
