@@ -28,7 +28,7 @@ def test_python_errors_name_parameters_not_flags():
                                          r"Received: 4$"):
         tfbert.finetune("classify", train=[("good", "pos"), ("bad", "neg")], out="unused",
                         init=MINILM, max_length=4)
-    with pytest.raises(ValueError, match=r"^finetune\(\) got unknown settings \['epoch'\]"):
+    with pytest.raises(ValueError, match=r"^unknown settings \['epoch'\]; expected the training"):
         tfbert.finetune("classify", train="x.jsonl", out="unused", init=MINILM, epoch=2)
 
 
@@ -127,3 +127,26 @@ def test_predictor_inputs_are_checked_and_named():
     # "string indices must be integers").
     assert Echo("classify").predict(["u", {"text": "v", "id": 7}]) == [
         {"text": "u", "n": 2}, {"text": "v", "id": 7, "n": 2}]
+
+
+@pytest.mark.slow
+def test_pretrain_from_python_then_fill_mask(tmp_path):
+    from click.testing import CliRunner
+
+    from tfbert.cli.main import cli
+    from tfbert.data import builtin
+
+    vocab = os.path.join(tfbert.checkpoint_path(MINILM), "vocab.txt")
+    splits, _, _ = builtin.load_classification("bbc-news")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n\n".join(text for text, _ in splits["train"][:24]), encoding="utf-8")
+    done = CliRunner().invoke(cli, ["pretrain-data", str(corpus), str(tmp_path / "pd"),
+                                    "--vocab", vocab, "--seq-len", "32"])
+    assert done.exit_code == 0, done.output
+    result = tfbert.pretrain(tmp_path / "pd", tmp_path / "pre", vocab=vocab, preset="tiny",
+                             max_steps=2, batch_size=8, verbose=False)
+    assert (result.model_dir, result.steps, result.metrics) == (str(tmp_path / "pre"), 2, None)
+    answer = tfbert.predictor(result.model_dir, top_k=3)("the [MASK] rose")
+    assert len(answer["masks"]) == 1 and len(answer["masks"][0]) == 3
+    with pytest.raises(ValueError, match=r"^preset: Unknown preset"):
+        tfbert.pretrain(tmp_path / "pd", tmp_path / "x", vocab=vocab, preset="huge")

@@ -16,7 +16,7 @@ from tfbert.presets import checkpoint_path, presets
 __version__ = "0.1.0"
 __all__ = ["BertConfig", "FinetuneResult", "Predictor", "TextClassifier", "__version__",
            "checkpoint_path", "evaluate", "export_saved_model", "export_tflite", "finetune",
-           "load", "load_tokenizer", "predictor", "presets"]
+           "load", "load_tokenizer", "predictor", "presets", "pretrain"]
 
 # name -> module it lives in; imported (with TensorFlow, quietly) on first use.
 _LAZY = {
@@ -27,6 +27,7 @@ _LAZY = {
     "export_saved_model": "tfbert.export.saved_model",
     "export_tflite": "tfbert.export.tflite",
     "finetune": "tfbert.jobs",
+    "pretrain": "tfbert.jobs",
 }
 
 

@@ -1,4 +1,5 @@
-"""The jobs of the `tfbert` command as Python functions: `finetune`, `pretrain`, `evaluate`.
+"""The jobs of the `tfbert` command as Python functions: `finetune`, `pretrain`, `evaluate`
+(the exports are `tfbert.export_saved_model` and `tfbert.export_tflite`).
 
 Each takes the command's options as keyword arguments (`--max-length` is `max_length`) and
 returns what the command prints; errors name the parameter. `finetune` takes its training
@@ -26,8 +27,9 @@ from tfbert.atomic import atomic_file
 
 @dataclasses.dataclass(frozen=True)
 class FinetuneResult:
-    """What `finetune` made: the model directory, the optimizer steps run and the dev
-    metrics of the weights written (None without dev data)."""
+    """What `finetune` (or `pretrain`) made: the model directory, the optimizer steps run
+    and the dev metrics of the weights written (None without dev data, and for
+    `pretrain`)."""
 
     model_dir: str
     steps: int
@@ -75,14 +77,9 @@ def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cas
     with _PythonErrors():
         from tfbert.training.finetune import FinetuneJob, finetune as run
         from tfbert.training.tasks import Columns
-        from tfbert.training.trainer import TrainSettings
 
-        defaults = dict(batch_size=32, epochs=3, learning_rate=5e-5, warmup_ratio=0.1)
-        fields = {f.name for f in dataclasses.fields(TrainSettings)}
-        unknown = sorted(set(settings) - fields)
-        if unknown:
-            raise ValueError(f"finetune() got unknown settings {unknown}; expected the "
-                             f"training options {sorted(fields)}")
+        job_settings = _settings(settings, batch_size=32, epochs=3, learning_rate=5e-5,
+                                 warmup_ratio=0.1)
         train = records_file(task, train, out, "train")
         dev = records_file(task, dev, out, "dev") if dev is not None else None
         job = FinetuneJob(task=task, train=train, dev=dev, out=os.fspath(out), init=init,
@@ -91,9 +88,42 @@ def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cas
                           columns=Columns(text_column, label_column, pair_column),
                           doc_stride=doc_stride, max_query_length=max_query_length,
                           pooling=pooling, strategy=strategy,
-                          settings=TrainSettings(**{**defaults, **settings}))
+                          settings=job_settings)
         result, metrics = run(job, verbose=verbose)
     return FinetuneResult(os.fspath(out), int(result.step), metrics)
+
+
+def pretrain(data, out, vocab=None, preset="small", init=None, dev=None, next_sentence=True,
+             whole_word=None, max_predictions=0, strategy="auto", verbose=True,
+             **settings) -> FinetuneResult:
+    """Pre-trains (masked LM, and next sentence unless `next_sentence=False`) a fresh
+    `preset` size, or continues `init`, on `data`, a `tfbert pretrain-data` directory, and
+    writes the model directory `out` (running again resumes). `settings` are the training
+    options of `tfbert pretrain` (defaults as the command's: 1 epoch at 1e-4). Returns the
+    model directory and the optimizer steps (`metrics` None)."""
+    with _PythonErrors():
+        from tfbert.training.pretrain import PretrainJob, pretrain as run
+
+        job = PretrainJob(data=os.fspath(data), out=os.fspath(out), vocab=vocab, preset=preset,
+                          init=init, dev=dev, next_sentence=next_sentence,
+                          whole_word=whole_word, max_predictions=max_predictions,
+                          strategy=strategy,
+                          settings=_settings(settings, batch_size=32, epochs=1,
+                                             learning_rate=1e-4, warmup_ratio=0.01))
+        result = run(job, verbose=verbose)
+    return FinetuneResult(os.fspath(out), int(result.step), None)
+
+
+def _settings(settings: dict, **defaults):
+    """`TrainSettings` from keyword arguments over the command's defaults."""
+    from tfbert.training.trainer import TrainSettings
+
+    fields = {f.name for f in dataclasses.fields(TrainSettings)}
+    unknown = sorted(set(settings) - fields)
+    if unknown:
+        raise ValueError(f"unknown settings {unknown}; expected the training options "
+                         f"{sorted(fields)}")
+    return TrainSettings(**{**defaults, **settings})
 
 
 def evaluate(model, data, output=None, batch_size=64, doc_stride=None, text_column="text",
