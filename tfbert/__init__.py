@@ -6,8 +6,9 @@
 'business'
 
 Every public name is listed in `__all__` and importable from here. `import tfbert` does not
-load TensorFlow: the names that need it are imported on first use, quietly (TensorFlow's
-start-up lines are held back unless `TF_CPP_MIN_LOG_LEVEL` is set).
+load TensorFlow: the names that need it import it on first use, quietly (its start-up notes
+are held back and shown only if the import fails; its C++ log level becomes 3 unless
+`TF_CPP_MIN_LOG_LEVEL` is set, and 0 shows everything).
 """
 
 from tfbert.config import BertConfig
@@ -45,10 +46,9 @@ def __dir__():
 
 
 def _quiet_tensorflow():
-    from tfbert import quiet
+    from tfbert.quiet import import_tensorflow
 
-    if hasattr(quiet, "import_tensorflow"):
-        quiet.import_tensorflow()
+    import_tensorflow()
 
 
 def load(path, task=None):

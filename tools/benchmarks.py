@@ -62,6 +62,8 @@ BENCHMARKS = {
     "pretrain-data": Benchmark("bench_pretrain_data.py", "Pre-training data: throughput and "
                                "peak memory", ("--small-mb", "20", "--large-mb", "100"),
                                ("--small-mb", "0.5", "--large-mb", "2")),
+    "startup": Benchmark("bench_startup.py", "Start-up: the tfbert command vs import tensorflow",
+                         (), ("--runs", "1", "--warmup", "0")),
 }
 
 
@@ -284,9 +286,25 @@ def pretrain_data_section(data):
     return lines
 
 
+def startup_section(data):
+    rows, machine = data["rows"], data["cpu"]
+    anchor = next(r for r in rows if r["command"] == data["anchor"])
+    flags = ", ".join(f"{f} {'yes' if on else '**no**'}" for f, on in machine["flags"].items())
+    lines = [f"CPU as the script saw it: {machine['model']}, {machine['cores']} cores; "
+             f"{flags}.", "",
+             f"Anchor: **`python -c \"{data['anchor']}\"`**, same run. Wall seconds of a fresh "
+             f"process; median of {len(anchor['seconds'])} runs, the commands taking turns; "
+             "spread is max − min.", "",
+             f"| command | s (median) | spread | × {data['anchor']} |", "|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| `{row['command']}` | {row['median_s']:.3f} | {row['spread_s']:.3f} | "
+                     f"{row['median_s'] / anchor['median_s']:.2f} |")
+    return lines
+
+
 SECTIONS = {"training": training_section, "tokenizer": tokenizer_section,
             "encoder": encoder_section, "export": export_section,
-            "pretrain-data": pretrain_data_section}
+            "pretrain-data": pretrain_data_section, "startup": startup_section}
 
 
 def machine_section(meta):

@@ -137,11 +137,11 @@ def test_evaluate_report_and_predict(classifier, data, tmp_path):
 
 
 def test_mean_pooling_classifier(classifier, data, tmp_path):
-    """--pooling mean: recorded in task.json, read back by evaluate and predict, part of the
-    run (a rerun without it is another run), and refused by formats whose heads read
-    [CLS]."""
+    """Mean pooling: the default when --init declares it, recorded in task.json, read back
+    by evaluate and predict, part of the run (a rerun with --pooling cls is another run),
+    and refused by formats whose heads read [CLS]."""
     # From a Hugging Face directory that says, as sentence-transformers ones do, which
-    # pooling it was trained with: a choice that differs gets a note.
+    # pooling it was trained with: the head reads that unless --pooling says otherwise.
     init = tmp_path / "st"
     assert run("convert", classifier, init, "--to", "hf").exit_code == 0
     (init / "modules.json").write_text(json.dumps([
@@ -150,16 +150,12 @@ def test_mean_pooling_classifier(classifier, data, tmp_path):
          "type": "sentence_transformers.models.Pooling"}]))
     (init / "1_Pooling").mkdir()
     (init / "1_Pooling" / "config.json").write_text(json.dumps(
-        {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False}))
+        {"pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True}))
     out = tmp_path / "mean"
     command = ["finetune", "--task", "classify", "--train", data / "train.jsonl", "--dev",
-               data / "dev.jsonl", "--init", init, "--out", out, "--epochs", 1,
-               *TRAIN, "--pooling", "mean"]
+               data / "dev.jsonl", "--init", init, "--out", out, "--epochs", 1, *TRAIN]
     result = run(*command)
     assert result.exit_code == 0, result.output
-    assert f"note: --init {init} is a sentence-transformers model trained with cls pooling; " \
-           "--pooling cls reads what it was trained for (this run: --pooling mean)" in \
-           result.output
     assert json.loads((out / "task.json").read_text())["pooling"] == "mean"
     # The model read back is the mean head: its logits are the classifier over the average
     # of the unpadded positions of its own encoder.
@@ -189,7 +185,7 @@ def test_mean_pooling_classifier(classifier, data, tmp_path):
     assert np.mean([p == g for p, g in zip(predicted, gold)]) == pytest.approx(
         report["accuracy"])
 
-    result = run(*command[:-2], "--pooling", "cls")
+    result = run(*command, "--pooling", "cls")
     assert result.exit_code == 2 and "holds checkpoints of a different run (pooling" in \
         result.output, result.output
     for to in ("hf", "google"):

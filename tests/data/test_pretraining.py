@@ -93,6 +93,24 @@ def test_cli(corpus, tmp_path):
     assert manifest["settings"]["next_sentence"] is False
 
 
+def test_a_file_without_blank_lines_is_one_document_and_a_warning(tokenizer, tmp_path):
+    flat, split = tmp_path / "flat.txt", tmp_path / "split.txt"
+    flat.write_text("w1 w2 w3\nw4 w5\nw6 w7 w8\n")
+    split.write_text("w1 w2 w3\n\nw4 w5\n\n")
+    warned = []
+    manifest = create_pretraining_data([flat, split], tmp_path / "a", tokenizer, seq_len=16,
+                                       echo=lambda *_: None, warn=warned.append)
+    assert manifest["documents"] == 3
+    assert warned == [f"{flat}: no blank line between its 3 lines, so they are one document; "
+                      "documents are separated by blank lines"]
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(WORDS) + "\n")
+    result = CliRunner().invoke(cli, ["pretrain-data", str(flat), str(split), str(tmp_path / "b"),
+                                      "--vocab", str(vocab), "--seq-len", "16"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"warning: {warned[0]}\n"
+
+
 def _batches(whole_word, tokenizer, n=64, seq_len=48, seed=3):
     rng = np.random.default_rng(seed)
     rows = []

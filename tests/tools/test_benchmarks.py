@@ -62,8 +62,16 @@ PRETRAIN = {  # bench_pretrain_data.py
               "peak_rss_mb": 500.0},
              {"corpus": "large", "mb": 300.0, "seconds": 100.0, "mb_per_s": 3.0,
               "peak_rss_mb": 550.0}]}
+STARTUP = {  # bench_startup.py
+    "args": {"runs": 3, "warmup": 1, "json": "x"}, "anchor": "import tensorflow",
+    "cpu": {"model": "Test CPU", "cores": 2,
+            "flags": {"avx512f": True, "avx512_bf16": False, "amx_tile": False}},
+    "rows": [{"command": "import tensorflow", "seconds": [4.0, 5.0, 6.0], "median_s": 5.0,
+              "spread_s": 2.0},
+             {"command": "tfbert --help", "seconds": [0.2, 0.25, 0.3], "median_s": 0.25,
+              "spread_s": 0.1}]}
 FIXTURES = {"training": TRAINING, "tokenizer": TOKENIZER, "encoder": ENCODER,
-            "export": EXPORT, "pretrain-data": PRETRAIN}
+            "export": EXPORT, "pretrain-data": PRETRAIN, "startup": STARTUP}
 
 
 def _run(quick=False):
@@ -94,7 +102,7 @@ def rendered(tmp_path):
 def test_header_and_machine(rendered):
     assert rendered.startswith("# Benchmarks\n")
     assert "    REGENERATE\n" in rendered
-    assert "total wall time 5.0 min (5 of 5 benchmarks" in rendered  # 5 x 60 s
+    assert "total wall time 6.0 min (6 of 6 benchmarks" in rendered  # 6 x 60 s
     assert "| CPU | Test CPU @ 2.50GHz |" in rendered
     assert "avx512f yes, avx512_bf16 **no**" in rendered
     assert "| load average (1 / 5 / 15 min), first start → last end | 0.50 / 0.60 / 0.70 → " \
@@ -133,13 +141,19 @@ def test_pretrain_data_ratio_to_small_corpus(rendered):
     assert "| large | 300.0 | 100.0 | 3.00 | 1.50 | 550 | 1.10 |" in rendered
 
 
+def test_startup_ratio_to_import_tensorflow(rendered):
+    assert "| `tfbert --help` | 0.250 | 0.100 | 0.05 |" in rendered   # 0.25 / 5
+    assert "Test CPU, 2 cores; avx512f yes, avx512_bf16 **no**, amx_tile **no**." in rendered
+    assert "median of 3 runs" in rendered
+
+
 def test_missing_json_says_how_to_produce_it(tmp_path):
     _write(tmp_path, ["training"])
     text = benchmarks.render(str(tmp_path), "RERUN")
     assert "| tfbert Trainer | 9.00 |" in text
     assert f"_Not measured: there is no `{tmp_path}/export.json`._" in text
     assert "Produce it with `RERUN --only export`" in text
-    assert "(1 of 5 benchmarks" in text
+    assert "(1 of 6 benchmarks" in text
 
 
 def test_quick_run_is_flagged_at_the_top(tmp_path):

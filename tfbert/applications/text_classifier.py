@@ -208,7 +208,7 @@ def _split(data):
 
 
 def _verbose():
-    from tfbert.progress import keras_verbose
+    from tfbert.progress import keras_verbose   # 2 (one line per epoch) unless a terminal
 
     return keras_verbose()
 

@@ -4,7 +4,7 @@ import click
 
 
 @click.command("evaluate")
-@click.argument("model", type=click.Path(exists=True, file_okay=False))
+@click.argument("model")
 @click.argument("data", type=click.Path(exists=True))
 @click.option("--output", type=click.Path(dir_okay=False),
               help="Write the metrics as JSON here, a Markdown report beside it (and a "
@@ -20,8 +20,11 @@ import click
                    "[default: the model's task.json].")
 def command(model, data, output, batch_size, max_batches, text_column, pair_column,
             label_column, doc_stride):
-    """Score MODEL (a model directory) on labelled DATA in its task's format, or on a
-    pretrain-data directory for a pre-trained model."""
+    """Score MODEL on labelled DATA.
+
+    MODEL: a model directory, checkpoint or checkpoint name (see `tfbert presets`). DATA:
+    labelled data in its task's format, or a pretrain-data directory for a pre-trained
+    model."""
     from tfbert.training.evaluate import evaluate_model
     from tfbert.training.tasks import Columns
 
@@ -33,4 +36,9 @@ def command(model, data, output, batch_size, max_batches, text_column, pair_colu
             click.echo(f"{key:>12}: {value:.4f}" if isinstance(value, float)
                        else f"{key:>12}: {value}")
     if output:
-        click.echo(f"report: {output}")
+        import os
+
+        stem = os.path.splitext(output)[0]
+        written = [p for p in (output, stem + ".md", stem + "_confusion.png")
+                   if os.path.isfile(p)]
+        click.echo(f"report: {', '.join(written)}")

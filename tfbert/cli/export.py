@@ -4,11 +4,12 @@ import json
 
 import click
 
+from tfbert.export.limits import MIN_CALIBRATION
 from tfbert.task.decoding import DEFAULT_TOP_K
 
 
 @click.command("export")
-@click.argument("model", type=click.Path(exists=True, file_okay=False))
+@click.argument("model")
 @click.option("--format", "fmt", required=True, type=click.Choice(("saved_model", "tflite")))
 @click.option("--name", help="saved_model: the model's name under --base (TF Serving's "
               "model name).")
@@ -28,7 +29,9 @@ from tfbert.task.decoding import DEFAULT_TOP_K
               "strings with the tf-text tokenizer inside.")
 @click.option("--calibration-data", type=click.Path(exists=True, dir_okay=False),
               help="tflite int8: training texts (.jsonl/.csv/.tsv, a text column).")
-@click.option("--calibration-size", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--calibration-size", type=click.IntRange(min=MIN_CALIBRATION), default=200,
+              show_default=True, help="tflite int8: how many --calibration-data texts "
+              "(spread over the file) calibrate the quantization.")
 @click.option("--eval-data", type=click.Path(exists=True, dir_okay=False),
               help="tflite: labelled dev/test data; writes FILE.quantization.{json,md} "
                    "scoring every variant.")
@@ -40,7 +43,9 @@ from tfbert.task.decoding import DEFAULT_TOP_K
 def command(ctx, model, fmt, name, base, serving_version, top_k, out, quantize, tokenizer,
             calibration_data, calibration_size, eval_data, text_column, pair_column,
             label_column):
-    """Export MODEL (a model directory) for TF Serving or LiteRT / MediaPipe."""
+    """Export MODEL for TF Serving or LiteRT / MediaPipe.
+
+    MODEL: a model directory, checkpoint or checkpoint name (see `tfbert presets`)."""
     # An option of the other format is an error, not silently ignored.
     other = {"saved_model": ("out", "quantize", "tokenizer", "calibration_data",
                              "calibration_size", "eval_data"),
@@ -49,6 +54,9 @@ def command(ctx, model, fmt, name, base, serving_version, top_k, out, quantize, 
     if given:
         option = "--" + given[0].replace("_", "-")
         raise click.BadParameter(f"{option} does not apply to --format {fmt}")
+    from tfbert.presets import checkpoint_path
+
+    model = checkpoint_path(model, "MODEL")   # a checkpoint name becomes its directory
     if fmt == "saved_model":
         from tfbert.export.saved_model import DEFAULT_SERVING_VERSION, export_saved_model
 

@@ -6,10 +6,12 @@ import click
 
 
 @click.command("info")
-@click.argument("path", type=click.Path(exists=True))
+@click.argument("path")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def command(path, as_json):
-    """Describe the checkpoint or model directory at PATH."""
+    """Describe a checkpoint: config, task and sizes.
+
+    PATH: a model directory, checkpoint or checkpoint name (see `tfbert presets`)."""
     from tfbert.convert.loader import describe
 
     info = describe(path)
@@ -25,7 +27,10 @@ def command(path, as_json):
     config = info["config"]
     click.echo(f"architecture: {config['num_layers']} layers, hidden {config['hidden_size']}, "
                f"{config['num_heads']} heads, intermediate {config['intermediate_size']}, "
-               f"{config['hidden_act']}, max length {config['max_position_embeddings']}")
+               f"{config['hidden_act']}, {config['max_position_embeddings']} positions")
+    # What inputs are cut to (task.json) and what the encoder could take (its positions).
+    click.echo(f"max length:  {task['max_length']} tokens per input "
+               f"(the encoder has {config['max_position_embeddings']} positions)")
     click.echo(f"vocabulary:  {info['vocab_size'] or 'no vocab.txt'}"
                f" (embedding rows {config['vocab_size']}, "
                f"{'lowercased' if task['lowercase'] else 'cased'})")

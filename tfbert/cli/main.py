@@ -1,9 +1,16 @@
 """Entry point of the `tfbert` command.
 
+Commands load on demand: `tfbert --help`, `--version` and `tfbert CMD --help` import neither
+TensorFlow nor a command's library code. TensorFlow is imported (quietly, see
+`tfbert.quiet.import_tensorflow`) just before a command that needs it runs.
+
 User errors (`ValueError`, missing files) end as one line on stderr and exit code 2;
-`--debug` shows the traceback instead.
+`--debug` shows the traceback (and TensorFlow's start-up notes) instead.
 """
 
+import contextlib
+import functools
+import importlib
 import os
 import sys
 
@@ -11,26 +18,83 @@ import click
 
 from tfbert.textfile import first_line
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Command name -> the module whose `command` it is.
+COMMANDS = {name: "tfbert.cli." + name.replace("-", "_") for name in (
+    "convert", "datasets", "demo", "evaluate", "export", "finetune", "info", "predict",
+    "presets", "pretrain", "pretrain-data", "vocab")}
+# Commands that never load TensorFlow; every other one imports it before it runs.
+WITHOUT_TENSORFLOW = ("datasets", "presets")
 
 
-def _import_tensorflow_quietly():
-    """TensorFlow and tf-text log start-up notes (oneDNN, no CUDA) through absl before any
-    log level applies; hold them back unless the import fails."""
-    from tfbert.quiet import held_stderr
+def _tensorflow_io_errors() -> tuple:
+    """TensorFlow's file errors (a full disk while saving a checkpoint, a file cut short),
+    if TensorFlow is loaded; its message names the file. Other TF errors are bugs."""
+    tf = sys.modules.get("tensorflow")
+    if tf is None:
+        return ()
+    return (tf.errors.OutOfRangeError, tf.errors.ResourceExhaustedError,
+            tf.errors.DataLossError, tf.errors.NotFoundError, tf.errors.PermissionDeniedError)
 
-    with held_stderr():
-        import tensorflow
-        import tensorflow_text  # noqa: F401
-    # TensorFlow's Python warnings (AutoGraph falling back to plain Python, retracing) are
-    # for library developers; --debug shows errors in full.
-    tensorflow.get_logger().setLevel("ERROR")
+
+def _tensorflow_first(command: click.Command) -> click.Command:
+    """Makes `command` (each command of a group) import TensorFlow quietly once its
+    arguments are parsed, so that its `--help` stays fast."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _tensorflow_first(sub)
+        return command
+    callback = command.callback
+    if callback is None or getattr(callback, "tensorflow_first", False):
+        return command
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        from tfbert.quiet import import_tensorflow
+
+        import_tensorflow(debug=click.get_current_context().meta.get("tfbert.debug", False))
+        return callback(*args, **kwargs)
+
+    run.tensorflow_first = True
+    command.callback = run
+    return command
+
+
+def _unavailable(name: str, error: ImportError) -> click.Command:
+    """Stands in for a command whose module does not import: the other commands and
+    `tfbert --help` still work; running this one raises the import error."""
+
+    def fail(**_):
+        raise error
+
+    return click.Command(name, callback=fail, help=f"(not available: {first_line(error)})",
+                         context_settings={"ignore_unknown_options": True,
+                                           "allow_extra_args": True})
 
 
 class _Group(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        try:
+            module = importlib.import_module(COMMANDS[name])
+        except ImportError as err:
+            return _unavailable(name, err)
+        if name in WITHOUT_TENSORFLOW:
+            return module.command
+        return _tensorflow_first(module.command)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader stopped reading (`tfbert presets | head`): nothing to report; stdout
+            # goes to /dev/null so that Python's flush at exit does not complain either.
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except (ValueError, OSError) as err:
             if ctx.meta.get("tfbert.debug"):
                 raise
@@ -43,26 +107,17 @@ class _Group(click.Group):
             command = err.ctx.command_path if err.ctx else "tfbert"
             click.echo(f"Error: {err.format_message()} (see '{command} -h')", err=True)
             sys.exit(2)
-        except _IO_ERRORS as err:
-            # TensorFlow's file errors (a full disk while saving a checkpoint, a file cut
-            # short); its message names the file. Other TF errors are bugs: traceback.
-            if ctx.meta.get("tfbert.debug"):
-                raise
-            click.echo(f"Error: {first_line(err)[:300]}", err=True)
-            sys.exit(2)
         except KeyboardInterrupt:
             # What was finished is on disk (every file is written beside its place, then
             # renamed); the same command resumes.
             click.echo("Interrupted; finished files are kept (training, pretrain-data and "
                        "demo continue where they stopped when run again).", err=True)
             sys.exit(130)
-
-
-def _io_errors():
-    import tensorflow as tf
-
-    return (tf.errors.OutOfRangeError, tf.errors.ResourceExhaustedError,
-            tf.errors.DataLossError, tf.errors.NotFoundError, tf.errors.PermissionDeniedError)
+        except Exception as err:
+            if ctx.meta.get("tfbert.debug") or not isinstance(err, _tensorflow_io_errors()):
+                raise
+            click.echo(f"Error: {first_line(err)[:300]}", err=True)
+            sys.exit(2)
 
 
 def error_line(err) -> str:
@@ -81,27 +136,13 @@ def error_line(err) -> str:
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
-@click.version_option(package_name="tfbert")
+@click.option("--debug", is_flag=True,
+              help="Show the full traceback on errors, and TensorFlow's start-up notes.")
+@click.version_option(package_name="tfbert-keras")
 @click.pass_context
 def cli(ctx, debug):
     """tfbert: BERT for Keras 3 / TensorFlow, from raw corpus to serving artifacts."""
     ctx.meta["tfbert.debug"] = debug
-
-
-def _register():
-    # The training commands' options come from modules that import TensorFlow.
-    _import_tensorflow_quietly()
-    from tfbert.cli import (convert, datasets, demo, evaluate, export, finetune, info, predict,
-                            pretrain, pretrain_data, vocab)
-
-    for module in (convert, datasets, demo, evaluate, export, finetune, info, predict, pretrain,
-                   pretrain_data, vocab):
-        cli.add_command(module.command)
-
-
-_register()
-_IO_ERRORS = _io_errors()
 
 
 def main():

@@ -52,7 +52,7 @@ def _records(texts, pair, context, input_path, task, columns):
 
 
 @click.command("predict")
-@click.argument("model", type=click.Path(exists=True))
+@click.argument("model")
 @click.option("--text", "texts", multiple=True, help="An input text (repeatable).")
 @click.option("--pair", help="With --text on a pair model: the second text.")
 @click.option("--context", help="With --text on a qa model: the passage the questions ask about.")
@@ -69,8 +69,10 @@ def _records(texts, pair, context, input_path, task, columns):
                    "pieces apart [default: the model's task.json].")
 def command(model, texts, pair, context, input_path, output, text_column, pair_column,
             batch_size, top_k, doc_stride):
-    """Predict with MODEL: a model directory, a SavedModel (or a TF Serving base
-    directory: its newest version) or a .tflite export. One JSON object per input."""
+    """Predict with MODEL: one JSON object per input.
+
+    MODEL: a model directory, checkpoint or checkpoint name (see `tfbert presets`), a
+    SavedModel (or a TF Serving base directory: its newest version) or a .tflite export."""
     from tfbert.atomic import atomic_file
     from tfbert.predict import load_predictor
 

@@ -12,8 +12,8 @@ from tfbert.cli.training_options import settings_from, training_options
               help="The vocab.txt the data was made with (default: --init's).")
 @click.option("--preset", default="small", show_default=True,
               help="Model size for a fresh model: tiny, mini, small, medium, base, large.")
-@click.option("--init", type=click.Path(exists=True),
-              help="Continue pre-training this model or checkpoint instead.")
+@click.option("--init", help="Continue pre-training this instead: a model directory, "
+              "checkpoint or checkpoint name (see `tfbert presets`).")
 @click.option("--dev", type=click.Path(exists=True, file_okay=False),
               help="A pretrain-data directory scored for masked-LM accuracy.")
 @click.option("--no-nsp", is_flag=True, help="Masked LM only, no next-sentence head.")

@@ -1,11 +1,8 @@
 """The options `tfbert pretrain` and `tfbert finetune` share, and `TrainSettings` from them."""
 
-
 import click
 
-from tfbert.training.optimization import DECAYS, OPTIMIZERS
-from tfbert.training.strategy import STRATEGIES
-from tfbert.training.trainer import PRECISIONS, TrainSettings
+from tfbert.training.choices import DECAYS, OPTIMIZERS, PRECISIONS, STRATEGIES
 
 _OPTIONS = [
     click.option("--strategy", type=click.Choice(STRATEGIES), default="auto", show_default=True,
@@ -56,8 +53,11 @@ def training_options(function):
     return function
 
 
-def settings_from(kwargs, **defaults) -> TrainSettings:
-    """Pops the training options out of `kwargs`; `defaults` fill the unset ones."""
+def settings_from(kwargs, **defaults):
+    """Pops the training options out of `kwargs`; `defaults` fill the unset ones. Returns
+    a `tfbert.training.trainer.TrainSettings`."""
+    from tfbert.training.trainer import TrainSettings
+
     values = {name: kwargs.pop(name) for name in SETTING_NAMES}
     values = {k: (defaults[k] if v is None and k in defaults else v) for k, v in values.items()}
     return TrainSettings(**{k: v for k, v in values.items() if v is not None})

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import sys
 
 import tensorflow as tf
 
@@ -31,24 +32,30 @@ MANIFEST = "manifest.json"
 DONE_FILE = "shards.json"
 
 
-def read_documents(files):
-    """Yields documents (lists of sentences) from the files, streaming."""
+def read_documents(files, warn=None):
+    """Yields documents (lists of sentences) from the files, streaming. `warn(message)` is
+    told of a file of several lines without a blank one: it is read as one document."""
     for path in files:
-        document = []
+        document, lines, documents = [], 0, 0
         for line in textfile.lines(path):
             line = line.strip()
             if line:
                 document.append(line)
+                lines += 1
             elif document:
                 yield document
-                document = []
+                document, documents = [], documents + 1
         if document:
             yield document
+            documents += 1
+        if documents == 1 and lines > 1 and warn:
+            warn(f"{path}: no blank line between its {lines} lines, so they are one document; "
+                 "documents are separated by blank lines")
 
 
-def _blocks(files, block_documents):
+def _blocks(files, block_documents, warn=None):
     block = []
-    for document in read_documents(files):
+    for document in read_documents(files, warn):
         block.append(document)
         if len(block) == block_documents:
             yield block
@@ -171,8 +178,9 @@ def _jieba():
 
 def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentence=True,
                             seed=12345, block_documents=2000, whole_word_masking=False,
-                            echo=print):
-    """Writes `out_dir/shard-00000.tfrecord` ... and `manifest.json`. Returns the manifest."""
+                            echo=print, warn=None):
+    """Writes `out_dir/shard-00000.tfrecord` ... and `manifest.json`. Returns the manifest.
+    `echo` reports progress; `warn` (default: a line on stderr) what looks wrong in the input."""
     check_max_length(seq_len, "--seq-len")
     files = [os.fspath(f) for f in files]
     for path in files:
@@ -205,7 +213,8 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
     done = textfile.read_json(done_path, "the shards finished so far") \
         if os.path.isfile(done_path) else {}
     shards = []
-    for number, block in enumerate(_blocks(files, block_documents)):
+    warn = warn or (lambda message: print(f"warning: {message}", file=sys.stderr))
+    for number, block in enumerate(_blocks(files, block_documents, warn)):
         name = f"shard-{number:05d}.tfrecord"
         path = os.path.join(out_dir, name)
         record = done.get(name)

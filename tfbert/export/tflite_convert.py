@@ -30,13 +30,13 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from tfbert.export.limits import MIN_CALIBRATION
 from tfbert.export.tflite_graph import LiteModule
 from tfbert.quiet import held_stderr
 
 QUANTIZE = ("none", "fp16", "dynamic", "int8")
 TOKENIZERS = ("metadata", "in-model")
 IN_MODEL_TASKS = ("classify", "pair", "ner", "qa")
-MIN_CALIBRATION = 32
 # Largest |TFLite - TensorFlow| accepted on the sample inputs, per variant (probabilities
 # and logits); quantized variants are judged on the task metric in the report instead.
 TOLERANCE = {"none": 1e-4, "fp16": 5e-2}

@@ -9,6 +9,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from tfbert import textfile
+from tfbert.quiet import native_notes_held
 from tfbert.tokenization.casing import declared_lowercase
 from tfbert.tokenization.normalize import MAX_CHARS_PER_WORD, normalize, normalize_characters
 
@@ -75,16 +76,17 @@ class BertTokenizer(tf.Module):
         self.cls_id = index["[CLS]"]
         self.sep_id = index["[SEP]"]
         self.mask_id = index.get("[MASK]")
-        self._wordpiece = tf_text.FastBertTokenizer(
-            self.vocab, token_out_type=tf.int32, unknown_token="[UNK]",
-            lower_case_nfd_strip_accents=False,
-            # normalize() already turned words over the limit (in characters, as Hugging
-            # Face counts) into one unknown character; tf-text counts bytes, up to 4 each.
-            max_bytes_per_word=4 * MAX_CHARS_PER_WORD, support_detokenization=True)
-        self._word_splitter = tf_text.WhitespaceTokenizer()
-        self._word_pieces = tf_text.FastWordpieceTokenizer(
-            self.vocab, token_out_type=tf.int32, unknown_token="[UNK]",
-            no_pretokenization=True, max_bytes_per_word=4 * MAX_CHARS_PER_WORD)
+        with native_notes_held():   # tf-text logs "CharacterSet built" while building these
+            self._wordpiece = tf_text.FastBertTokenizer(
+                self.vocab, token_out_type=tf.int32, unknown_token="[UNK]",
+                lower_case_nfd_strip_accents=False,
+                # normalize() already turned words over the limit (in characters, as Hugging
+                # Face counts) into one unknown character; tf-text counts bytes, up to 4 each.
+                max_bytes_per_word=4 * MAX_CHARS_PER_WORD, support_detokenization=True)
+            self._word_splitter = tf_text.WhitespaceTokenizer()
+            self._word_pieces = tf_text.FastWordpieceTokenizer(
+                self.vocab, token_out_type=tf.int32, unknown_token="[UNK]",
+                no_pretokenization=True, max_bytes_per_word=4 * MAX_CHARS_PER_WORD)
         # A private-use character absent from the vocabulary always tokenizes to [UNK].
         self._unknown_char = next(chr(c) for c in range(0xE000, 0xF8FF)
                                   if chr(c) not in index and f"##{chr(c)}" not in index)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import keras
 
-OPTIMIZERS = ("adamw", "lamb")
-DECAYS = ("linear", "polynomial", "constant")
+from tfbert.training.choices import DECAYS, OPTIMIZERS
+
 # Variable names (the last path component) that get no weight decay: LayerNorm scale and
 # offset, and every bias.
 NO_DECAY = ["gamma", "beta", "bias"]

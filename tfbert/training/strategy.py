@@ -13,7 +13,7 @@ import os
 
 import tensorflow as tf
 
-STRATEGIES = ("auto", "one", "mirrored", "multiworker", "tpu")
+from tfbert.training.choices import STRATEGIES
 
 
 def read_tf_config() -> dict:

@@ -21,9 +21,8 @@ import tensorflow as tf
 from tfbert.atomic import write_json
 from tfbert.progress import progress_bar
 from tfbert.training import checkpoints, optimization
+from tfbert.training.choices import PRECISIONS
 from tfbert.training.strategy import is_chief, per_replica_batch
-
-PRECISIONS = ("float32", "bfloat16", "float16")
 
 
 @dataclasses.dataclass
