@@ -128,7 +128,7 @@ def describe(path) -> dict:
         with open(checkpoint.vocab_file, encoding="utf-8") as f:
             vocab_size = sum(1 for _ in f)
     return {
-        "path": os.fspath(path),
+        "path": checkpoint.source,   # (a checkpoint name as its directory)
         "format": checkpoint.format,
         "task": checkpoint.spec.to_dict(),
         "config": config.to_dict(),
