@@ -19,17 +19,26 @@ def test_every_public_name_is_importable_as_listed():
     assert {"predictor", "TextClassifier", "finetune", "presets", "load"} <= set(tfbert.__all__)
 
 
-def test_python_errors_name_parameters_not_flags():
-    assert python_names("--max-length must be an integer; --init x: no such file") == \
+def test_python_errors_name_parameters_not_flags(tmp_path):
+    names = {"max_length", "init", "doc_stride"}
+    assert python_names("--max-length must be an integer; --init x: no such file", names) == \
         "max_length must be an integer; init x: no such file"
-    assert python_names("a--b and the well-known --doc-stride") == \
-        "a--b and the well-known doc_stride"
+    assert python_names("a--b and the well-known --doc-stride; pip install --no-deps x",
+                        names) == "a--b and the well-known doc_stride; pip install --no-deps x"
+    out = tmp_path / "unused"
     with pytest.raises(ValueError, match=r"^max_length must be an integer from 8 to 65536\. "
                                          r"Received: 4$"):
-        tfbert.finetune("classify", train=[("good", "pos"), ("bad", "neg")], out="unused",
+        tfbert.finetune("classify", train=[("good", "pos"), ("bad", "neg")], out=out,
                         init=MINILM, max_length=4)
+    assert not out.exists()   # the records written for the refused job are gone again
     with pytest.raises(ValueError, match=r"^unknown settings \['epoch'\]; expected the training"):
-        tfbert.finetune("classify", train="x.jsonl", out="unused", init=MINILM, epoch=2)
+        tfbert.finetune("classify", train="x.jsonl", out=out, init=MINILM, epoch=2)
+    from dataclasses import fields
+
+    from tfbert.jobs import _SETTING_NAMES
+    from tfbert.training.trainer import TrainSettings
+
+    assert _SETTING_NAMES == {f.name for f in fields(TrainSettings)}
 
 
 def test_minilm_embeddings_are_mean_pooled_and_normalised_as_declared():
@@ -45,13 +54,13 @@ def test_minilm_embeddings_are_mean_pooled_and_normalised_as_declared():
 
 
 def test_records_in_memory_become_the_task_file_format(tmp_path):
-    path = records_file("classify", [("good", "pos"), {"text": "bad", "label": "neg"}],
+    path = records_file("classify", [("good", "pos"), {"text": "bad", "label": np.int64(1)}],
                         tmp_path / "out", "train")
     assert os.path.basename(os.path.dirname(path)) == "data"
     assert [json.loads(line) for line in open(path, encoding="utf-8")] == [
-        {"text": "good", "label": "pos"}, {"text": "bad", "label": "neg"}]
+        {"text": "good", "label": "pos"}, {"text": "bad", "label": 1}]
     # The same records give the same file (a re-run resumes the same run).
-    assert records_file("classify", [("good", "pos"), ("bad", "neg")], tmp_path / "out",
+    assert records_file("classify", [("good", "pos"), ("bad", 1)], tmp_path / "out",
                         "train") == path
     ner = records_file("ner", [(["张", "三"], ["B-PER", "I-PER"])], tmp_path / "out", "train")
     from tfbert.data.readers import read_conll, read_squad
@@ -150,3 +159,33 @@ def test_pretrain_from_python_then_fill_mask(tmp_path):
     assert len(answer["masks"]) == 1 and len(answer["masks"][0]) == 3
     with pytest.raises(ValueError, match=r"^preset: Unknown preset"):
         tfbert.pretrain(tmp_path / "pd", tmp_path / "x", vocab=vocab, preset="huge")
+
+
+@pytest.mark.slow
+def test_minilm_pooling_and_normalisation_survive_conversion_and_export(tmp_path):
+    """MiniLM's declared mean pooling and normalisation go into task.json on conversion,
+    back into sentence-transformers' modules.json on the way out, and into the SavedModel
+    exported straight from the name: the same unit-length embeddings everywhere."""
+    from click.testing import CliRunner
+
+    from tfbert.cli.main import cli
+    from tfbert.convert.loader import declared_pooling
+
+    runner = CliRunner()
+    for args in (["convert", MINILM, str(tmp_path / "tfbert")],
+                 ["convert", str(tmp_path / "tfbert"), str(tmp_path / "hf"), "--to", "hf"],
+                 ["export", MINILM, "--format", "saved_model", "--name", "mini", "--base",
+                  str(tmp_path / "serving")]):
+        done = runner.invoke(cli, args)
+        assert done.exit_code == 0, done.output
+    task = json.loads((tmp_path / "tfbert" / "task.json").read_text())
+    assert (task["pooling"], task["normalize"]) == ("mean", True)
+    assert declared_pooling(tmp_path / "hf") == declared_pooling(tmp_path / "tfbert") == "mean"
+    texts = ["A man is playing a guitar.", "Stocks fell."]
+    expected = [a["embedding"] for a in tfbert.predictor(MINILM)(texts)]
+    for artifact in ("tfbert", "hf", "serving/mini"):
+        got = [a["embedding"] for a in tfbert.predictor(str(tmp_path / artifact))(texts)]
+        np.testing.assert_allclose(got, expected, atol=2e-6, err_msg=artifact)
+    # A classifier fine-tuned from the converted directory reads mean pooling by default.
+    model = tfbert.TextClassifier.from_pretrained(str(tmp_path / "tfbert"), labels=["a", "b"])
+    assert model.spec.pooling == "mean"

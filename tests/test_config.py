@@ -4,7 +4,7 @@ import pathlib
 import pytest
 
 from tfbert.config import BertConfig
-from tfbert.presets import PRESETS
+from tfbert.registry import PRESETS
 
 
 @pytest.mark.parametrize("name,shape", [

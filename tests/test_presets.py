@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import tfbert
-from tfbert.presets import CHECKPOINTS, NamedCheckpoint, checkpoint_path, find_checkpoint
+from tfbert.registry import CHECKPOINTS, NamedCheckpoint, checkpoint_path, find_checkpoint
 
 MINILM = "all-MiniLM-L6-v2"
 

@@ -12,7 +12,7 @@ are held back and shown only if the import fails; its C++ log level becomes 3 un
 """
 
 from tfbert.config import BertConfig
-from tfbert.presets import checkpoint_path, presets
+from tfbert.registry import checkpoint_path, presets
 
 __version__ = "0.1.0"
 __all__ = ["BertConfig", "FinetuneResult", "Predictor", "TextClassifier", "__version__",
@@ -88,6 +88,6 @@ def predictor(name_or_path, batch_size=32, top_k=None, doc_stride=None):
 
     try:
         return load_predictor(name_or_path, batch_size=batch_size, top_k=top_k,
-                              doc_stride=doc_stride)
+                              doc_stride=doc_stride, parameter="name_or_path")
     except ValueError as err:
-        raise ValueError(python_names(str(err))) from None
+        raise ValueError(python_names(str(err), {"top_k", "doc_stride"})) from None

@@ -88,7 +88,7 @@ class BertConfig:
     @classmethod
     def from_name(cls, name: str, **overrides: Any) -> "BertConfig":
         """A preset size (`tiny`, `mini`, `small`, `medium`, `base`, `large`), with overrides."""
-        from tfbert.presets import PRESETS
+        from tfbert.registry import PRESETS
 
         if name not in PRESETS:
             raise ValueError(

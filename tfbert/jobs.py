@@ -24,6 +24,9 @@ import re
 
 from tfbert.atomic import atomic_file
 
+RECORDS_DIR = "data"   # = tfbert.training.checkpoints.RECORDS_DIR (which imports TensorFlow)
+RUN_FILE = "run.json"  # = tfbert.training.checkpoints.RUN_FILE
+
 
 @dataclasses.dataclass(frozen=True)
 class FinetuneResult:
@@ -36,23 +39,40 @@ class FinetuneResult:
     metrics: dict | None
 
 
-def python_names(message: str) -> str:
-    """A job's error message with its command-line flags as Python parameter names
-    (`--max-length` → `max_length`): the Python API and the CLI share their checks."""
-    return re.sub(r"(?<![\w-])--([a-z][a-z0-9-]*)", lambda m: m.group(1).replace("-", "_"),
-                  message)
+def python_names(message: str, names) -> str:
+    """A job's error message with the command-line flags of `names` (the Python function's
+    parameters) as those names (`--max-length` → `max_length`): the Python API and the CLI
+    share their checks. Other flags (`pip install --no-deps`) stay as they are."""
+    def rename(match):
+        name = match.group(1).replace("-", "_")
+        return name if name in names else match.group(0)
+
+    return re.sub(r"(?<![\w-])--([a-z][a-z0-9-]*)", rename, message)
 
 
 class _PythonErrors:
-    """Re-raises a `ValueError` from inside a job with Python parameter names."""
+    """Re-raises a `ValueError` from inside a job with the Python parameter names of
+    `function` (and the training settings)."""
+
+    def __init__(self, function):
+        import inspect
+
+        self.names = set(inspect.signature(function).parameters) | _SETTING_NAMES
 
     def __enter__(self):
         return self
 
     def __exit__(self, kind, error, traceback):
         if kind is ValueError:
-            raise ValueError(python_names(str(error))) from None
+            raise ValueError(python_names(str(error), self.names)) from None
         return False
+
+
+# The fields of `TrainSettings` (kept in step by a test; reading them imports TensorFlow).
+_SETTING_NAMES = {"batch_size", "accumulation_steps", "epochs", "max_steps", "learning_rate",
+                  "warmup_ratio", "decay", "optimizer", "weight_decay", "clip_norm",
+                  "precision", "xla", "checkpoint_every", "keep_checkpoints", "eval_every",
+                  "early_stopping", "seed", "deterministic", "log_every"}
 
 
 def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cased=False,
@@ -74,21 +94,29 @@ def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cas
     ...                          out="runs/mine", init="all-MiniLM-L6-v2")  # doctest: +SKIP
     >>> result.metrics["accuracy"]                                         # doctest: +SKIP
     """
-    with _PythonErrors():
+    with _PythonErrors(finetune):
         from tfbert.training.finetune import FinetuneJob, finetune as run
         from tfbert.training.tasks import Columns
 
         job_settings = _settings(settings, batch_size=32, epochs=3, learning_rate=5e-5,
                                  warmup_ratio=0.1)
-        train = records_file(task, train, out, "train")
-        dev = records_file(task, dev, out, "dev") if dev is not None else None
-        job = FinetuneJob(task=task, train=train, dev=dev, out=os.fspath(out), init=init,
-                          preset=preset, vocab=vocab, lowercase=not cased,
-                          max_length=max_length,
-                          columns=Columns(text_column, label_column, pair_column),
-                          doc_stride=doc_stride, max_query_length=max_query_length,
-                          pooling=pooling, strategy=strategy,
-                          settings=job_settings)
+        written, existed = [], os.path.exists(out)
+        train = records_file(task, train, out, "train", written)
+        dev = records_file(task, dev, out, "dev", written) if dev is not None else None
+        try:
+            job = FinetuneJob(task=task, train=train, dev=dev, out=os.fspath(out), init=init,
+                              preset=preset, vocab=vocab, lowercase=not cased,
+                              max_length=max_length,
+                              columns=Columns(text_column, label_column, pair_column),
+                              doc_stride=doc_stride, max_query_length=max_query_length,
+                              pooling=pooling, strategy=strategy,
+                              settings=job_settings)
+            from tfbert.training import checkpoints
+
+            checkpoints.check_output_dir(job.out, job.identity())
+        except ValueError:
+            _remove(written, out, existed)   # a refused job leaves nothing behind
+            raise
         result, metrics = run(job, verbose=verbose)
     return FinetuneResult(os.fspath(out), int(result.step), metrics)
 
@@ -101,7 +129,7 @@ def pretrain(data, out, vocab=None, preset="small", init=None, dev=None, next_se
     writes the model directory `out` (running again resumes). `settings` are the training
     options of `tfbert pretrain` (defaults as the command's: 1 epoch at 1e-4). Returns the
     model directory and the optimizer steps (`metrics` None)."""
-    with _PythonErrors():
+    with _PythonErrors(pretrain):
         from tfbert.training.pretrain import PretrainJob, pretrain as run
 
         job = PretrainJob(data=os.fspath(data), out=os.fspath(out), vocab=vocab, preset=preset,
@@ -131,7 +159,7 @@ def evaluate(model, data, output=None, batch_size=64, doc_stride=None, text_colu
     """Scores the model directory (or checkpoint name) `model` on the labelled file `data`
     (the task's format; a `pretrain-data` directory for pre-trained models); writes the
     report to `output` (`.json` and `.md`) when given. Returns the metrics."""
-    with _PythonErrors():
+    with _PythonErrors(evaluate):
         from tfbert.training.evaluate import evaluate_model
         from tfbert.training.tasks import Columns
 
@@ -140,13 +168,19 @@ def evaluate(model, data, output=None, batch_size=64, doc_stride=None, text_colu
                               doc_stride=doc_stride)
 
 
-def records_file(task, data, out, name) -> str:
+def records_file(task, data, out, name, written=None) -> str:
     """`data` as a file path: a path as it is; records written to `out/data/` in the
-    task's file format (JSON lines, CoNLL or SQuAD JSON), named by their digest."""
+    task's file format (JSON lines, CoNLL or SQuAD JSON), named by their digest. A file
+    this call creates is appended to `written`."""
     if isinstance(data, (str, os.PathLike)):
         return os.fspath(data)
+    from tfbert.task import FINETUNE_TASKS
+
+    if task not in FINETUNE_TASKS:
+        raise ValueError(f"task must be one of {FINETUNE_TASKS}. Received: task={task!r}")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"out {os.fspath(out)}: is a file; expected a directory for the model")
     text = _serialise(task, data, name)
-    from tfbert.training.checkpoints import RECORDS_DIR, RUN_FILE
 
     out = os.fspath(out)
     if os.path.isdir(out) and set(os.listdir(out)) - {RECORDS_DIR} and not os.path.isfile(
@@ -160,7 +194,20 @@ def records_file(task, data, out, name) -> str:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with atomic_file(path) as staging, open(staging, "w", encoding="utf-8") as f:
             f.write(text)
+        if written is not None:
+            written.append(path)
     return path
+
+
+def _remove(paths, out, existed) -> None:
+    """Removes the record files of `paths`, then `out/data` if left empty, and `out` too
+    if this call made it."""
+    for path in paths:
+        os.remove(path)
+    folders = [os.path.join(os.fspath(out), RECORDS_DIR)] + ([] if existed else [out])
+    for folder in folders:
+        if paths and os.path.isdir(folder) and not os.listdir(folder):
+            os.rmdir(folder)
 
 
 def _serialise(task, data, name) -> str:
@@ -209,5 +256,7 @@ def _serialise(task, data, name) -> str:
             row = dict(zip(keys, row))
         if not isinstance(row, dict):
             raise ValueError(f"{name}[{i}]: expected a dict or a tuple {tuple(keys)}")
-        out.append(json.dumps(row, ensure_ascii=False))
+        # (numpy scalars, e.g. labels from an array, as their Python values)
+        out.append(json.dumps(row, ensure_ascii=False,
+                              default=lambda v: v.item() if hasattr(v, "item") else str(v)))
     return "\n".join(out) + "\n"

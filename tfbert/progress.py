@@ -23,9 +23,10 @@ def _on_terminal() -> bool:
 
 
 def keras_verbose() -> int:
-    """`verbose` for Keras' `fit`/`predict`/`evaluate`: 1 (a live bar) on a terminal, 2 (a
-    line per epoch) into a file or a pipe."""
-    return 1 if _on_terminal() else 2
+    """`verbose` for Keras' `fit`/`predict`/`evaluate`: 1 (a live bar) on a terminal or in
+    a Jupyter notebook (whose output redraws in place), 2 (a line per epoch) into a file or
+    a pipe."""
+    return 1 if _on_terminal() or "ipykernel" in sys.modules else 2
 
 
 class _Off:

@@ -55,7 +55,7 @@ def main():
 
     import tokenizers
 
-    from tfbert.presets import checkpoint_path
+    from tfbert.registry import checkpoint_path
 
     vocab = os.path.join(checkpoint_path("all-MiniLM-L6-v2"), "vocab.txt")
     ours = BertTokenizer.from_file(vocab)

@@ -66,6 +66,15 @@ def test_fit_on_strings_learns_and_predict_keeps_the_input_order(trained, news):
     assert model.evaluate(texts, ids, verbose=0) == pytest.approx(by_name, abs=1e-5)
     dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
     assert model.evaluate(dataset, verbose=0) == pytest.approx(by_name, abs=1e-5)
+    # predict on a labelled or unlabelled dataset keeps its order too.
+    np.testing.assert_allclose(model.predict(dataset), logits, atol=1e-4)
+    np.testing.assert_allclose(model.predict(tf.data.Dataset.from_tensor_slices(texts)), logits,
+                               atol=1e-4)
+    assert model.predict([]).shape == (0, len(names)) and model.classify([]) == []
+    with pytest.raises(ValueError, match=r"^x: expected a dataset of single strings"):
+        model.predict(tf.data.Dataset.from_tensor_slices(texts).batch(4))
+    with pytest.raises(ValueError, match=r"^y \(the labels\) is needed"):
+        model.fit(texts)
 
 
 @pytest.mark.slow
@@ -104,6 +113,10 @@ def test_from_pretrained_on_a_saved_classifier_keeps_its_head(trained, news):
     np.testing.assert_allclose(again.predict(texts[:4]), model.predict(texts[:4]), atol=1e-5)
     with pytest.raises(ValueError, match=r"labels \['a', 'b'\] differ from the labels"):
         tfbert.TextClassifier.from_pretrained(str(path), labels=["a", "b"])
+    with pytest.raises(ValueError, match=r"^pair=True differs from the classifier"):
+        tfbert.TextClassifier.from_pretrained(str(path), pair=True)
+    with pytest.raises(ValueError, match=r"^pooling='cls' differs from the classifier"):
+        tfbert.TextClassifier.from_pretrained(str(path), pooling="cls")
 
 
 @pytest.mark.slow
@@ -117,6 +130,8 @@ def test_pair_models_take_tuples_and_two_lists():
     as_lists = model.predict(([a for a, _ in pairs[:2]], [b for _, b in pairs[:2]]))
     np.testing.assert_allclose(as_tuples, as_lists, atol=1e-6)
     assert model.classify(pairs[0])["pair"] == "a cat was sitting"
+    two_lists = model.classify(([a for a, _ in pairs[:2]], [b for _, b in pairs[:2]]))
+    assert [a["pair"] for a in two_lists] == ["a cat was sitting", "the team won"]
     with pytest.raises(ValueError, match=r"x: a pair model takes \(text, pair\) tuples"):
         model.predict(["one text"])
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from tfbert.cli.main import cli
 from tfbert.model_dir import build_model, save_model_dir
-from tfbert.presets import CHECKPOINTS
+from tfbert.registry import CHECKPOINTS
 from tfbert.task import TaskSpec
 from tfbert.tokenization.bert_tokenizer import SPECIAL_TOKENS
 

@@ -51,7 +51,8 @@ def test_bad_requests_are_one_line(model_dirs, tmp_path):
           "--out", tmp_path / "x.tflite"], "single-text classifiers"),
         (["export", model_dirs["classify"], "--format", "saved_model"], "needs --name"),
         (["export", model_dirs["classify"], "--format", "tflite"], "needs --out"),
-        (["export", tmp_path, "--format", "saved_model", "--name", "x"], "no task.json"),
+        (["export", tmp_path, "--format", "saved_model", "--name", "x"],
+         "not a BERT checkpoint"),
     ]
     for args, message in cases:
         result = _run(*args)

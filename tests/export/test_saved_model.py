@@ -202,7 +202,7 @@ def test_versions_increase_and_failures_leave_nothing(model_dirs, tmp_path, monk
 
 
 def test_bad_requests(model_dirs, tmp_path):
-    with pytest.raises(ValueError, match="no task.json"):
+    with pytest.raises(ValueError, match="not a BERT checkpoint. Expected a tfbert model"):
         export_saved_model(str(tmp_path), "m", str(tmp_path / "base"))
     with pytest.raises(ValueError, match="--name"):
         export_saved_model(model_dirs["classify"], "../up", str(tmp_path / "base"))

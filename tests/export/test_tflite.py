@@ -144,7 +144,7 @@ def test_impossible_requests_write_nothing(model_dirs, tmp_path):
          "int8 needs --tokenizer metadata"),
         (dict(model_dir=model_dirs["classify"], quantize="int8", tokenizer="metadata",
               calibration=[{"text": "too few"}] * 5), "at least 32"),
-        (dict(model_dir=str(tmp_path), tokenizer="in-model"), "no task.json"),
+        (dict(model_dir=str(tmp_path), tokenizer="in-model"), "not a BERT checkpoint"),
         (dict(model_dir=model_dirs["classify"], tokenizer="metadata",
               evaluation=[{"text": "a", "label": "weather"}]), "is not one of the model's labels"),
         (dict(model_dir=model_dirs["ner"], tokenizer="in-model",

@@ -55,10 +55,9 @@ class TextClassifier(keras.Model):
         The model comes compiled (AdamW 5e-5, sparse cross-entropy, accuracy); call
         `compile` again to change that.
         """
-        from tfbert.convert.huggingface import sentence_pooling
-        from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
+        from tfbert.convert.loader import declared_pooling, model_from_checkpoint, read_checkpoint
         from tfbert.model_dir import task_model
-        from tfbert.presets import checkpoint_path
+        from tfbert.registry import checkpoint_path
         from tfbert.tokenization import BertTokenizer
 
         path = checkpoint_path(name_or_path, "name_or_path")
@@ -80,6 +79,11 @@ class TextClassifier(keras.Model):
             if trained.multi_label:
                 raise ValueError(f"name_or_path {path}: a multi-label classifier; "
                                  "TextClassifier trains single-label models")
+            for name, given, held in (("pair", pair, trained.task == "pair"),
+                                      ("pooling", pooling, trained.pooling)):
+                if given not in (None, False, held):
+                    raise ValueError(f"{name}={given!r} differs from the classifier in "
+                                     f"{path} ({name}={held!r}); leave it out")
             spec = TaskSpec(task=trained.task, labels=trained.labels,
                             max_length=max_length or trained.max_length,
                             lowercase=trained.lowercase, pooling=trained.pooling)
@@ -87,7 +91,7 @@ class TextClassifier(keras.Model):
         else:
             labels = _check_labels(labels)
             if pooling is None:
-                pooling = (sentence_pooling(path) if os.path.isdir(path) else None) or "cls"
+                pooling = declared_pooling(path)
             spec = TaskSpec(task="pair" if pair else "classify", labels=tuple(labels),
                             max_length=max_length or min(128, positions),
                             lowercase=trained.lowercase, pooling=pooling)
@@ -112,9 +116,12 @@ class TextClassifier(keras.Model):
 
     # --- strings in ----------------------------------------------------------------------
 
-    def _dataset(self, x, y, batch_size, shuffle, seed=0):
+    def _dataset(self, x, y, batch_size, shuffle, seed=0, keep_order=False):
+        if y is None and not isinstance(x, tf.data.Dataset) and not keep_order:
+            raise ValueError("y (the labels) is needed to train or evaluate on a list of "
+                             "texts")
         return text_data.dataset(self.tokenizer, x, y, self.spec, batch_size, shuffle, seed,
-                                 self._label_ids)
+                                 self._label_ids, keep_order)
 
     def _label_ids(self, y, name="y"):
         return text_data.label_ids(y, self.labels, name)
@@ -149,16 +156,19 @@ class TextClassifier(keras.Model):
         the order of `x`."""
         kwargs.setdefault("verbose", 0)
         if isinstance(x, tf.data.Dataset):
-            return super().predict(self._dataset(x, None, batch_size, shuffle=False),
-                                   **kwargs)
+            return super().predict(self._dataset(x, None, batch_size, shuffle=False,
+                                                 keep_order=True), **kwargs)
         texts, pairs = text_data.texts_of(x, self.spec.task == "pair", "x")
+        if not texts:
+            return np.zeros((0, len(self.labels)), "float32")
         # Longest first, then back to the caller's order.
         order = np.argsort([-len(t) - (len(p) if pairs else 0)
                             for t, p in zip(texts, pairs or texts)], kind="stable")
         texts = [texts[i] for i in order]
         pairs = [pairs[i] for i in order] if pairs else None
         logits = super().predict(self._dataset((texts, pairs) if pairs else texts, None,
-                                               batch_size, shuffle=False), **kwargs)
+                                               batch_size, shuffle=False, keep_order=True),
+                                 **kwargs)
         out = np.empty_like(logits)
         out[order] = logits
         return out
@@ -166,9 +176,13 @@ class TextClassifier(keras.Model):
     def classify(self, x, batch_size=32):
         """The answer dicts of `tfbert predict` (`text`, `label`, `score`, `probabilities`)
         for one input or a list."""
-        single = isinstance(x, (str, tuple))
-        items = [x] if single else list(x)
+        # One text, or one (text, pair) tuple; a tuple of two lists is many pairs.
+        single = isinstance(x, str) or (isinstance(x, tuple) and all(isinstance(v, str)
+                                                                       for v in x))
+        items = [x] if single else x
         texts, pairs = text_data.texts_of(items, self.spec.task == "pair", "x")
+        if not texts:
+            return []
         probabilities = softmax(self.predict(items, batch_size=batch_size))
         answers = [label_result({"text": t, **({"pair": pairs[i]} if pairs else {})}, p,
                                 self.labels) for i, (t, p) in enumerate(zip(texts,

@@ -70,10 +70,10 @@ def label_ids(y, labels, name="y") -> np.ndarray:
 
 
 def dataset(tokenizer, x, y, spec: TaskSpec, batch_size: int, shuffle: bool, seed: int,
-            to_ids) -> tf.data.Dataset:
+            to_ids, keep_order: bool = False) -> tf.data.Dataset:
     """Batches of `({token_ids, segment_ids, padding_mask}, label ids)` (no labels when
-    `y` is None and `x` is not a labelled dataset). `shuffle`: shuffle by `seed` and group
-    by length; otherwise the order of `x` is kept."""
+    `y` is None and `x` is not a labelled dataset). `shuffle`: shuffle by `seed`; batches
+    are grouped by length unless `keep_order` (prediction), which keeps the order of `x`."""
     pair, length = spec.task == "pair", spec.max_length
     if isinstance(x, tf.data.Dataset):
         if y is not None:
@@ -83,9 +83,18 @@ def dataset(tokenizer, x, y, spec: TaskSpec, batch_size: int, shuffle: bool, see
         # (text, label) or ((text, pair), label); unlabelled: text or (text, pair).
         labelled = isinstance(element, tuple) and len(element) == 2 and (
             isinstance(element[0], tuple) if pair else True)
+        texts_spec = element[0] if labelled else element
+        for spec_ in (texts_spec if isinstance(texts_spec, tuple) else (texts_spec,)):
+            if not isinstance(spec_, tf.TensorSpec) or spec_.dtype != tf.string or \
+                    spec_.shape.rank != 0:
+                raise ValueError(f"x: expected a dataset of single strings (text, label) "
+                                 f"{'with (text, pair) pairs ' if pair else ''}— not "
+                                 f"batched. Received elements {element}; call .unbatch()")
         data = x.map(_dataset_labels(spec.labels)) if labelled else x
     else:
         texts, pairs = texts_of(x, pair)
+        if not texts:
+            raise ValueError("x holds no texts")
         columns = (texts, pairs) if pair else texts
         labelled = y is not None
         if labelled:
@@ -122,7 +131,7 @@ def dataset(tokenizer, x, y, spec: TaskSpec, batch_size: int, shuffle: bool, see
 
     # Tokenize a group of batches per call; a group (a multiple of the batch size) is cut
     # into batches in order, so the number of batches is ceil(count / batch_size).
-    sort = shuffle or labelled
+    sort = not keep_order
     data = data.batch(group).map(tokenize, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
     pads = {k: tf.constant(-1, tf.int32) for k in (("first", "second") if pair
                                                       else ("first",))}

@@ -54,7 +54,7 @@ def command(ctx, model, fmt, name, base, serving_version, top_k, out, quantize, 
     if given:
         option = "--" + given[0].replace("_", "-")
         raise click.BadParameter(f"{option} does not apply to --format {fmt}")
-    from tfbert.presets import checkpoint_path
+    from tfbert.registry import checkpoint_path
 
     model = checkpoint_path(model, "MODEL")   # a checkpoint name becomes its directory
     if fmt == "saved_model":

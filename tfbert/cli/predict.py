@@ -79,7 +79,7 @@ def command(model, texts, pair, context, input_path, output, text_column, pair_c
     source = click.get_current_context().get_parameter_source
     given_top_k = top_k if source("top_k").name == "COMMANDLINE" else None
     predictor = load_predictor(model, batch_size=batch_size, top_k=given_top_k,
-                               doc_stride=doc_stride)
+                               doc_stride=doc_stride, parameter="MODEL")
     records = _records(list(texts), pair, context, input_path, predictor.task,
                        (text_column, pair_column))
     results = predictor.predict(records)

@@ -10,7 +10,7 @@ import click
 def command(as_json):
     """List checkpoint names (usable wherever a checkpoint path is) and architecture sizes
     (for --preset)."""
-    from tfbert.presets import presets
+    from tfbert.registry import presets
 
     rows = presets()
     if as_json:

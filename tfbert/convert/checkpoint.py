@@ -45,8 +45,8 @@ class Checkpoint:
         keep = {row.tfbert for row in names.encoder_rows(self.config.num_layers)}
         return dataclasses.replace(
             self,
-            spec=dataclasses.replace(self.spec, task="encoder", labels=(), pooling="cls",
-                                     normalize=False),
+            # (pooling stays: the encoder was trained under that head)
+            spec=dataclasses.replace(self.spec, task="encoder", labels=(), normalize=False),
             tensors={k: v for k, v in self.tensors.items() if k in keep},
             fresh=tuple(k for k in self.fresh if k in keep))
 

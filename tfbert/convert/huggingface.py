@@ -148,8 +148,9 @@ def read_hf_dir(path) -> Checkpoint:
         if name not in _IGNORED:
             tensors[name] = value
     spec = dataclasses.replace(_task_from_hf(data, tensors), lowercase=declared_lowercase(path))
-    if spec.task == "encoder" and sentence_normalize(path):
-        spec = dataclasses.replace(spec, normalize=True)
+    if spec.task == "encoder":
+        spec = dataclasses.replace(spec, pooling=sentence_pooling(path) or "cls",
+                                   normalize=sentence_normalize(path))
     rows = names.task_rows(spec.task, config.num_layers, spec.next_sentence)
     used = {row.hf for row in rows}
     unused = sorted(set(tensors) - used)
@@ -201,3 +202,28 @@ def write_hf_dir(checkpoint: Checkpoint, path) -> None:
         f.write("\n")
     if checkpoint.vocab_file:
         shutil.copyfile(checkpoint.vocab_file, os.path.join(path, "vocab.txt"))
+    if spec.task == "encoder" and (spec.pooling != "cls" or spec.normalize):
+        _write_sentence_modules(path, spec, config.hidden_size)
+
+
+def _write_sentence_modules(path, spec, hidden_size) -> None:
+    """sentence-transformers' `modules.json` (+ its Pooling config) for an encoder that
+    declares its pooling and normalisation, so that both survive the trip out and back."""
+    modules = [{"idx": 0, "name": "0", "path": "",
+                "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling",
+                "type": "sentence_transformers.models.Pooling"}]
+    if spec.normalize:
+        modules.append({"idx": 2, "name": "2", "path": "2_Normalize",
+                        "type": "sentence_transformers.models.Normalize"})
+        os.makedirs(os.path.join(path, "2_Normalize"), exist_ok=True)
+    os.makedirs(os.path.join(path, "1_Pooling"), exist_ok=True)
+    pooling = {"word_embedding_dimension": hidden_size,
+               "pooling_mode_cls_token": spec.pooling == "cls",
+               "pooling_mode_mean_tokens": spec.pooling == "mean",
+               "pooling_mode_max_tokens": False, "pooling_mode_mean_sqrt_len_tokens": False}
+    for name, data in (("modules.json", modules),
+                       (os.path.join("1_Pooling", "config.json"), pooling)):
+        with open(os.path.join(path, name), "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")

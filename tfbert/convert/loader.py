@@ -12,7 +12,7 @@ from tfbert.convert.checkpoint import Checkpoint, check_vocab
 from tfbert.convert.google import is_google_dir, read_google_checkpoint, write_google_checkpoint
 from tfbert.convert.huggingface import is_hf_dir, read_hf_dir, write_hf_dir
 from tfbert.convert.keras_hub import is_keras_hub_preset, read_keras_hub_preset
-from tfbert.presets import checkpoint_path
+from tfbert.registry import checkpoint_path
 
 FORMATS = ("tfbert", "hf", "google")
 
@@ -53,6 +53,19 @@ def read_checkpoint(path, parameter: str | None = None) -> Checkpoint:
     spec = dataclasses.replace(checkpoint.spec, max_length=min(
         checkpoint.spec.max_length, checkpoint.config.max_position_embeddings))
     return dataclasses.replace(checkpoint, spec=spec, format=fmt)
+
+
+def declared_pooling(path) -> str:
+    """The pooling the checkpoint at `path` was trained with: a tfbert directory's
+    `task.json`, a sentence-transformers directory's `modules.json`, else "cls"."""
+    from tfbert.convert.huggingface import sentence_pooling
+
+    path = checkpoint_path(path)
+    if not os.path.isdir(path):
+        return "cls"
+    if model_dir.is_model_dir(path):
+        return model_dir.read_task_spec(path).pooling
+    return sentence_pooling(path) or "cls"
 
 
 def model_from_checkpoint(checkpoint: Checkpoint):
@@ -97,7 +110,7 @@ def write_checkpoint(checkpoint: Checkpoint, dst, to: str = "tfbert") -> None:
         model_dir.save_model_dir(model, checkpoint.config, checkpoint.spec, dst,
                                  vocab_file=checkpoint.vocab_file)
         return
-    if checkpoint.spec.pooling != "cls":
+    if checkpoint.spec.pooling != "cls" and checkpoint.spec.task != "encoder":
         raise ValueError(
             f"{checkpoint.source}: a {checkpoint.spec.task} model with "
             f"{checkpoint.spec.pooling} pooling has no {to} equivalent (that format's "

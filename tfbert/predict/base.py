@@ -62,18 +62,18 @@ class Predictor(abc.ABC):
         if isinstance(item, dict):
             missing = [k for k in needs if not isinstance(item.get(k), str)]
             if missing:
-                raise ValueError(f"{name}: a {self.task} model needs the keys {list(needs)} "
+                raise ValueError(f"{name}: {_article(self.task)} {self.task} model needs the keys {list(needs)} "
                                  f"with string values; missing or not a string: {missing}")
             return item
         if isinstance(item, tuple):
             if len(item) != len(needs) or not all(isinstance(x, str) for x in item):
-                raise ValueError(f"{name}: a {self.task} model takes "
+                raise ValueError(f"{name}: {_article(self.task)} {self.task} model takes "
                                  f"{'a string' if len(needs) == 1 else '(' + ', '.join(needs) + ')'}"
                                  f". Received: a tuple of {len(item)}")
             return dict(zip(needs, item))
         if isinstance(item, str):
             if len(needs) > 1:
-                raise ValueError(f"{name}: a {self.task} model takes ({', '.join(needs)}) "
+                raise ValueError(f"{name}: {_article(self.task)} {self.task} model takes ({', '.join(needs)}) "
                                  f"pairs of strings. Received: one string {item[:40]!r}")
             return {"text": item}
         raise TypeError(f"{name}: expected a string, a tuple or a dict. Received: "
@@ -104,3 +104,7 @@ def _length(record) -> int:
     """How long a record's text is, in characters (close enough to pieces for grouping)."""
     return sum(len(v) for k, v in record.items()
                if k in ("text", "pair", "question", "context") and isinstance(v, str))
+
+
+def _article(word) -> str:
+    return "an" if word[:1] in "aeiou" else "a"

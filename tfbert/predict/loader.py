@@ -38,13 +38,16 @@ def is_exported(path) -> bool:
     return os.fspath(path).endswith(".tflite") or saved_model_dir(path) is not None
 
 
-def load_predictor(path, batch_size=32, top_k=None, doc_stride=None) -> Predictor:
+def load_predictor(path, batch_size=32, top_k=None, doc_stride=None,
+                   parameter=None) -> Predictor:
     """The predictor for `path`. `top_k` (fill-mask candidates; default `DEFAULT_TOP_K`) and
     `doc_stride` (qa and ner windows; default the model's) apply to model and checkpoint directories: an
     exported model answers as it was exported."""
-    from tfbert.presets import checkpoint_path
+    from tfbert.registry import checkpoint_path
 
-    path = checkpoint_path(path)   # a checkpoint name (tfbert presets) becomes its directory
+    # A checkpoint name (tfbert presets) becomes its directory; `parameter` names the
+    # argument in errors.
+    path = checkpoint_path(path, parameter)
     saved_model = None if path.endswith(".tflite") else saved_model_dir(path)
     if saved_model or path.endswith(".tflite"):
         if top_k is not None:

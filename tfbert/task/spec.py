@@ -84,7 +84,8 @@ class TaskSpec:
     # the best IOB2-valid sequence; "IOB1" or "" (models from before this field): argmax.
     tag_scheme: str = ""
     # classify/pair: what the head reads, the pooler over [CLS] ("cls") or the average of
-    # every position ("mean", as sentence-transformers checkpoints were trained).
+    # every position ("mean", as sentence-transformers checkpoints were trained); encoder:
+    # what it was trained with, the default of heads fine-tuned on it.
     pooling: str = "cls"
     # encoder: embeddings are scaled to unit length (a sentence-transformers checkpoint whose
     # modules.json ends in Normalize was trained for cosine similarity).
@@ -113,9 +114,9 @@ class TaskSpec:
         if self.pooling not in POOLINGS:
             raise ValueError(f"task.json: 'pooling' must be one of {list(POOLINGS)}. "
                              f"Received: {self.pooling!r}")
-        if self.pooling != "cls" and self.task not in POOLED_TASKS:
-            raise ValueError(f"task.json: 'pooling' {self.pooling!r} is for classify and pair "
-                             f"models, not task {self.task!r}")
+        if self.pooling != "cls" and self.task not in POOLED_TASKS + ("encoder",):
+            raise ValueError(f"task.json: 'pooling' {self.pooling!r} is for classify, pair "
+                             f"and encoder models, not task {self.task!r}")
         if self.normalize and self.task != "encoder":
             raise ValueError(f"task.json: 'normalize' is for encoder models (embeddings), not "
                              f"task {self.task!r}")

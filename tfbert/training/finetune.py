@@ -15,7 +15,7 @@ import os
 from tfbert.atomic import sha256_file
 from tfbert.config import BertConfig
 from tfbert.model_dir import task_model, write_model_files
-from tfbert.presets import checkpoint_path
+from tfbert.registry import checkpoint_path
 from tfbert.task import (FINETUNE_TASKS, POOLED_TASKS, POOLINGS, TaskSpec, WINDOWED_TASKS,
                          check_doc_stride, check_max_length, default_max_length, default_stride,
                          detect_tag_scheme)
@@ -135,12 +135,10 @@ def _encoder_source(job: FinetuneJob):
 
 
 def _declared_pooling(init) -> str:
-    """The pooling a sentence-transformers `init` directory declares, else "cls"."""
-    from tfbert.convert.huggingface import sentence_pooling
+    """The pooling `init` declares (`tfbert.convert.loader.declared_pooling`), else "cls"."""
+    from tfbert.convert.loader import declared_pooling
 
-    if not init or not os.path.isdir(init):
-        return "cls"
-    return sentence_pooling(init) or "cls"
+    return declared_pooling(init) if init else "cls"
 
 
 def finetune(job: FinetuneJob, verbose=True):

@@ -51,7 +51,7 @@ class PretrainJob:
         if self.vocab and not os.path.isfile(self.vocab):
             raise ValueError(f"--vocab {self.vocab}: no such file")
         if self.init:   # a checkpoint name (tfbert presets) becomes its directory
-            from tfbert.presets import checkpoint_path
+            from tfbert.registry import checkpoint_path
 
             self.init = checkpoint_path(self.init, "--init")
         if not self.init:
