@@ -103,6 +103,10 @@ ALLOWED = {
                       "tfbert.progress", "tfbert.quiet"),
     "tfbert.task": ("tfbert.task", "tfbert.config", "tfbert.textfile"),
     "tfbert.modeling": ("tfbert.modeling",),
+    "tfbert.applications": ("tfbert.applications", "tfbert.convert", "tfbert.modeling",
+                            "tfbert.model_dir", "tfbert.tokenization", "tfbert.task",
+                            "tfbert.registry", "tfbert.progress", "tfbert.config"),
+    "tfbert.registry": (),
 }
 
 
