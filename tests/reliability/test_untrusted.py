@@ -219,11 +219,22 @@ def test_task_json_schema(model_dir, tmp_path, key, value, message):
         read_model_dir(model)
 
 
-@pytest.mark.parametrize("task", ["ner", "qa", "encoder", "pretrain"])
-def test_mean_pooling_is_for_classifiers_only(task):
+@pytest.mark.parametrize("task", ["ner", "qa", "pretrain"])
+def test_mean_pooling_is_for_classifiers_and_encoders_only(task):
     data = {"task": task, "labels": ["O", "B-PER"] if task == "ner" else [], "pooling": "mean"}
-    with pytest.raises(ValueError, match=f"task.json: 'pooling' 'mean' is for classify and "
-                                         f"pair models, not task '{task}'"):
+    with pytest.raises(ValueError, match=f"task.json: 'pooling' 'mean' is for classify, pair "
+                                         f"and encoder models, not task '{task}'"):
+        TaskSpec.from_dict(data)
+    # An encoder records the pooling it was trained with (a sentence-transformers one).
+    assert TaskSpec.from_dict({"task": "encoder", "pooling": "mean"}).pooling == "mean"
+
+
+@pytest.mark.parametrize("task", ["classify", "ner", "pretrain"])
+def test_normalize_is_for_encoders_only(task):
+    data = {"task": task, "labels": ["O", "B-PER"] if task != "pretrain" else [],
+            "normalize": True}
+    with pytest.raises(ValueError, match=f"task.json: 'normalize' is for encoder models "
+                                         rf"\(embeddings\), not task '{task}'"):
         TaskSpec.from_dict(data)
 
 
