@@ -262,6 +262,11 @@ def params(heavy=False):
 @pytest.mark.timeout(1800)  # the longest page takes 5-8 minutes; `make test` allows 900 s
 @pytest.mark.parametrize("path", params())
 def test_page_snippets_run(path, tmp_path):
+    check_page(path, tmp_path)
+
+
+def check_page(path, tmp_path):
+    """Runs the page's blocks (`run_page`) and prints what ran and what was skipped."""
     ran, skipped = run_page(path, tmp_path)
     for block, seconds in ran:
         print(f"{path}:{block.line} {block.language} {seconds:.1f} s")
