@@ -23,9 +23,7 @@ import os
 import re
 
 from tfbert.atomic import atomic_file
-
-RECORDS_DIR = "data"   # = tfbert.training.checkpoints.RECORDS_DIR (which imports TensorFlow)
-RUN_FILE = "run.json"  # = tfbert.training.checkpoints.RUN_FILE
+from tfbert.training.choices import FINETUNE_DEFAULTS, PRETRAIN_DEFAULTS, SETTING_NAMES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +55,7 @@ class _PythonErrors:
     def __init__(self, function):
         import inspect
 
-        self.names = set(inspect.signature(function).parameters) | _SETTING_NAMES
+        self.names = set(inspect.signature(function).parameters) | set(SETTING_NAMES)
 
     def __enter__(self):
         return self
@@ -67,12 +65,6 @@ class _PythonErrors:
             raise ValueError(python_names(str(error), self.names)) from None
         return False
 
-
-# The fields of `TrainSettings` (kept in step by a test; reading them imports TensorFlow).
-_SETTING_NAMES = {"batch_size", "accumulation_steps", "epochs", "max_steps", "learning_rate",
-                  "warmup_ratio", "decay", "optimizer", "weight_decay", "clip_norm",
-                  "precision", "xla", "checkpoint_every", "keep_checkpoints", "eval_every",
-                  "early_stopping", "seed", "deterministic", "log_every"}
 
 
 def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cased=False,
@@ -98,8 +90,7 @@ def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cas
         from tfbert.training.finetune import FinetuneJob, finetune as run
         from tfbert.training.tasks import Columns
 
-        job_settings = _settings(settings, batch_size=32, epochs=3, learning_rate=5e-5,
-                                 warmup_ratio=0.1)
+        job_settings = _settings(settings, FINETUNE_DEFAULTS)
         written, existed = [], os.path.exists(out)
         train = records_file(task, train, out, "train", written)
         dev = records_file(task, dev, out, "dev", written) if dev is not None else None
@@ -111,13 +102,14 @@ def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cas
                               doc_stride=doc_stride, max_query_length=max_query_length,
                               pooling=pooling, strategy=strategy,
                               settings=job_settings)
-            from tfbert.training import checkpoints
-
-            checkpoints.check_output_dir(job.out, job.identity())
+            result, metrics = run(job, verbose=verbose)
         except ValueError:
-            _remove(written, out, existed)   # a refused job leaves nothing behind
+            from tfbert.training.checkpoints import RUN_FILE
+
+            # Refused before the run began (no run.json): the records written for it go.
+            if not os.path.isfile(os.path.join(os.fspath(out), "checkpoints", RUN_FILE)):
+                _remove(written, out, existed)
             raise
-        result, metrics = run(job, verbose=verbose)
     return FinetuneResult(os.fspath(out), int(result.step), metrics)
 
 
@@ -136,21 +128,19 @@ def pretrain(data, out, vocab=None, preset="small", init=None, dev=None, next_se
                           init=init, dev=dev, next_sentence=next_sentence,
                           whole_word=whole_word, max_predictions=max_predictions,
                           strategy=strategy,
-                          settings=_settings(settings, batch_size=32, epochs=1,
-                                             learning_rate=1e-4, warmup_ratio=0.01))
+                          settings=_settings(settings, PRETRAIN_DEFAULTS))
         result = run(job, verbose=verbose)
     return FinetuneResult(os.fspath(out), int(result.step), None)
 
 
-def _settings(settings: dict, **defaults):
+def _settings(settings: dict, defaults: dict):
     """`TrainSettings` from keyword arguments over the command's defaults."""
     from tfbert.training.trainer import TrainSettings
 
-    fields = {f.name for f in dataclasses.fields(TrainSettings)}
-    unknown = sorted(set(settings) - fields)
+    unknown = sorted(set(settings) - set(SETTING_NAMES))
     if unknown:
         raise ValueError(f"unknown settings {unknown}; expected the training options "
-                         f"{sorted(fields)}")
+                         f"{sorted(SETTING_NAMES)}")
     return TrainSettings(**{**defaults, **settings})
 
 
@@ -175,6 +165,7 @@ def records_file(task, data, out, name, written=None) -> str:
     if isinstance(data, (str, os.PathLike)):
         return os.fspath(data)
     from tfbert.task import FINETUNE_TASKS
+    from tfbert.training.checkpoints import RECORDS_DIR, RUN_FILE
 
     if task not in FINETUNE_TASKS:
         raise ValueError(f"task must be one of {FINETUNE_TASKS}. Received: task={task!r}")
@@ -202,6 +193,8 @@ def records_file(task, data, out, name, written=None) -> str:
 def _remove(paths, out, existed) -> None:
     """Removes the record files of `paths`, then `out/data` if left empty, and `out` too
     if this call made it."""
+    from tfbert.training.checkpoints import RECORDS_DIR
+
     for path in paths:
         os.remove(path)
     folders = [os.path.join(os.fspath(out), RECORDS_DIR)] + ([] if existed else [out])

@@ -4,6 +4,7 @@ import click
 
 from tfbert.cli.training_options import settings_from, training_options
 from tfbert.task import FINETUNE_TASKS, MAX_LENGTH, MIN_LENGTH, POOLINGS
+from tfbert.training.choices import FINETUNE_DEFAULTS
 
 
 @click.command("finetune")
@@ -41,8 +42,7 @@ def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_
     from tfbert.training.finetune import FinetuneJob, finetune
     from tfbert.training.tasks import Columns
 
-    settings = settings_from(kwargs, batch_size=32, epochs=3, learning_rate=5e-5,
-                             warmup_ratio=0.1)
+    settings = settings_from(kwargs, **FINETUNE_DEFAULTS)
     job = FinetuneJob(task=task, train=train, dev=dev, out=out, init=init, preset=preset,
                       vocab=vocab, lowercase=not cased,
                       max_length=max_length,

@@ -3,6 +3,7 @@
 import click
 
 from tfbert.cli.training_options import settings_from, training_options
+from tfbert.training.choices import PRETRAIN_DEFAULTS
 
 
 @click.command("pretrain")
@@ -28,8 +29,7 @@ def command(data, out, vocab, preset, init, dev, no_nsp, whole_word, max_predict
     command again on the same --out resumes from the last checkpoint."""
     from tfbert.training.pretrain import PretrainJob, pretrain
 
-    settings = settings_from(kwargs, batch_size=32, epochs=1, learning_rate=1e-4,
-                             warmup_ratio=0.01)
+    settings = settings_from(kwargs, **PRETRAIN_DEFAULTS)
     job = PretrainJob(data=data, out=out, vocab=vocab, preset=preset, init=init, dev=dev,
                       next_sentence=not no_nsp, whole_word=whole_word,
                       max_predictions=max_predictions, strategy=kwargs.pop("strategy"),

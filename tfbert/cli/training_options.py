@@ -2,7 +2,7 @@
 
 import click
 
-from tfbert.training.choices import DECAYS, OPTIMIZERS, PRECISIONS, STRATEGIES
+from tfbert.training.choices import DECAYS, OPTIMIZERS, PRECISIONS, SETTING_NAMES, STRATEGIES
 
 _OPTIONS = [
     click.option("--strategy", type=click.Choice(STRATEGIES), default="auto", show_default=True,
@@ -41,10 +41,6 @@ _OPTIONS = [
     click.option("--log-every", type=click.IntRange(min=1), default=20, show_default=True),
 ]
 
-SETTING_NAMES = ("batch_size", "accumulation_steps", "epochs", "max_steps", "learning_rate",
-                 "warmup_ratio", "decay", "optimizer", "weight_decay", "clip_norm",
-                 "precision", "xla", "checkpoint_every", "keep_checkpoints", "eval_every",
-                 "early_stopping", "seed", "deterministic", "log_every")
 
 
 def training_options(function):

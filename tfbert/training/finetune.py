@@ -58,7 +58,10 @@ class FinetuneJob:
         if self.init:   # a checkpoint name (tfbert presets) becomes its directory
             self.init = checkpoint_path(self.init, "--init")
         if self.pooling is None:
-            self.pooling = _declared_pooling(self.init) if self.task in POOLED_TASKS else "cls"
+            from tfbert.convert.loader import declared_pooling
+
+            self.pooling = declared_pooling(self.init) if self.init and \
+                self.task in POOLED_TASKS else "cls"
         self.validate()
 
     def validate(self):
@@ -132,13 +135,6 @@ def _encoder_source(job: FinetuneJob):
                 lambda: model_from_checkpoint(checkpoint))
     config = BertConfig.from_name(job.preset, vocab_size=len(read_vocab(job.vocab)))
     return config, job.vocab, job.lowercase, lambda: BertEncoder.from_bert_config(config)
-
-
-def _declared_pooling(init) -> str:
-    """The pooling `init` declares (`tfbert.convert.loader.declared_pooling`), else "cls"."""
-    from tfbert.convert.loader import declared_pooling
-
-    return declared_pooling(init) if init else "cls"
 
 
 def finetune(job: FinetuneJob, verbose=True):
