@@ -172,7 +172,7 @@ def test_batches_are_grouped_by_length_and_cut_to_a_multiple_of_16():
     spec = TaskSpec(task="classify", labels=("x", "y"), max_length=64)
     texts = ["a " * n for n in (1, 40, 2, 41, 3, 42, 4, 43)]
     data = text_data.dataset(tokenizer, texts, [0, 1] * 4, spec, batch_size=4, shuffle=True,
-                             seed=0, to_ids=lambda y: np.array(y, "int32"))
+                             seed=0)
     assert int(data.cardinality()) == 2
     widths = sorted(int(inputs["token_ids"].shape[1]) for inputs, _ in data)
     # The four short texts together (3-6 pieces -> 16), the four long ones (42-45 -> 48).

@@ -121,10 +121,7 @@ class TextClassifier(keras.Model):
             raise ValueError("y (the labels) is needed to train or evaluate on a list of "
                              "texts")
         return text_data.dataset(self.tokenizer, x, y, self.spec, batch_size, shuffle, seed,
-                                 self._label_ids, keep_order)
-
-    def _label_ids(self, y, name="y"):
-        return text_data.label_ids(y, self.labels, name)
+                                 keep_order)
 
     def fit(self, x=None, y=None, batch_size=32, epochs=1, validation_data=None, seed=0,
             **kwargs):

@@ -70,7 +70,7 @@ def label_ids(y, labels, name="y") -> np.ndarray:
 
 
 def dataset(tokenizer, x, y, spec: TaskSpec, batch_size: int, shuffle: bool, seed: int,
-            to_ids, keep_order: bool = False) -> tf.data.Dataset:
+            keep_order: bool = False) -> tf.data.Dataset:
     """Batches of `({token_ids, segment_ids, padding_mask}, label ids)` (no labels when
     `y` is None and `x` is not a labelled dataset). `shuffle`: shuffle by `seed`; batches
     are grouped by length unless `keep_order` (prediction), which keeps the order of `x`."""
@@ -98,7 +98,7 @@ def dataset(tokenizer, x, y, spec: TaskSpec, batch_size: int, shuffle: bool, see
         columns = (texts, pairs) if pair else texts
         labelled = y is not None
         if labelled:
-            ids = to_ids(y)
+            ids = label_ids(y, list(spec.labels))
             if len(ids) != len(texts):
                 raise ValueError(f"x has {len(texts)} texts but y has {len(ids)} labels")
             data = tf.data.Dataset.from_tensor_slices((columns, ids))
