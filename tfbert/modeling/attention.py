@@ -63,7 +63,10 @@ class SelfAttention(keras.layers.Layer):
         x = ops.reshape(x, (batch, seq, self.num_heads, self.head_size))
         return ops.transpose(x, (0, 2, 1, 3))
 
-    def call(self, inputs, padding_mask, training=None):
+    def call(self, inputs, padding_mask, training=None, return_probs=False):
+        """`(batch, seq, hidden)`; with `return_probs=True` also the attention
+        probabilities `(batch, heads, seq_q, seq_k)` in float32, before dropout (what
+        distillation transfers)."""
         q = self._split_heads(self.query(inputs))
         k = self._split_heads(self.key(inputs))
         v = self._split_heads(self.value(inputs))
@@ -73,12 +76,13 @@ class SelfAttention(keras.layers.Layer):
         # (batch, 1, 1, seq_k): padded keys get a large negative bias.
         key_mask = ops.cast(padding_mask, "float32")[:, None, None, :]
         scores = scores + (1.0 - key_mask) * _MASK_BIAS
-        probs = ops.softmax(scores, axis=-1)
-        probs = self.dropout_layer(ops.cast(probs, self.compute_dtype), training=training)
+        attention = ops.softmax(scores, axis=-1)
+        probs = self.dropout_layer(ops.cast(attention, self.compute_dtype), training=training)
         # (batch, heads, seq, head_size) -> (batch, seq, hidden)
         context = ops.transpose(ops.matmul(probs, v), (0, 2, 1, 3))
         batch, seq = ops.shape(context)[0], ops.shape(context)[1]
-        return ops.reshape(context, (batch, seq, self.hidden_size))
+        context = ops.reshape(context, (batch, seq, self.hidden_size))
+        return (context, attention) if return_probs else context
 
     def compute_output_shape(self, inputs_shape, padding_mask_shape=None):
         return tuple(inputs_shape)

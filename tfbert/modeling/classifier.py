@@ -70,18 +70,21 @@ class BertClassifier(TaskModel):
                 stddev=encoder.initializer_range))
         # === Functional model ===
         inputs = encoder.input
-        encoded = encoder(inputs)
-        if self.mean_pooling is None:
-            pooled = encoded["pooled_output"]
-        else:
-            pooled = self.mean_pooling(encoded["sequence_output"], inputs["padding_mask"])
-        logits = self.classifier(self.dropout_layer(pooled))
-        super().__init__(inputs=inputs, outputs={"logits": logits}, **kwargs)
+        super().__init__(inputs=inputs, outputs=self.head(encoder(inputs), inputs), **kwargs)
         # === Config ===
         self.num_classes = num_classes
         self.multi_label = multi_label
         self.dropout = dropout
         self.pooling = pooling
+
+    def head(self, encoded, inputs, training=None):
+        """The head alone: `{"logits"}` from the encoder's outputs `encoded` (and the
+        padding mask of `inputs`); the model is this over `encoder(inputs)`."""
+        if self.mean_pooling is None:
+            pooled = encoded["pooled_output"]
+        else:
+            pooled = self.mean_pooling(encoded["sequence_output"], inputs["padding_mask"])
+        return {"logits": self.classifier(self.dropout_layer(pooled, training=training))}
 
     def _task_config(self):
         return {"num_classes": self.num_classes, "multi_label": self.multi_label,

@@ -82,6 +82,21 @@ class BertEncoder(keras.Model):
         self.initializer_range = initializer_range
         self.return_all_hidden_states = return_all_hidden_states
 
+    def call_with_internals(self, inputs, training=None):
+        """The encoder's outputs, computed layer by layer with the same weights, plus what
+        distillation compares: `hidden_states`, a list of `num_layers + 1` tensors `(batch,
+        seq, hidden)` (the embeddings' output, then each block's), and `attention_probs`, a
+        list of one `(batch, heads, seq, seq)` float32 tensor per block."""
+        x = self.embeddings(inputs["token_ids"], inputs["segment_ids"], training=training)
+        hidden_states, attention_probs = [x], []
+        for block in self.blocks:
+            x, probs = block(x, inputs["padding_mask"], training=training,
+                             return_attention_probs=True)
+            hidden_states.append(x)
+            attention_probs.append(probs)
+        return {"sequence_output": x, "pooled_output": self.pooler(x[:, 0, :]),
+                "hidden_states": hidden_states, "attention_probs": attention_probs}
+
     @property
     def token_embedding(self):
         """The `(vocab, hidden)` embedding layer that an MLM head ties its output to."""

@@ -31,11 +31,12 @@ class BertSpanQA(TaskModel):
             kernel_initializer=keras.initializers.TruncatedNormal(
                 stddev=encoder.initializer_range))
         inputs = encoder.input
-        sequence = encoder(inputs)["sequence_output"]
-        logits = self.span_classifier(sequence)  # (batch, seq, 2)
+        super().__init__(inputs=inputs, outputs=self.head(encoder(inputs), inputs), **kwargs)
+
+    def head(self, encoded, inputs, training=None):
+        """The head alone: start and end logits from the encoder's outputs `encoded` (and
+        the padding mask of `inputs`); the model is this over `encoder(inputs)`."""
+        logits = self.span_classifier(encoded["sequence_output"])  # (batch, seq, 2)
         padding_bias = (1.0 - keras.ops.cast(inputs["padding_mask"], "float32")) * -1e4
-        outputs = {
-            "start_logits": logits[:, :, 0] + padding_bias,
-            "end_logits": logits[:, :, 1] + padding_bias,
-        }
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        return {"start_logits": logits[:, :, 0] + padding_bias,
+                "end_logits": logits[:, :, 1] + padding_bias}

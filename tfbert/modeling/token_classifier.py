@@ -31,11 +31,15 @@ class BertTokenClassifier(TaskModel):
             kernel_initializer=keras.initializers.TruncatedNormal(
                 stddev=encoder.initializer_range))
         inputs = encoder.input
-        sequence = encoder(inputs)["sequence_output"]
-        logits = self.classifier(self.dropout_layer(sequence))
-        super().__init__(inputs=inputs, outputs={"logits": logits}, **kwargs)
+        super().__init__(inputs=inputs, outputs=self.head(encoder(inputs), inputs), **kwargs)
         self.num_labels = num_labels
         self.dropout = dropout
+
+    def head(self, encoded, inputs, training=None):
+        """The head alone: `{"logits"}` from the encoder's outputs `encoded`; the model is
+        this over `encoder(inputs)`."""
+        sequence = self.dropout_layer(encoded["sequence_output"], training=training)
+        return {"logits": self.classifier(sequence)}
 
     def _task_config(self):
         return {"num_labels": self.num_labels, "dropout": self.dropout}

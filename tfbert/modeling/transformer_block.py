@@ -72,14 +72,20 @@ class TransformerBlock(keras.layers.Layer):
         self.output_layer_norm.build(inputs_shape)
         self.built = True
 
-    def call(self, inputs, padding_mask, training=None):
+    def call(self, inputs, padding_mask, training=None, return_attention_probs=False):
+        """`(batch, seq, hidden)`; with `return_attention_probs=True` also the attention
+        probabilities `(batch, heads, seq, seq)` (see `SelfAttention.call`)."""
         # (batch, seq, hidden) throughout, except the intermediate (batch, seq, intermediate).
-        attended = self.attention(inputs, padding_mask, training=training)
+        attended = self.attention(inputs, padding_mask, training=training,
+                                  return_probs=return_attention_probs)
+        if return_attention_probs:
+            attended, probs = attended
         attended = self.attention_dropout_layer(self.attention_output(attended), training=training)
         x = self.attention_layer_norm(inputs + attended)
         hidden = self.output_dense(self.intermediate(x))
         hidden = self.output_dropout_layer(hidden, training=training)
-        return self.output_layer_norm(x + hidden)
+        output = self.output_layer_norm(x + hidden)
+        return (output, probs) if return_attention_probs else output
 
     def compute_output_shape(self, inputs_shape, padding_mask_shape=None):
         return tuple(inputs_shape)

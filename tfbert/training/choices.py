@@ -15,3 +15,6 @@ SETTING_NAMES = ("batch_size", "accumulation_steps", "epochs", "max_steps", "lea
 # Each job's defaults where they differ from `TrainSettings`' own (command and Python alike).
 FINETUNE_DEFAULTS = dict(batch_size=32, epochs=3, learning_rate=5e-5, warmup_ratio=0.1)
 PRETRAIN_DEFAULTS = dict(batch_size=32, epochs=1, learning_rate=1e-4, warmup_ratio=0.01)
+# A student is smaller than its teacher and learns from soft targets: more epochs, a
+# higher rate.
+DISTILL_DEFAULTS = dict(batch_size=32, epochs=10, learning_rate=2e-4, warmup_ratio=0.1)

@@ -104,7 +104,8 @@ def load_task_data(task, path, tokenizer, labels, max_length, columns: Columns |
                             doc_stride, max_query_length)
 
 
-def epoch_datasets(data: TaskData, seed: int, bucket: int = 16, group: int = 50):
+def epoch_datasets(data: TaskData, seed: int, bucket: int = 16, group: int = 50,
+                   sequence_targets=None):
     """`make_dataset(epoch, batch)` for `Trainer.fit`.
 
     The examples are shuffled by `(seed, epoch)`; within each run of `group` batches they
@@ -118,6 +119,8 @@ def epoch_datasets(data: TaskData, seed: int, bucket: int = 16, group: int = 50)
     arrays = (data.inputs, data.targets)
     # Which arrays have a sequence axis to cut: inputs, and per-token labels (NER).
     sequence = tf.nest.map_structure(lambda a: a.ndim >= 2 and a.shape[1] == full, arrays)
+    if sequence_targets is not None:
+        sequence = (sequence[0], {k: k in sequence_targets for k in data.targets})
 
     def make_dataset(epoch, batch):
         rng = np.random.default_rng([seed, epoch])

@@ -95,12 +95,16 @@ class Trainer:
     state, step), `best.safetensors` (best dev weights) and `state.json`; `out_dir/logs`
     the TensorBoard scalars. `evaluate(model) -> {metric: value}` scores the dev data;
     `metric` (higher is better) picks the best weights and drives early stopping.
+    `kept`: the part of `model` whose weights are the result (`best.safetensors`,
+    `final_weights`), when `model` trains more than it keeps (a distiller's student).
     """
 
     def __init__(self, strategy, model, loss, settings: TrainSettings, out_dir,
-                 examples_per_epoch: int, evaluate=None, metric=None, verbose=True):
+                 examples_per_epoch: int, evaluate=None, metric=None, verbose=True,
+                 kept=None):
         self.strategy = strategy
         self.model = model
+        self.kept = kept if kept is not None else model
         self.loss = loss
         self.settings = settings
         self.out_dir = os.path.abspath(out_dir)
@@ -251,14 +255,14 @@ class Trainer:
                 every = self.settings.eval_every
                 if self.evaluate and ((every and step % every == 0) or
                                       (not every and end_of_epoch) or last):
-                    scores = self.evaluate(self.model)
+                    scores = self.evaluate(self.kept)
                     row = {"step": step, **{f"dev_{k}": v for k, v in scores.items()
                                             if isinstance(v, (int, float))}}
                     history.append(row)
                     self._summaries(writer, row)
                     if best is None or scores[self.metric] > best:
                         best, stale = scores[self.metric], 0
-                        self.store.save_best(self.model)
+                        self.store.save_best(self.kept)
                     else:
                         stale += 1
                     stopped = bool(self.settings.early_stopping
@@ -304,11 +308,12 @@ class Trainer:
         plot_training_curves(history, os.path.join(self.out_dir, "training_curves.png"))
 
     def final_weights(self):
-        """The model with its best dev weights when there was a dev set, else as trained."""
+        """The model (`kept`) with its best dev weights when there was a dev set, else as
+        trained."""
         best = self.store.best_path
         if self.evaluate is not None and os.path.isfile(best):
             from tfbert.model_dir import assign_weights, read_weights
 
-            assign_weights(self.model, read_weights(best), source=best)
-        return self.model
+            assign_weights(self.kept, read_weights(best), source=best)
+        return self.kept
 
