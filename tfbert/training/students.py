@@ -64,9 +64,10 @@ def projected_embeddings(tensors: dict, width: int) -> dict:
     pieces are alike. Only for `width` up to the teacher's."""
     tokens = tensors[EMBEDDINGS[0]].astype(np.float64)
     centred = tokens - tokens.mean(axis=0)
-    # (hidden, hidden) right singular vectors; the first `width` span the most variance.
-    _, _, directions = np.linalg.svd(centred, full_matrices=False)
-    projection = directions[:width].T                         # (teacher hidden, width)
+    # The covariance's eigenvectors, (hidden, hidden), by falling variance: always `hidden`
+    # of them, however few the tokens.
+    variances, vectors = np.linalg.eigh(centred.T @ centred)
+    projection = vectors[:, np.argsort(variances)[::-1][:width]]   # (teacher hidden, width)
     return {name: (tensors[name].astype(np.float64) @ projection).astype(np.float32)
             for name in EMBEDDINGS}
 
