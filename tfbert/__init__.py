@@ -16,19 +16,22 @@ from tfbert.registry import checkpoint_path, presets
 
 __version__ = "0.1.0"
 __all__ = ["BertConfig", "FinetuneResult", "Predictor", "TextClassifier", "__version__",
-           "checkpoint_path", "evaluate", "export_saved_model", "export_tflite", "finetune",
-           "load", "load_tokenizer", "predictor", "presets", "pretrain"]
+           "checkpoint_path", "distill", "evaluate", "export_saved_model", "export_tflite",
+           "finetune", "load", "load_tokenizer", "predictor", "presets", "pretrain",
+           "trim_vocab"]
 
 # name -> module it lives in; imported (with TensorFlow, quietly) on first use.
 _LAZY = {
     "FinetuneResult": "tfbert.jobs",
     "Predictor": "tfbert.predict.base",
     "TextClassifier": "tfbert.applications.text_classifier",
+    "distill": "tfbert.jobs",
     "evaluate": "tfbert.jobs",
     "export_saved_model": "tfbert.export.saved_model",
     "export_tflite": "tfbert.export.tflite",
     "finetune": "tfbert.jobs",
     "pretrain": "tfbert.jobs",
+    "trim_vocab": "tfbert.jobs",
 }
 
 

@@ -1,5 +1,6 @@
-"""The jobs of the `tfbert` command as Python functions: `finetune`, `pretrain`, `evaluate`
-(the exports are `tfbert.export_saved_model` and `tfbert.export_tflite`).
+"""The jobs of the `tfbert` command as Python functions: `finetune`, `pretrain`, `evaluate`,
+`distill`, `trim_vocab` (the exports are `tfbert.export_saved_model` and
+`tfbert.export_tflite`).
 
 Each takes the command's options as keyword arguments (`--max-length` is `max_length`) and
 returns what the command prints; errors name the parameter. `finetune` takes its training
@@ -131,6 +132,56 @@ def pretrain(data, out, vocab=None, preset="small", init=None, dev=None, next_se
                           settings=_settings(settings, PRETRAIN_DEFAULTS))
         result = run(job, verbose=verbose)
     return FinetuneResult(os.fspath(out), int(result.step), None)
+
+
+def distill(teacher, train, out, dev=None, unlabeled=None, student=None, student_layers=None,
+            student_init=None, embedding_init=True, max_length=None, temperature=2.0,
+            soft_weight=1.0, hard_weight=1.0, hidden_weight=0.0, attention_weight=0.0,
+            text_column="text", pair_column="pair", label_column="label", strategy="auto",
+            verbose=True, **settings) -> FinetuneResult:
+    """Distils `teacher` (a fine-tuned classify, pair or ner model) into a smaller student
+    and writes its model directory `out` (running again resumes): `tfbert distill` with
+    the command's options as keyword arguments. `train`, `dev`, `unlabeled` are files.
+    `metrics`: the student's dev metric, the teacher's (`teacher_` + its name) and their
+    `agreement` (None without `dev`).
+
+    Example:
+    >>> result = tfbert.distill("runs/bbc", train="bbc/train.jsonl", dev="bbc/dev.jsonl",
+    ...                         out="runs/bbc-small", student="L4-H128")  # doctest: +SKIP
+    >>> result.metrics["agreement"]                                       # doctest: +SKIP
+    """
+    with _PythonErrors(distill):
+        from tfbert.training.choices import DISTILL_DEFAULTS
+        from tfbert.training.distill import DistillJob, distill as run
+        from tfbert.training.distill_loss import DistillWeights
+        from tfbert.training.tasks import Columns
+
+        weights = DistillWeights(temperature=temperature, soft=soft_weight, hard=hard_weight,
+                                 hidden=hidden_weight, attention=attention_weight)
+        job = DistillJob(teacher=os.fspath(teacher), train=os.fspath(train),
+                         out=os.fspath(out), dev=dev, unlabeled=unlabeled, student=student,
+                         student_layers=student_layers, student_init=student_init,
+                         embedding_init=embedding_init, max_length=max_length,
+                         columns=Columns(text_column, label_column, pair_column),
+                         weights=weights, strategy=strategy,
+                         settings=_settings(settings, DISTILL_DEFAULTS))
+        result, report = run(job, verbose=verbose)
+    dev_report = report.get("dev")
+    metrics = None if dev_report is None else {
+        dev_report["metric"]: dev_report["student"],
+        "teacher_" + dev_report["metric"]: dev_report["teacher"],
+        "agreement": dev_report["agreement"]}
+    return FinetuneResult(os.fspath(out), int(result.step), metrics)
+
+
+def trim_vocab(model, corpus, out):
+    """Writes to `out` the model `model` with only the vocabulary `corpus` (a text file, a
+    `.jsonl`/`.csv`/`.tsv` file, or a list of them) needs: `tfbert trim-vocab`. Returns a
+    `tfbert.convert.trim.TrimResult` (the sizes, and the original ids kept)."""
+    with _PythonErrors(trim_vocab):
+        from tfbert.convert.trim import trim_vocab as run
+
+        return run(model, corpus, out)
 
 
 def _settings(settings: dict, defaults: dict):

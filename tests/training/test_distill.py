@@ -274,3 +274,23 @@ def test_bad_input_is_one_line_and_writes_nothing(teacher, tmp_path):
         code, lines = _run(args + base)
         assert code != 0 and len(lines) == 1 and message in lines[0], (args, lines)
         assert not out.exists(), args
+
+
+def test_the_python_api_distils_and_trims_with_python_names(teacher, tmp_path):
+    import tfbert
+
+    train = _classify_data(tmp_path / "train.jsonl", "neg", rows=16)
+    result = tfbert.distill(str(teacher), train=str(train), dev=str(train),
+                            out=str(tmp_path / "s"), student="L1-H64", max_steps=2,
+                            batch_size=8, verbose=False)
+    assert result.steps == 2 and set(result.metrics) == {"accuracy", "teacher_accuracy",
+                                                         "agreement"}
+    with pytest.raises(ValueError, match=r"^student_layers must be between 1 and"):
+        tfbert.distill(str(teacher), train=str(train), out=str(tmp_path / "x"),
+                       student_layers=9)
+    trimmed = tfbert.trim_vocab(str(tmp_path / "s"), str(train), str(tmp_path / "t"))
+    assert trimmed.vocab_size == len(VOCAB)       # every piece here is a word or a letter
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\u2603\n")
+    with pytest.raises(ValueError, match=r"^corpus .*yields no word pieces"):
+        tfbert.trim_vocab(str(tmp_path / "s"), str(empty), str(tmp_path / "u"))

@@ -16,15 +16,19 @@ import click
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True),
               help="Fine-tuning epochs [default: 2].")
 @click.option("--max-steps", "finetune_steps", type=click.IntRange(min=1),
-              help="Fine-tuning steps (overrides --epochs; for a quick try).")
+              help="Fine-tuning (and English: distillation) steps (overrides --epochs; for "
+                   "a quick try).")
 def command(english, out_dir, pretrain_steps, epochs, finetune_steps):
     """Learn a vocabulary, pre-train a tiny BERT on zh-corpus, fine-tune chnsenti,
-    evaluate, export a SavedModel and an int8 TFLite file, and classify with all three.
-    Re-running reuses the finished stages (recorded in OUT/demo.json)."""
+    evaluate, export a SavedModel and an int8 TFLite file, and classify with all three
+    (English: fine-tune MiniLM-L6 on bbc-news, and also distil it into a phone-sized
+    student, trim its vocabulary and export it the same way). Re-running reuses the
+    finished stages (recorded in OUT/demo.json)."""
     from tfbert.demo import recipe, run_demo
 
     chosen = recipe(english, pretrain_steps=pretrain_steps, epochs=epochs,
-                    finetune_steps=finetune_steps)
+                    finetune_steps=finetune_steps,
+                    student_steps=finetune_steps if english else None)
     out_dir = out_dir or ("runs/demo-en" if english else "runs/demo")
     results = run_demo(chosen, out_dir, echo=click.echo)
     base = os.path.abspath(os.path.join(out_dir, "savedmodels", chosen.name))

@@ -50,7 +50,10 @@ def _latency_ms(predictor, records) -> float:
     return statistics.median(times)
 
 
-def compare(recipe, paths, saved_model, echo=print) -> dict:
+STUDENT_PREFIX = "student "
+
+
+def compare(recipe, paths, saved_model, echo=print, student_saved_model=None) -> dict:
     from tfbert.data.readers import read_records
     from tfbert.predict import load_predictor
 
@@ -63,6 +66,12 @@ def compare(recipe, paths, saved_model, echo=print) -> dict:
     runtimes = [("Keras model", paths.model, os.path.join(paths.model, "model.safetensors")),
                 ("TF Serving SavedModel", saved_model, saved_model),
                 ("TFLite int8 + metadata", paths.tflite, paths.tflite)]
+    if recipe.student:
+        runtimes += [
+            (STUDENT_PREFIX + "Keras", paths.student,
+             os.path.join(paths.student, "model.safetensors")),
+            (STUDENT_PREFIX + "SavedModel", student_saved_model, student_saved_model),
+            (STUDENT_PREFIX + "TFLite int8", paths.student_tflite, paths.student_tflite)]
     rows, answers = [], {}
     for name, path, weights in runtimes:
         echo(f"      {name}: scoring {len(test):,} test texts, timing single texts")
@@ -96,6 +105,12 @@ def compare(recipe, paths, saved_model, echo=print) -> dict:
                                                     int8["latency_ms_2_threads"]],
                      "tflite_variants": {q: {"bytes": v["bytes"], "accuracy": v["accuracy"]}
                                          for q, v in variants.items()}}}
+    if recipe.student:
+        with open(paths.student_quantization_report, encoding="utf-8") as f:
+            student = {v["quantize"]: v for v in json.load(f)["variants"]}["int8"]
+        results["reported"]["student_tflite_int8_accuracy"] = student["accuracy"]
+        results["reported"]["student_tflite_int8_interpreter_ms"] = [
+            student["latency_ms_1_thread"], student["latency_ms_2_threads"]]
     for line in table(results).splitlines():
         echo(line)
     return results
@@ -122,8 +137,16 @@ def table(results) -> str:
     fast = results["reported"]["tflite_int8_interpreter_ms"]
     lines += ["", "latency: median of one raw text in, answer out (Python, tokenizer included); "
               f"the TFLite interpreter alone: {fast[0]:.1f} ms on 1 thread, {fast[1]:.1f} ms "
-              "on 2", ""]
-    names = [row["artifact"] for row in results["artifacts"]]
+              "on 2"]
+    student = results["reported"].get("student_tflite_int8_interpreter_ms")
+    if student:
+        lines.append(f"(the student's: {student[0]:.1f} ms on 1 thread, {student[1]:.1f} ms "
+                     "on 2)")
+    lines.append("")
+    # The sentences: every artifact of the model, the student's phone file.
+    names = [row["artifact"] for row in results["artifacts"]
+             if not row["artifact"].startswith(STUDENT_PREFIX)
+             or row["artifact"] == STUDENT_PREFIX + "TFLite int8"]
     width = max(24, max(_columns(s["text"]) for s in results["sentences"]) + 2)
     lines.append(_pad("text", width) + "".join(_pad(n.split(" +")[0], 24) for n in names))
     for sentence in results["sentences"]:

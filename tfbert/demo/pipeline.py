@@ -56,6 +56,17 @@ class Paths:
     def quantization_report(self):
         return os.path.splitext(self.tflite)[0] + ".quantization.json"
 
+    # The distilled student: as trained, then with its vocabulary trimmed (what ships).
+    student_full = property(lambda self: os.path.join(self.out, "student-full"))
+    student = property(lambda self: os.path.join(self.out, "student"))
+    student_name = property(lambda self: f"{self.recipe.name}-student")
+    student_tflite = property(lambda self: os.path.join(
+        self.out, "tflite", f"{self.recipe.name}-student-int8.tflite"))
+
+    @property
+    def student_quantization_report(self):
+        return os.path.splitext(self.student_tflite)[0] + ".quantization.json"
+
 
 class Demo:
     """Runs `recipe` into `out_dir`; `echo` prints a line."""
@@ -96,6 +107,20 @@ class Demo:
              r.stage_settings("calibration_size"),
              [p.tflite, p.quantization_report, p.quantization_report[:-5] + ".md"],
              self._tflite)]
+        if r.student:
+            stages += [
+                ("distill", f"distil the fine-tuned model into a {r.student} student",
+                 {"student": r.student,
+                  **r.stage_settings("max_length", "student_epochs", "student_steps",
+                                     "student_learning_rate", "batch_size", "seed")},
+                 [p.student_full], self._distill),
+                ("trim", f"trim the student's vocabulary to the {r.dataset} training texts",
+                 {}, [p.student], self._trim),
+                ("student_exports", "export the student: SavedModel and int8 TFLite",
+                 r.stage_settings("calibration_size"),
+                 [os.path.join(p.savedmodels, p.student_name), p.student_tflite,
+                  p.student_quantization_report, p.student_quantization_report[:-5] + ".md"],
+                 self._student_exports)]
         return stages
 
     def run(self) -> dict:
@@ -121,12 +146,17 @@ class Demo:
             self.timings.append((name, seconds))
             self.echo(f"      {seconds:.0f} s; wrote {self._shown(facts.get('path', outputs[0]))}")
         self.echo(f"[{count}/{count}] classify with the Keras model, the SavedModel and "
-                  "the TFLite file")
+                  "the TFLite file" + (" (the model's and the student's)"
+                                       if self.recipe.student else ""))
         from tfbert.predict import saved_model_dir
 
         # The newest version: 1 unless a killed export was followed by another.
         version = saved_model_dir(os.path.join(self.paths.savedmodels, self.recipe.name))
-        results = compare(self.recipe, self.paths, version, echo=self.echo)
+        student = saved_model_dir(os.path.join(self.paths.savedmodels,
+                                               self.paths.student_name)) \
+            if self.recipe.student else None
+        results = compare(self.recipe, self.paths, version, echo=self.echo,
+                          student_saved_model=student)
         results["stages"] = {name: seconds for name, seconds in self.timings}
         results["seconds"] = round(time.perf_counter() - started, 1)
         write_results(results, self.paths.out)
@@ -223,21 +253,54 @@ class Demo:
         path = export_saved_model(self.paths.model, self.recipe.name, self.paths.savedmodels)
         return {"path": path}
 
-    def _tflite(self):
+    def _tflite(self, model=None, out=None):
         from tfbert.data.readers import read_records
         from tfbert.export.tflite import export_tflite
 
         calibration = read_records(self.paths.split("train"))
         evaluation = read_records(self.paths.split("test"), need_labels=True)
-        result = export_tflite(self.paths.model, self.paths.tflite, "int8", "metadata",
+        out = out or self.paths.tflite
+        result = export_tflite(model or self.paths.model, out, "int8", "metadata",
                                calibration, evaluation, self.recipe.calibration_size,
                                progress=True)
         for variant in result["report"]["variants"]:
             self.echo(f"      {variant['quantize']:>7}: {variant['bytes'] / 1e6:6.2f} MB, "
                       f"test accuracy {variant['accuracy']:.2f} % "
                       f"({variant['accuracy_change']:+.2f})")
-        self.echo(f"      report: {self._shown(self.paths.quantization_report[:-5])}.md")
+        self.echo(f"      report: {self._shown(os.path.splitext(out)[0])}.quantization.md")
         return {"bytes": result["bytes"], "float_ops": result.get("float_ops")}
+
+    def _distill(self):
+        from tfbert.training.distill import DistillJob, distill
+        from tfbert.training.trainer import TrainSettings
+
+        r = self.recipe
+        settings = TrainSettings(batch_size=r.batch_size, epochs=r.student_epochs,
+                                 max_steps=r.student_steps,
+                                 learning_rate=r.student_learning_rate, warmup_ratio=0.1,
+                                 keep_checkpoints=1, seed=r.seed, log_every=10)
+        _, report = distill(DistillJob(
+            teacher=self.paths.model, train=self.paths.split("train"),
+            dev=self.paths.split("dev"), out=self.paths.student_full, student=r.student,
+            settings=settings))
+        dev = report["dev"]
+        self.echo(f"      dev accuracy {100 * dev['student']:.2f} % (the model: "
+                  f"{100 * dev['teacher']:.2f} %), agreement {100 * dev['agreement']:.2f} %")
+        return {"dev_accuracy": dev["student"], "agreement": dev["agreement"]}
+
+    def _trim(self):
+        from tfbert.convert.trim import trim_vocab
+
+        result = trim_vocab(self.paths.student_full, self.paths.split("train"),
+                            self.paths.student)
+        self.echo(f"      {result.summary()}")
+        return {"vocab_size": result.vocab_size}
+
+    def _student_exports(self):
+        from tfbert.export.saved_model import export_saved_model
+
+        export_saved_model(self.paths.student, self.paths.student_name, self.paths.savedmodels)
+        return self._tflite(self.paths.student, self.paths.student_tflite)
 
 
 def _count_text(split, value) -> str:

@@ -27,6 +27,12 @@ class Recipe:
     learning_rate: float = 5e-4
     calibration_size: int = 200     # int8 calibration texts from the training split
     seed: int = 1
+    # The phone-sized student the fine-tuned model is distilled into (an architecture), then
+    # trimmed to the training texts' vocabulary and exported like the model; None: none.
+    student: str | None = None
+    student_epochs: float = 8.0
+    student_steps: int = 0          # > 0 overrides student_epochs (quick runs)
+    student_learning_rate: float = 1e-3
 
     def stage_settings(self, *fields) -> dict:
         """The named settings, as a stage's record keeps them."""
@@ -43,6 +49,7 @@ CHINESE = Recipe(
 
 ENGLISH = Recipe(
     name="bbc", dataset="bbc-news", corpus=None, batch_size=16, learning_rate=1e-4,
+    student="L4-H128",
     sentences=("Shares in the carmaker rose 5% after it reported record profits.",
                "The striker scored twice as the home side won the cup final.",
                "The new phone has a faster chip, a brighter screen and a better camera.",
