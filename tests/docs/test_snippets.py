@@ -51,7 +51,7 @@ SUBSTITUTIONS = [
      r"tfbert datasets export \1 \2; python {slicer} \2",
      "the real export runs; its splits are then cut to 128/32/32 rows (corpora to 200 "
      "documents), so every command after it runs in seconds (slice_dataset.py)"),
-    (None, r"tfbert (finetune|pretrain) ", r"tfbert \1 --max-steps 2 ",
+    (None, r"tfbert (finetune|pretrain|distill) ", r"tfbert \1 --max-steps 2 ",
      "every training run stops after 2 optimizer steps (it still checkpoints, scores dev "
      "and writes its model directory); --max-steps overrides --epochs"),
     (None, r"--max-steps \d+", "--max-steps 2",
@@ -60,6 +60,11 @@ SUBSTITUTIONS = [
      "results' many MiniLM-L6 runs and exports would take 10 minutes; a tiny preset with "
      "MiniLM's vocabulary runs the same commands (training.md and checkpoints.md run the "
      "real checkpoint)"),
+    ("distillation", r"--init all-MiniLM-L6-v2",
+     '--preset tiny --vocab "$(python -c "import tfbert;print(tfbert.checkpoint_path('
+     "'all-MiniLM-L6-v2'))\")/vocab.txt\"",
+     "fine-tuning MiniLM-L6 at length 512, even for 2 steps, and distilling from it take "
+     "minutes; a tiny preset with MiniLM's vocabulary is the teacher"),
     (None, r"make demo-english", "bash {repo}/tests/docs/demo_english_standin.sh",
      "the English demo takes ~13 min; the stand-in fine-tunes a tiny preset for 2 steps on "
      "sliced bbc-news into the same runs/demo-en layout (model/, data/bbc-news/)"),
