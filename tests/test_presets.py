@@ -87,3 +87,19 @@ def test_the_presets_command_prints_names_and_json():
     assert "tiny" in text.output and "--preset" in text.output
     listed = json.loads(runner.invoke(cli, ["presets", "--json"]).output)
     assert listed == json.loads(json.dumps(tfbert.presets()))
+
+
+def test_compact_grid_names_are_architectures():
+    from tfbert.config import BertConfig
+    from tfbert.registry import architecture, checkpoint_path
+
+    config = BertConfig.from_name("L4-H128", vocab_size=10)
+    assert (config.num_layers, config.hidden_size, config.num_heads,
+            config.intermediate_size) == (4, 128, 2, 512)
+    assert architecture("L12-H768") == architecture("base")
+    for wrong in ("L4-H100", "L0-H128", "l4-h128", "L4-H128x", "L99-H128"):
+        assert architecture(wrong) is None
+        with pytest.raises(ValueError, match=r"L<layers>-H<hidden>"):
+            BertConfig.from_name(wrong)
+    with pytest.raises(ValueError, match=r"an architecture size"):
+        checkpoint_path("L4-H128", "--init")

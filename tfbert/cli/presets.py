@@ -26,8 +26,11 @@ def command(as_json):
         else:
             click.echo(f"  {row['name']:<18} not installed: {row['install']}\n"
                        f"  {'':<18} {row['description']}")
-    click.echo("Architecture sizes (--preset, for models trained from scratch):")
+    click.echo("Architecture sizes (--preset, distill --student; for models trained from "
+               "scratch):")
     for row in (r for r in rows if r["kind"] == "architecture"):
         click.echo(f"  {row['name']:<18} {row['num_layers']:>2} layers, hidden "
                    f"{row['hidden_size']:>4}, {row['num_heads']:>2} heads, "
                    f"{row['block_parameters'] / 1e6:6.1f} M parameters in its blocks")
+    click.echo(f"  {'L<layers>-H<hidden>':<18} any size of the compact-model grid (hidden a "
+               "multiple of 64: heads of 64, intermediate 4 x hidden), e.g. L4-H128")
