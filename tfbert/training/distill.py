@@ -139,64 +139,6 @@ def _student(job: DistillJob, teacher, vocab):
     return students.cut_teacher(teacher.config, spec, teacher.tensors, layers)
 
 
-def read_unlabeled(task, path, columns: tasks.Columns):
-    """Raw inputs the teacher labels: classify/pair `TextExample`s (a `.txt` file holds one
-    text per line; `.jsonl`/`.csv`/`.tsv` the text and pair columns, any label ignored);
-    ner `(words, None)` sentences, one per line, words split on spaces and every CJK
-    character a word of its own."""
-    from tfbert import textfile
-    from tfbert.data import readers
-
-    if task == "ner":
-        from tfbert.tokenization.normalize import is_cjk
-
-        sentences = []
-        for line in textfile.lines(path):
-            words = []
-            for word in line.split():
-                if all(is_cjk(c) for c in word):
-                    words += list(word)
-                else:
-                    words.append(word)
-            if words:
-                sentences.append((words, None))
-        if not sentences:
-            raise ValueError(f"--unlabeled {path}: no sentences; expected one per line")
-        return sentences
-    if path.lower().endswith(".txt"):
-        if task == "pair":
-            raise ValueError(f"--unlabeled {path}: a pair teacher needs pairs; expected "
-                             ".jsonl, .csv or .tsv with the text and pair columns")
-        examples = [readers.TextExample(line.strip(), None, None, number)
-                    for number, line in enumerate(textfile.lines(path), 1) if line.strip()]
-        if not examples:
-            raise ValueError(f"--unlabeled {path}: no texts; expected one per line")
-        return examples
-    try:
-        examples, _ = readers.read_classification(
-            path, columns.text, columns.label, columns.pair if task == "pair" else None,
-            require_labels=False)
-    except ValueError as err:
-        raise ValueError(f"--unlabeled {err}") from None
-    return [dataclasses.replace(e, label=None) for e in examples]
-
-
-def _unlabeled_rows(task, path, columns, tokenizer, labels, max_length, stride):
-    """`(inputs, targets)` of the `--unlabeled` texts: no gold labels (-1)."""
-    from tfbert.data import features
-
-    examples = read_unlabeled(task, path, columns)
-    if task == "ner":
-        inputs, _, word_index, _ = features.encode_ner(tokenizer, examples, labels, max_length,
-                                                       source=path, stride=stride)
-        scored = (word_index >= 0).astype("int32")
-        return inputs, {"labels": np.full(word_index.shape, -1, "int32"), "scored": scored}
-    pairs = [e.pair for e in examples] if task == "pair" else None
-    inputs = tokenizer([e.text for e in examples], pairs, max_length=max_length,
-                       pad_to_max_length=True)
-    return inputs, {"labels": np.full(len(examples), -1, "int32")}
-
-
 def _teacher_logits(teacher, inputs: dict, dev_inputs, path, verbose):
     """The teacher's logits over the training rows (and dev rows), computed once and kept
     in `path`; a kept file is reused when its shapes are these rows'."""
@@ -261,7 +203,7 @@ def distill(job: DistillJob, verbose=True):
         targets["scored"] = (train.targets["labels"] >= 0).astype("int32")
     inputs, note = train.inputs, train.note
     if job.unlabeled:
-        extra_inputs, extra_targets = _unlabeled_rows(task, job.unlabeled, job.columns,
+        extra_inputs, extra_targets = tasks.encode_unlabeled(task, job.unlabeled, job.columns,
                                                       tokenizer, labels, spec.max_length,
                                                       spec.doc_stride)
         inputs = {k: np.concatenate([v, extra_inputs[k]]) for k, v in inputs.items()}

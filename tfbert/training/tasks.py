@@ -104,6 +104,62 @@ def load_task_data(task, path, tokenizer, labels, max_length, columns: Columns |
                             doc_stride, max_query_length)
 
 
+def read_unlabeled(task, path, columns: Columns):
+    """Raw inputs the teacher labels: classify/pair `TextExample`s (a `.txt` file holds one
+    text per line; `.jsonl`/`.csv`/`.tsv` the text and pair columns, any label ignored);
+    ner `(words, None)` sentences, one per line, words split on spaces and every CJK
+    character a word of its own."""
+    from tfbert import textfile
+
+    if task == "ner":
+        from tfbert.tokenization.normalize import is_cjk
+
+        sentences = []
+        for line in textfile.lines(path):
+            words = []
+            for word in line.split():
+                if all(is_cjk(c) for c in word):
+                    words += list(word)
+                else:
+                    words.append(word)
+            if words:
+                sentences.append((words, None))
+        if not sentences:
+            raise ValueError(f"--unlabeled {path}: no sentences; expected one per line")
+        return sentences
+    if path.lower().endswith(".txt"):
+        if task == "pair":
+            raise ValueError(f"--unlabeled {path}: a pair teacher needs pairs; expected "
+                             ".jsonl, .csv or .tsv with the text and pair columns")
+        examples = [readers.TextExample(line.strip(), None, None, number)
+                    for number, line in enumerate(textfile.lines(path), 1) if line.strip()]
+        if not examples:
+            raise ValueError(f"--unlabeled {path}: no texts; expected one per line")
+        return examples
+    try:
+        examples, _ = readers.read_classification(
+            path, columns.text, columns.label, columns.pair if task == "pair" else None,
+            require_labels=False)
+    except ValueError as err:
+        raise ValueError(f"--unlabeled {err}") from None
+    return [dataclasses.replace(e, label=None) for e in examples]
+
+
+def encode_unlabeled(task, path, columns, tokenizer, labels, max_length, stride):
+    """`(inputs, targets)` of `distill --unlabeled` texts (`read_unlabeled`): the targets
+    hold no gold labels (-1); ner's also mark each word's first piece (`scored`)."""
+    examples = read_unlabeled(task, path, columns)
+    if task == "ner":
+        inputs, _, word_index, _ = features.encode_ner(tokenizer, examples, labels, max_length,
+                                                       source=path, stride=stride)
+        scored = (word_index >= 0).astype("int32")
+        return inputs, {"labels": np.full(word_index.shape, -1, "int32"), "scored": scored}
+    pairs = [e.pair for e in examples] if task == "pair" else None
+    inputs = tokenizer([e.text for e in examples], pairs, max_length=max_length,
+                       pad_to_max_length=True)
+    return inputs, {"labels": np.full(len(examples), -1, "int32")}
+
+
 def epoch_datasets(data: TaskData, seed: int, bucket: int = 16, group: int = 50,
                    sequence_targets=None):
     """`make_dataset(epoch, batch)` for `Trainer.fit`.
