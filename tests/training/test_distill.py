@@ -274,6 +274,13 @@ def test_bad_input_is_one_line_and_writes_nothing(teacher, tmp_path):
         code, lines = _run(args + base)
         assert code != 0 and len(lines) == 1 and message in lines[0], (args, lines)
         assert not out.exists(), args
+    # Refused after the teacher labelled the data (no step of 64 from 32 rows): the labels
+    # are not kept either, and the same directory takes a corrected run.
+    code, lines = _run(["--teacher", str(teacher), "--batch-size", "64"] + base)
+    assert code != 0 and "make no step of 64" in lines[-1]
+    assert not out.exists() or not os.listdir(out)
+    code, lines = _run(["--teacher", str(teacher), "--batch-size", "8"] + base)
+    assert code == 0, lines
 
 
 def test_the_python_api_distils_and_trims_with_python_names(teacher, tmp_path):

@@ -140,9 +140,9 @@ def _student(job: DistillJob, teacher, vocab):
 
 
 def _teacher_logits(teacher, inputs: dict, dev_inputs, path, verbose):
-    """The teacher's logits over the training rows (and dev rows), computed once and kept
-    in `path`; a kept file is reused when its shapes are these rows'."""
-    from tfbert.atomic import atomic_file
+    """`(train, dev, fresh)`: the teacher's logits over the training rows (and dev rows),
+    read from `path` when a kept file has these rows' shapes, else computed (`fresh`; the
+    caller keeps them once the run is under way, `_keep`)."""
     from tfbert.convert.loader import model_from_checkpoint
 
     size = len(inputs["token_ids"])
@@ -151,7 +151,7 @@ def _teacher_logits(teacher, inputs: dict, dev_inputs, path, verbose):
         with np.load(path) as kept:
             train, dev = kept["train"], kept["dev"]
         if len(train) == size and len(dev) == dev_size:
-            return train, dev
+            return train, dev, False
     if verbose:
         print(f"the teacher labels {size} training rows"
               + (f" and {dev_size} dev rows" if dev_size else ""), flush=True)
@@ -159,11 +159,15 @@ def _teacher_logits(teacher, inputs: dict, dev_inputs, path, verbose):
     train = scoring.model_outputs(model, inputs, progress=verbose)["logits"]
     dev = scoring.model_outputs(model, dev_inputs)["logits"] if dev_size \
         else np.zeros((0,) + train.shape[1:], "float32")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return train, dev, True
+
+
+def _keep(path, train, dev):
+    from tfbert.atomic import atomic_file
+
     with atomic_file(path) as staging:
         with open(staging, "wb") as f:
             np.savez(f, train=train, dev=dev)
-    return train, dev
 
 
 def _agreement(task, student_logits, teacher_logits, data) -> float:
@@ -210,7 +214,7 @@ def distill(job: DistillJob, verbose=True):
         targets = {k: np.concatenate([v, extra_targets[k]]) for k, v in targets.items()}
         note += f"; {job.unlabeled}: {len(extra_targets['labels'])} unlabeled rows"
     cache = os.path.join(job.out, "checkpoints", TEACHER_OUTPUTS)
-    targets["teacher_logits"], teacher_dev = _teacher_logits(
+    targets["teacher_logits"], teacher_dev, fresh = _teacher_logits(
         teacher, inputs, dev.inputs if dev else None, cache, verbose and is_chief(strategy))
     targets["padding_mask"] = inputs["padding_mask"]
     rows = tasks.TaskData(job.train, inputs, targets, train.examples, {}, note)
@@ -232,8 +236,11 @@ def distill(job: DistillJob, verbose=True):
     trainer = Trainer(strategy, distiller, loss, job.settings, job.out, rows.size,
                       evaluate=evaluate, metric=scoring.MAIN_METRIC[task], verbose=verbose,
                       kept=model)
+    # Only now, with every setting checked, does --out become this run's.
     if is_chief(strategy):
         checkpoints.write_run(job.out, identity)
+        if fresh:
+            _keep(cache, targets["teacher_logits"], teacher_dev)
         if verbose:
             print(f"{'resuming' if resuming else 'starting'} distillation of {job.teacher} "
                   f"({teacher.config.num_layers} layers, hidden {teacher.config.hidden_size}) "
