@@ -189,7 +189,8 @@ def markdown(result) -> str:
              "| model | layers × hidden | vocab | parameters | "
              + " | ".join(f"{v} MB" for v in first)
              + " | " + " | ".join(f"{v} ms 1 / 2 threads" for v in first)
-             + f" | × teacher dynamic (1 / 2 threads) | test {rows[0]['metric']} Keras"
+             + f" | {main_variant} speed-up over the teacher's dynamic (1 / 2 threads)"
+             + f" | test {rows[0]['metric']} Keras"
              + (" | int8 accuracy" if "int8" in first else "")
              + " | agreement with the teacher |",
              "|" + "---|" * (4 + 2 * len(first) + 2 + ("int8" in first) + 1)]

@@ -30,7 +30,7 @@ class Recipe:
     # The phone-sized student the fine-tuned model is distilled into (an architecture), then
     # trimmed to the training texts' vocabulary and exported like the model; None: none.
     student: str | None = None
-    student_epochs: float = 8.0
+    student_epochs: float = 6.0
     student_steps: int = 0          # > 0 overrides student_epochs (quick runs)
     student_learning_rate: float = 1e-3
 
