@@ -32,7 +32,7 @@ def test_english_demo_fine_tunes_minilm_and_exports(tmp_path):
     assert (student_config["num_layers"], student_config["hidden_size"]) == (4, 128)
     assert student_config["vocab_size"] < 30522        # trimmed to the training texts
     assert "student TFLite int8" in results["sentences"][0]
-    assert "distil the fine-tuned model into a L4-H128 student" in printed
+    assert "distil the fine-tuned model into a smaller student (L4-H128)" in printed
     with open(os.path.join(out, "model", "config.json"), encoding="utf-8") as f:
         config = json.load(f)
     assert config["hidden_size"] == 384 and config["num_layers"] == 6

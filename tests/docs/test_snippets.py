@@ -65,6 +65,10 @@ SUBSTITUTIONS = [
      "'all-MiniLM-L6-v2'))\")/vocab.txt\"",
      "fine-tuning MiniLM-L6 at length 512, even for 2 steps, and distilling from it take "
      "minutes; a tiny preset with MiniLM's vocabulary is the teacher"),
+    (None, r"python tools/bench_students.py",
+     "python {repo}/tools/bench_students.py --rounds 1 --calls 2",
+     "the blocks run in a temporary directory (a reader runs tools/ from the repository "
+     "root); one timing round of two calls is enough to check the table is written"),
     (None, r"make demo-english", "bash {repo}/tests/docs/demo_english_standin.sh",
      "the English demo takes ~13 min; the stand-in fine-tunes a tiny preset for 2 steps on "
      "sliced bbc-news into the same runs/demo-en layout (model/, data/bbc-news/)"),

@@ -16,4 +16,4 @@ def command(model, corpus, out):
     a smaller embedding, the same pieces and outputs on every corpus text."""
     from tfbert.convert.trim import trim_vocab
 
-    click.echo(trim_vocab(model, list(corpus), out).summary())
+    click.echo(f"{trim_vocab(model, list(corpus), out).summary()}; model directory: {out}")

@@ -41,7 +41,7 @@ class TrimResult:
     def summary(self) -> str:
         return (f"kept {self.vocab_size:,} of {self.original_size:,} pieces "
                 f"({self.corpus_pieces:,} from {self.texts:,} corpus texts, the rest special "
-                f"tokens and single characters); model directory: {self.out}")
+                f"tokens and single characters)")
 
 
 def corpus_texts(path) -> list:

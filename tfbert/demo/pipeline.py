@@ -109,7 +109,8 @@ class Demo:
              self._tflite)]
         if r.student:
             stages += [
-                ("distill", f"distil the fine-tuned model into a {r.student} student",
+                ("distill",
+                 f"distil the fine-tuned model into a smaller student ({r.student})",
                  {"student": r.student,
                   **r.stage_settings("max_length", "student_epochs", "student_steps",
                                      "student_learning_rate", "batch_size", "seed")},
