@@ -234,4 +234,25 @@ MUTATIONS = [
              'impossible = bool(qa.get("is_impossible", False))',
              'impossible = "is_impossible" in qa', ("tests/data/test_readers.py::test_squad",),
              "is_impossible: false read as true"),
+    # --- distillation and vocabulary trimming (issue 21) -----------------------------------
+    Mutation("distill-soft-term-reads-the-labels", "tfbert/training/distill_loss.py",
+             "DistillationLoss.sums",
+             'per_item = soft_kl(logits, targets["teacher_logits"], w.temperature)',
+             'per_item = soft_kl(logits, 5.0 * tf.one_hot(tf.maximum(tf.cast('
+             'targets["labels"], tf.int32), 0), tf.shape(logits)[-1]), w.temperature)',
+             ("tests/training/test_distill.py::"
+              "test_a_student_follows_the_teacher_against_the_gold_labels",),
+             "the 'soft' targets are the gold labels: the student never hears the teacher"),
+    Mutation("trim-drops-corpus-pieces", "tfbert/convert/trim.py", "kept_ids",
+             "keep = set(int(i) for i in corpus_ids)",
+             "keep = set(int(i) for i in corpus_ids if int(i) % 7)",
+             ("tests/convert/test_trim.py::"
+              "test_every_corpus_text_keeps_its_pieces_and_its_outputs",),
+             "a corpus text's pieces change after trimming"),
+    Mutation("trim-vocab-file-not-trimmed", "tfbert/convert/trim.py", "_write",
+             'f.write("".join(token + "\\n" for token in vocab))',
+             'f.write("".join(token + "\\n" for token in vocab) + "[unused0]\\n")',
+             ("tests/convert/test_trim.py::"
+              "test_a_trimmed_tflite_carries_the_trimmed_vocab_and_runs_in_mediapipe",),
+             "the vocabulary (and so the TFLite metadata) disagrees with the embedding"),
 ]
