@@ -23,7 +23,6 @@ from tfbert.model_dir import WEIGHTS_FILE, is_model_dir
 
 # Tensors with one row (or entry) per vocabulary id.
 ID_TENSORS = ("embeddings/token_embedding/embeddings", "masked_lm/output_bias")
-SPECIAL = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,10 +68,12 @@ def corpus_texts(path) -> list:
 
 def kept_ids(vocab: list, corpus_ids) -> list:
     """The ids to keep, in their original order (see the module docstring)."""
+    from tfbert.tokenization.bert_tokenizer import SPECIAL_TOKENS
+
     keep = set(int(i) for i in corpus_ids)
     for i, token in enumerate(vocab):
         bare = token[2:] if token.startswith("##") else token
-        if token in SPECIAL or len(bare) == 1:
+        if token in SPECIAL_TOKENS or len(bare) == 1:
             keep.add(i)
     return sorted(keep)
 
