@@ -233,6 +233,8 @@ def test_ner_distils_into_a_student_that_evaluates_and_predicts(tmp_path):
     assert done.exit_code == 0, done.output
     done = runner.invoke(cli, ["evaluate", str(out), str(conll)])
     assert done.exit_code == 0, done.output
+    done = runner.invoke(cli, ["convert", str(out), str(tmp_path / "hf"), "--to", "hf"])
+    assert done.exit_code == 0, done.output
 
 
 # === Bad input: one line, nothing written ===
