@@ -91,7 +91,7 @@ SKIPS = [
 # measured): run first, longest first, so that two test workers finish together; in the
 # slow tier.
 SLOW = {"results": 520, "training": 210, "README": 200, "python-api": 190, "on-device": 125,
-        "distillation": 90, "serving": 60}
+        "distillation": 175, "serving": 60}
 
 
 @dataclasses.dataclass
