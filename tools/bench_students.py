@@ -47,7 +47,8 @@ def cpu() -> dict:
 
 
 def keras_scores(model_dir, test_path):
-    """`(metrics, predicted ids per scored item)` of the Keras model on `test_path`."""
+    """`(model, tokenizer, spec, config, metrics, predicted ids per scored item)` of the
+    Keras model on `test_path`."""
     from tfbert.export.saved_model import load_task_model
     from tfbert.training import scoring, tasks
 
@@ -60,7 +61,7 @@ def keras_scores(model_dir, test_path):
     predicted = outputs["logits"].argmax(-1)
     if spec.task == "ner":
         predicted = predicted[data.targets["labels"] >= 0]
-    return spec, checkpoint.config, metrics, predicted
+    return model, tokenizer, spec, checkpoint.config, metrics, predicted
 
 
 def export_files(name, model_dir, spec, out_dir, calibration, test):
@@ -120,7 +121,6 @@ def main(argv=None):
 
     from tfbert.data.readers import read_conll, read_records
     from tfbert.export import tflite_convert
-    from tfbert.export.saved_model import load_task_model
     from tfbert.export.tflite_graph import LiteModule
     from tfbert.model_dir import encoder_parameters
 
@@ -128,7 +128,7 @@ def main(argv=None):
     models = [("teacher", args.teacher)] + [tuple(s.split("=", 1)) for s in args.student]
     rows, teacher_predictions, files, samples = [], None, {}, {}
     for name, model_dir in models:
-        spec, config, metrics, predicted = keras_scores(model_dir, args.test)
+        model, tok, spec, config, metrics, predicted = keras_scores(model_dir, args.test)
         if teacher_predictions is None:
             teacher_predictions = predicted
         test = read_records(args.test, need_labels=True) if spec.task == "classify" else None
@@ -154,7 +154,6 @@ def main(argv=None):
         # The longest test input, padded to the model's length, for the timing.
         records = test or [{"text": " ".join(words)} for words, _ in read_conll(args.test)]
         longest = max(records, key=lambda r: len(r["text"]))
-        model, tok, _, _ = load_task_model(model_dir)
         module = LiteModule(model, tok.vocab, spec, kind)
         inputs = dict(zip(module.input_names(), tflite_convert.sample_inputs(module, [longest])[0]))
         for variant, path in paths.items():

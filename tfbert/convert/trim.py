@@ -82,8 +82,7 @@ def trim_vocab(model, corpus, out, batch_size=256) -> TrimResult:
     """Writes to `out` the model at `model` (a model directory or checkpoint) with only the
     vocabulary `corpus` (a file, or a list of files) needs; returns a `TrimResult`.
     A corpus that yields no pieces is an error, raised before anything is written."""
-    from tfbert.tokenization import BertTokenizer, read_vocab
-    from tfbert.tokenization.casing import declared_lowercase
+    from tfbert.tokenization import load_tokenizer
 
     checkpoint = read_checkpoint(model, "MODEL")
     if not checkpoint.vocab_file:
@@ -94,10 +93,8 @@ def trim_vocab(model, corpus, out, batch_size=256) -> TrimResult:
     if os.path.isdir(out) and os.listdir(out) and not is_model_dir(out):
         raise ValueError(f"--out {os.path.abspath(out)}: exists, is not empty and is not a "
                          "tfbert model directory; choose a new output directory")
-    vocab = read_vocab(checkpoint.vocab_file)
-    lowercase = checkpoint.spec.lowercase if checkpoint.format == "tfbert" \
-        else declared_lowercase(checkpoint.source)
-    tokenizer = BertTokenizer(vocab, lowercase=lowercase)
+    tokenizer = load_tokenizer(checkpoint.source)   # with the casing it declares
+    vocab = tokenizer.vocab
     files = [corpus] if isinstance(corpus, (str, os.PathLike)) else list(corpus)
     texts = [t for f in files for t in corpus_texts(f)]
     seen = set()

@@ -63,11 +63,11 @@ class DistillJob:
             raise ValueError(f"give one of --student, --student-layers and --student-init. "
                              f"Received: {' and '.join(given)}")
         if self.student is not None:
-            from tfbert.registry import architecture
+            from tfbert.registry import PRESETS, architecture
 
             if architecture(self.student) is None:
                 raise ValueError(f"--student {self.student}: not an architecture; expected "
-                                 "tiny, mini, small, medium, base, large or L<layers>-H<hidden>")
+                                 f"one of {', '.join(PRESETS)} or L<layers>-H<hidden>")
         for flag, path in (("--train", self.train), ("--dev", self.dev),
                            ("--unlabeled", self.unlabeled)):
             if path and not os.path.isfile(path):
@@ -197,7 +197,7 @@ def distill(job: DistillJob, verbose=True):
                                                  teacher.config.max_position_embeddings))
     strategy = make_strategy(job.strategy)
     per_replica_batch(strategy, job.settings.batch_size)
-    tokenizer = BertTokenizer.from_file(teacher.vocab_file, lowercase=spec.lowercase)
+    tokenizer = BertTokenizer(vocab, lowercase=spec.lowercase)
     train = tasks.load_task_data(task, job.train, tokenizer, labels, spec.max_length,
                                  job.columns, spec.doc_stride)
     dev = tasks.load_task_data(task, job.dev, tokenizer, labels, spec.max_length, job.columns,

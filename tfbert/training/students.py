@@ -77,12 +77,9 @@ def preset_student(name: str, config: BertConfig, spec: TaskSpec, tensors: dict,
     """A fresh model of architecture `name` with the teacher's vocabulary and positions;
     with `embedding_init`, its embeddings projected from the teacher's
     (`projected_embeddings`) or copied when the widths agree."""
-    try:
-        student = BertConfig.from_name(name, vocab_size=config.vocab_size,
-                                       max_position_embeddings=config.max_position_embeddings,
-                                       type_vocab_size=config.type_vocab_size)
-    except ValueError as err:
-        raise ValueError(f"--student: {err}") from None
+    student = BertConfig.from_name(name, vocab_size=config.vocab_size,
+                                   max_position_embeddings=config.max_position_embeddings,
+                                   type_vocab_size=config.type_vocab_size)
     start, how = {}, "fresh weights"
     if embedding_init and student.hidden_size <= config.hidden_size:
         if student.hidden_size == config.hidden_size:
