@@ -126,6 +126,11 @@ def test_cli_trims_a_table_corpus(trimmed, tmp_path, corpus):
                                     "--out", str(tmp_path / "t")])
     assert done.exit_code == 0, done.output
     assert "kept" in done.output and "from 5 corpus texts" in done.output
+    # The table's text column, not its JSON lines: the same pieces as the texts alone.
+    lines = tmp_path / "texts.txt"
+    lines.write_text("".join(t + "\n" for t in corpus[:5]))
+    assert read_vocab(str(tmp_path / "t" / "vocab.txt")) == read_vocab(str(
+        trim_vocab(str(source), str(lines), str(tmp_path / "u")).out + "/vocab.txt"))
 
 
 @pytest.mark.slow

@@ -90,8 +90,9 @@ def test_unlabelled_rows_count_for_the_soft_term_only():
     targets = {"labels": tf.constant([1, -1, -1]), "teacher_logits": tf.zeros((3, 2))}
     counts = loss.counts(targets)
     assert (float(counts["soft"]), float(counts["hard"])) == (3.0, 1.0)
-    outputs = {"logits": tf.constant([[0.0, 5.0], [9.0, -9.0], [9.0, -9.0]])}
-    # Only row 0 is labelled: its cross-entropy is small, the unlabelled rows add nothing.
+    # Only row 0 is labelled: its cross-entropy is small; the unlabelled rows, whose logits
+    # would cost 18 each were their -1 read as class 0, add nothing.
+    outputs = {"logits": tf.constant([[0.0, 5.0], [-9.0, 9.0], [-9.0, 9.0]])}
     assert float(loss.sums(outputs, targets)["hard"]) < 0.01
 
 
@@ -208,6 +209,29 @@ def test_unlabeled_texts_are_labelled_by_the_teacher_and_the_run_resumes(teacher
         distill(DistillJob(**{**job, "settings": _settings(max_steps=6)}), verbose=False)
     result, _ = distill(DistillJob(**job), verbose=True)
     assert "resuming" in capsys.readouterr().out and result.step == 4
+
+
+def test_ner_rows_compare_the_teacher_at_word_starts_only(tmp_path):
+    from tfbert.tokenization import BertTokenizer
+    from tfbert.training import tasks
+    from tfbert.training.distill import student_rows
+
+    labels = ["O", "B-X", "I-X"]
+    tokenizer = BertTokenizer(VOCAB + ["##x"])
+    conll = tmp_path / "train.conll"
+    conll.write_text("good O\nbadx B-X\n\nfine O\n")       # "badx": 2 pieces
+    raw = tmp_path / "raw.txt"
+    raw.write_text("nice poorx\n")
+    train = tasks.load_task_data("ner", str(conll), tokenizer, labels, 16)
+    extra = tasks.encode_unlabeled("ner", str(raw), tasks.Columns(), tokenizer, labels, 16, 14)
+    inputs, targets = student_rows("ner", train, extra)
+    assert len(inputs["token_ids"]) == 3
+    # [CLS] good bad ##x [SEP]: the teacher is compared at "good" and "bad", not at [CLS],
+    # "##x", [SEP] or padding; the raw row (nice poor ##x) likewise, with no gold label.
+    assert inputs["token_ids"][0, 3] == len(VOCAB)          # ##x
+    np.testing.assert_array_equal(targets["scored"][0, :6], [0, 1, 1, 0, 0, 0])
+    np.testing.assert_array_equal(targets["scored"][2, :6], [0, 1, 1, 0, 0, 0])
+    assert (targets["labels"][2] == -1).all() and (targets["labels"][0, 1:3] >= 0).all()
 
 
 def test_ner_distils_into_a_student_that_evaluates_and_predicts(tmp_path):

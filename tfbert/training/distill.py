@@ -139,6 +139,20 @@ def _student(job: DistillJob, teacher, vocab):
     return students.cut_teacher(teacher.config, spec, teacher.tensors, layers)
 
 
+def student_rows(task, train, extra=None):
+    """`(inputs, targets)` the student trains on: the training rows with their gold labels,
+    then `extra` (`tasks.encode_unlabeled`'s rows, no labels). ner's `scored` marks where the
+    teacher's tags are compared: each word's first piece (where a training row is labelled)."""
+    targets = {"labels": train.targets["labels"]}
+    if task == "ner":
+        targets["scored"] = (train.targets["labels"] >= 0).astype("int32")
+    inputs = train.inputs
+    if extra is not None:
+        inputs = {k: np.concatenate([v, extra[0][k]]) for k, v in inputs.items()}
+        targets = {k: np.concatenate([v, extra[1][k]]) for k, v in targets.items()}
+    return inputs, targets
+
+
 def _teacher_logits(teacher, inputs: dict, dev_inputs, path, verbose):
     """`(train, dev, fresh)`: the teacher's logits over the training rows (and dev rows),
     read from `path` when a kept file has these rows' shapes, else computed (`fresh`; the
@@ -202,17 +216,12 @@ def distill(job: DistillJob, verbose=True):
                                  job.columns, spec.doc_stride)
     dev = tasks.load_task_data(task, job.dev, tokenizer, labels, spec.max_length, job.columns,
                                spec.doc_stride) if job.dev else None
-    targets = {"labels": train.targets["labels"]}
-    if task == "ner":
-        targets["scored"] = (train.targets["labels"] >= 0).astype("int32")
-    inputs, note = train.inputs, train.note
+    extra, note = None, train.note
     if job.unlabeled:
-        extra_inputs, extra_targets = tasks.encode_unlabeled(task, job.unlabeled, job.columns,
-                                                      tokenizer, labels, spec.max_length,
-                                                      spec.doc_stride)
-        inputs = {k: np.concatenate([v, extra_inputs[k]]) for k, v in inputs.items()}
-        targets = {k: np.concatenate([v, extra_targets[k]]) for k, v in targets.items()}
-        note += f"; {job.unlabeled}: {len(extra_targets['labels'])} unlabeled rows"
+        extra = tasks.encode_unlabeled(task, job.unlabeled, job.columns, tokenizer, labels,
+                                       spec.max_length, spec.doc_stride)
+        note += f"; {job.unlabeled}: {len(extra[1]['labels'])} unlabeled rows"
+    inputs, targets = student_rows(task, train, extra)
     cache = os.path.join(job.out, "checkpoints", TEACHER_OUTPUTS)
     targets["teacher_logits"], teacher_dev, fresh = _teacher_logits(
         teacher, inputs, dev.inputs if dev else None, cache, verbose and is_chief(strategy))
