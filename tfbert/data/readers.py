@@ -36,6 +36,25 @@ class TextExample:
     label: str | None
     pair: str | None = None
     line: int = 0
+    labels: tuple | None = None   # multi-label: the example's labels (maybe none)
+
+
+# Multi-label CSV/TSV cells hold their labels joined by this (`--label-separator`).
+LABEL_SEPARATOR = "|"
+
+
+def _label_set(value, path, number, column, separator):
+    """A multi-label cell as a tuple of distinct label names, in the order given: a JSON list
+    of strings or integers, or a string split on `separator` (empty: no labels)."""
+    if isinstance(value, str):
+        parts = [part.strip() for part in value.split(separator)] if separator else [value]
+        value = [part for part in parts if part]
+    if not isinstance(value, list) or not all(
+            isinstance(x, (str, int)) and not isinstance(x, bool) for x in value):
+        raise ValueError(f"{path}: line {number}: column {column!r} must be a list of labels "
+                         f"(strings), or a string of labels joined by {separator!r}; got "
+                         f"{type(value).__name__}")
+    return tuple(dict.fromkeys(str(x) for x in value))
 
 
 def _rows(path, fmt):
@@ -98,11 +117,14 @@ def records(path, fmt):
 
 
 def read_classification(path, text_column="text", label_column="label", pair_column=None,
-                        require_labels=True):
+                        require_labels=True, multi_label=False,
+                        label_separator=LABEL_SEPARATOR):
     """Reads `(text, pair, label)` examples from `.jsonl`, `.csv` or `.tsv`.
 
     Returns `(examples, summary)`. With `require_labels=False` (prediction input) the
-    label column may be absent.
+    label column may be absent. With `multi_label` each example's `labels` is a set of
+    label names (maybe empty): a JSON list, or a CSV/TSV cell of names joined by
+    `label_separator`.
     """
     path = os.fspath(path)
     fmt = table_format(path)
@@ -130,13 +152,20 @@ def read_classification(path, text_column="text", label_column="label", pair_col
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"{path}: line {number}: column {name!r} must be a string, "
                                  f"got {type(value).__name__}")
+        label_set = None
+        if multi_label and label is not None:
+            label_set, label = _label_set(label, path, number, label_column, label_separator), \
+                None
         if label is not None and not isinstance(label, (str, int, bool)):
             raise ValueError(f"{path}: line {number}: label must be a string or integer, got "
-                             f"{type(label).__name__}")
+                             f"{type(label).__name__}"
+                             + ("; for a list of labels use --multi-label"
+                                if isinstance(label, list) else ""))
         if not text.strip() or (pair_column and not (pair or "").strip()):
             summary.skipped_empty += 1
             continue
-        examples.append(TextExample(text, None if label is None else str(label), pair, number))
+        examples.append(TextExample(text, None if label is None else str(label), pair, number,
+                                    label_set))
     summary.kept = len(examples)
     if not examples:
         raise ValueError(f"{path}: no examples ({summary})")
@@ -144,9 +173,20 @@ def read_classification(path, text_column="text", label_column="label", pair_col
 
 
 def label_ids(examples, labels, path):
-    """Label names to ids; a label the model does not know is an error naming its line."""
+    """Label names to ids; a label the model does not know is an error naming its line.
+    Multi-label examples (`labels` set): a 0/1 row per example, `(examples, len(labels))`."""
     index = {label: i for i, label in enumerate(labels)}
     ids = []
+    if examples and examples[0].labels is not None:
+        for example in examples:
+            row = [0] * len(labels)
+            for label in example.labels:
+                if label not in index:
+                    raise ValueError(f"{path}: line {example.line}: label {label!r} is not "
+                                     f"one of the model's labels {list(labels)}")
+                row[index[label]] = 1
+            ids.append(row)
+        return ids
     for example in examples:
         if example.label not in index:
             raise ValueError(f"{path}: line {example.line}: label {example.label!r} is not one "

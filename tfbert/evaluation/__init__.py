@@ -6,6 +6,11 @@
 ['runs/dev/metrics.json', 'runs/dev/metrics.md']
 """
 
+from tfbert.evaluation.calibration import (
+    calibration_metrics,
+    expected_calibration_error,
+    reliability_bins,
+)
 from tfbert.evaluation.metrics import (
     classification_metrics,
     entities,
@@ -17,13 +22,16 @@ from tfbert.evaluation.metrics import (
     normalize_answer,
     qa_metrics,
 )
-from tfbert.evaluation.plots import plot_confusion_matrix, plot_training_curves
+from tfbert.evaluation.plots import (plot_confusion_matrix, plot_reliability_diagram,
+                                     plot_training_curves)
 from tfbert.evaluation.report import markdown_report, write_atomically, write_report
 
 __all__ = [
+    "calibration_metrics",
     "classification_metrics",
     "entities",
     "exact_match",
+    "expected_calibration_error",
     "f1_score",
     "markdown_report",
     "masked_lm_metrics",
@@ -31,8 +39,10 @@ __all__ = [
     "ner_metrics",
     "normalize_answer",
     "plot_confusion_matrix",
+    "plot_reliability_diagram",
     "plot_training_curves",
     "qa_metrics",
+    "reliability_bins",
     "write_atomically",
     "write_report",
 ]

@@ -87,7 +87,7 @@ def classification_metrics(y_true, y_pred, labels):
 def multilabel_metrics(y_true, y_pred, labels):
     """Subset accuracy, micro/macro F1 and per-class scores for 0/1 arrays of shape (n, k).
 
-    `accuracy` counts an example only when all k decisions are right; `support` is the number
+    `subset_accuracy` counts an example only when all k decisions are right; `support` is the number
     of true positives of a class; macro F1 averages all k classes, an empty one counting 0.
     """
     labels = list(labels)
@@ -106,7 +106,7 @@ def multilabel_metrics(y_true, y_pred, labels):
     tp, n_pred, n_true = (true & pred).sum(0), pred.sum(0), true.sum(0)
     per_class = _per_class(labels, tp, n_pred, n_true)
     return {
-        "accuracy": float((true == pred).all(axis=1).mean()),
+        "subset_accuracy": float((true == pred).all(axis=1).mean()),
         "micro_f1": _prf(int(tp.sum()), int(n_pred.sum()), int(n_true.sum()))[2],
         "macro_f1": float(np.mean([row["f1"] for row in per_class.values()])),
         "examples": int(true.shape[0]),

@@ -105,3 +105,35 @@ def plot_training_curves(history, path):
         axes.set_xlabel("step")
         axes.grid(alpha=0.3)
     return _save_png(figure, path)
+
+
+def plot_reliability_diagram(reliability, path, ece=None):
+    """A reliability diagram saved as a PNG at `path`: each confidence bin's accuracy (bars,
+    `reliability` as `tfbert.evaluation.calibration.reliability_bins` gives it) against
+    the diagonal a calibrated model follows, with each bin's share of the decisions below.
+    `ece`: shown in the title. Returns `path`."""
+    if not isinstance(reliability, dict) or not reliability:
+        raise ValueError("reliability must be a non-empty {bin: {count, confidence, "
+                         f"accuracy}} dict. Received: {reliability!r}"[:200])
+    edges = [tuple(float(x) for x in name.split("-")) for name in reliability]
+    rows = list(reliability.values())
+    lows = np.array([lo for lo, _ in edges])
+    widths = np.array([hi - lo for lo, hi in edges])
+    counts = np.array([row["count"] for row in rows], float)
+    figure = _figure(5.0, 5.6)
+    top, bottom = figure.subplots(2, 1, height_ratios=[3, 1], sharex=True)
+    top.bar(lows, [row["accuracy"] for row in rows], width=widths, align="edge",
+            color="tab:blue", edgecolor="white", label="accuracy")
+    top.bar(lows, [row["confidence"] - row["accuracy"] for row in rows], width=widths,
+            bottom=[row["accuracy"] for row in rows], align="edge", color="tab:red",
+            alpha=0.3, label="gap to confidence")
+    top.plot([0, 1], [0, 1], color="gray", linestyle="--", label="calibrated")
+    top.set_xlim(0, 1)
+    top.set_ylim(0, 1)
+    top.set_ylabel("accuracy")
+    top.legend(loc="upper left", fontsize=8)
+    top.set_title("Reliability diagram" + (f" (ECE {ece:.4f})" if ece is not None else ""))
+    bottom.bar(lows, counts / counts.sum(), width=widths, align="edge", color="gray")
+    bottom.set_xlabel("confidence")
+    bottom.set_ylabel("share")
+    return _save_png(figure, path)

@@ -8,7 +8,8 @@ import os
 
 from tfbert.atomic import atomic_file
 
-_ROW_TITLES = {"per_class": ("Per class", "class"), "per_type": ("Per entity type", "type")}
+_ROW_TITLES = {"per_class": ("Per class", "class"), "per_type": ("Per entity type", "type"),
+               "reliability": ("Reliability (confidence bins)", "bin")}
 
 
 def write_atomically(path, write):

@@ -3,7 +3,8 @@ whose signatures take raw UTF-8 strings (`serving_default`) or token ids (`encod
 
 `serving_default` by task —
 classify/pair (`text`, and `text_pair`): `probabilities`, `label_ids`, `label_names`
-  (multi-label: sigmoid `probabilities` and a `label_mask` of those over 0.5);
+  (multi-label: sigmoid `probabilities` and a `label_mask` of those over each label's
+  threshold); the logits are divided by `task.json`'s `temperature` first;
 ner (`text`): `entity_types`, `entity_texts`, `entity_starts`, `entity_ends`,
   `entity_scores`, `num_entities`, and per word `tags` with `num_words` (a model trained
   on IOB2 tags gives the best IOB2-valid tag sequence, as `tfbert predict` does);
@@ -105,7 +106,8 @@ class ServingModule(tf.Module):
                                                    pad_to_max_length=False))
 
     def _classes(self, inputs):
-        logits = tf.cast(self._run(inputs)["logits"], tf.float32)
+        # The temperature task.json holds (1.0 unless calibrated), as every runtime applies it.
+        logits = tf.cast(self._run(inputs)["logits"], tf.float32) / self.spec.temperature
         if self.spec.multi_label:
             probabilities = tf.sigmoid(logits)
         else:
@@ -113,8 +115,9 @@ class ServingModule(tf.Module):
         label_ids = tf.argmax(probabilities, -1, output_type=tf.int32)
         out = {"probabilities": probabilities, "label_ids": label_ids,
                "label_names": tf.gather(self.labels, label_ids)}
-        if self.spec.multi_label:
-            out["label_mask"] = probabilities > 0.5
+        if self.spec.multi_label:   # each label over its threshold (chosen on dev)
+            out["label_mask"] = probabilities > tf.constant(self.spec.decision_thresholds,
+                                                            tf.float32)
         return out
 
     def _ner(self, text):

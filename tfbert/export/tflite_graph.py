@@ -67,6 +67,8 @@ class LiteModule(tf.Module):
         return ids.to_tensor(shape=[None, width]), original(starts), original(ends), lengths
 
     def _probabilities(self, logits):
+        # Calibrated as task.json says (`temperature`), so a phone's score is the server's.
+        logits = logits / self.spec.temperature
         return tf.sigmoid(logits) if self.spec.multi_label else tf.nn.softmax(logits)
 
     def _probability(self, ids, mask, segment_ids):

@@ -15,8 +15,8 @@ import tensorflow as tf
 from tfbert.data.features import encode_ner, encode_qa
 from tfbert.data.readers import QAExample
 from tfbert.predict.base import Predictor
-from tfbert.task.decoding import (DEFAULT_TOP_K, best_spans, entity_spans, label_result,
-                                  ner_tags, softmax)
+from tfbert.task.decoding import (DEFAULT_TOP_K, best_spans, class_probabilities,
+                                  entity_spans, label_result, ner_tags, softmax)
 from tfbert.tokenization.normalize import split_words
 from tfbert.training import scoring
 
@@ -55,9 +55,10 @@ class KerasPredictor(Predictor):
         if self.task in ("classify", "pair"):
             pairs = [r.get("pair", "") for r in records] if self.task == "pair" else None
             logits = self._outputs(self.tokenizer(texts, pairs, max_length=length))["logits"]
-            multi = self.spec.multi_label
-            probs = 1.0 / (1.0 + np.exp(-logits)) if multi else softmax(logits)
-            return [label_result(r, p, self.labels, multi) for r, p in zip(records, probs)]
+            spec = self.spec
+            probs = class_probabilities(logits, spec.multi_label, spec.temperature)
+            return [label_result(r, p, self.labels, spec.multi_label, spec.thresholds)
+                    for r, p in zip(records, probs)]
         if self.task == "ner":
             return self._ner(records)
         if self.task == "pretrain":

@@ -55,7 +55,7 @@ class SavedModelPredictor(Predictor):
             if task == "pair":
                 columns["text_pair"] = [r.get("pair", "") for r in records]
             out = self._call(**columns)
-            return [label_result(r, p, labels, self.spec.multi_label)
+            return [label_result(r, p, labels, self.spec.multi_label, self.spec.thresholds)
                     for r, p in zip(records, out["probabilities"])]
         if task == "ner":
             out = self._call(text=texts)

@@ -121,4 +121,5 @@ class LitePredictor(Predictor):
                 "tags": tags}
 
     def _label(self, record, p):
-        return label_result(record, p, self.labels, self.spec.multi_label)
+        return label_result(record, p, self.labels, self.spec.multi_label,
+                            self.spec.thresholds)

@@ -65,11 +65,24 @@ def entities(tags):
     return found
 
 
-def label_result(record, probabilities, labels, multi_label=False):
-    """`record` with its `label` and that label's probability `score` (multi-label: `labels`
-    over 0.5) and `probabilities` by label name: the classify/pair answer of every runtime."""
+def class_probabilities(logits, multi_label=False, temperature=1.0):
+    """Probabilities of classify/pair `logits` `(..., classes)`: the softmax (multi-label:
+    each label's sigmoid) of the logits divided by the model's `temperature` (`task.json`;
+    the SavedModel and TFLite graphs compute the same)."""
+    scaled = np.asarray(logits) / np.asarray(temperature, np.asarray(logits).dtype)
     if multi_label:
-        return {**record, "labels": [labels[i] for i in np.flatnonzero(probabilities > 0.5)],
+        return 1.0 / (1.0 + np.exp(-scaled))
+    return softmax(scaled)
+
+
+def label_result(record, probabilities, labels, multi_label=False, thresholds=()):
+    """`record` with its `label` and that label's probability `score` (multi-label: the
+    `labels` whose probability is over their threshold, `thresholds` or 0.5 each) and
+    `probabilities` by label name: the classify/pair answer of every runtime."""
+    if multi_label:
+        over = np.asarray(probabilities) > (np.asarray(thresholds) if len(thresholds)
+                                           else 0.5)
+        return {**record, "labels": [labels[i] for i in np.flatnonzero(over)],
                 "probabilities": dict(zip(labels, map(float, probabilities)))}
     best = int(np.argmax(probabilities))
     return {**record, "label": labels[best], "score": float(probabilities[best]),

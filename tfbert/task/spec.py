@@ -8,6 +8,7 @@ Model directories, converters, exporters and predictors all read it from here.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 
 from tfbert.textfile import read_json
@@ -90,6 +91,13 @@ class TaskSpec:
     # encoder: embeddings are scaled to unit length (a sentence-transformers checkpoint whose
     # modules.json ends in Normalize was trained for cosine similarity).
     normalize: bool = False
+    # classify/pair: the temperature the logits are divided by before softmax (sigmoid for
+    # multi-label), fitted on dev by `finetune --calibrate`; 1.0: the logits as trained.
+    # Every runtime applies it, so a score means the same in Keras, TF Serving and TFLite.
+    temperature: float = 1.0
+    # multi-label: each label's decision threshold on its (calibrated) probability, chosen on
+    # dev by `finetune`; empty: 0.5 for every label.
+    thresholds: tuple = ()
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -122,6 +130,33 @@ class TaskSpec:
                              f"task {self.task!r}")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("task.json: 'labels' has duplicates; expected distinct labels")
+        self._check_calibration()
+
+    def _check_calibration(self):
+        temperature = self.temperature
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or \
+                not math.isfinite(temperature) or not 0.01 <= temperature <= 100:
+            raise ValueError(f"task.json: 'temperature' must be a number from 0.01 to 100. "
+                             f"Received: {temperature!r}")
+        if temperature != 1.0 and self.task not in POOLED_TASKS:
+            raise ValueError(f"task.json: 'temperature' is for classify and pair models, not "
+                             f"task {self.task!r}")
+        if not self.thresholds:
+            return
+        if not self.multi_label:
+            raise ValueError("task.json: 'thresholds' are for multi-label models "
+                             "('multi_label': true)")
+        if len(self.thresholds) != len(self.labels) or not all(
+                isinstance(t, (int, float)) and not isinstance(t, bool) and 0 < t < 1
+                for t in self.thresholds):
+            raise ValueError(f"task.json: 'thresholds' must be {len(self.labels)} numbers "
+                             f"between 0 and 1, one per label. Received: "
+                             f"{list(self.thresholds)[:10]!r}")
+
+    @property
+    def decision_thresholds(self) -> tuple:
+        """Multi-label: each label's threshold (0.5 where none was chosen)."""
+        return tuple(self.thresholds) or (0.5,) * len(self.labels)
 
     def with_stride(self, doc_stride: int | None) -> "TaskSpec":
         """This spec with long inputs cut into windows `doc_stride` pieces apart (None: as
@@ -144,6 +179,12 @@ class TaskSpec:
             del data["pooling"]
         if not self.normalize:
             del data["normalize"]
+        if self.temperature == 1.0:
+            del data["temperature"]
+        if self.thresholds:
+            data["thresholds"] = [float(t) for t in self.thresholds]
+        else:
+            del data["thresholds"]
         return data
 
     @classmethod
@@ -157,7 +198,10 @@ class TaskSpec:
         labels = data.get("labels", [])
         if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
             raise ValueError(f"{source}: 'labels' must be a list of strings")
-        return cls(**{**data, "labels": tuple(labels)})
+        thresholds = data.get("thresholds", [])
+        if not isinstance(thresholds, list):
+            raise ValueError(f"{source}: 'thresholds' must be a list of numbers")
+        return cls(**{**data, "labels": tuple(labels), "thresholds": tuple(thresholds)})
 
 
 def read_task_spec(path) -> TaskSpec:

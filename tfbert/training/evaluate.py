@@ -3,23 +3,30 @@ report (and a confusion-matrix PNG for classification)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
 
 from tfbert import evaluation
+from tfbert.data.readers import LABEL_SEPARATOR
 from tfbert.task import WINDOWED_TASKS
 from tfbert.training import scoring, tasks
 
 
 def write_evaluation(metrics, task, labels, path, details=None) -> list:
     """`path` (JSON, metrics at the top level), its Markdown twin and, for classification,
-    `<stem>_confusion.png`. Returns the paths written."""
+    `<stem>_confusion.png` (single-label) and `<stem>_reliability.png` (the reliability
+    diagram of the scores). Returns the paths written."""
     title = f"tfbert evaluation: {task}"
     paths = evaluation.write_report(metrics, path, title, details=details)
+    stem = os.path.splitext(path)[0]
     if task in ("classify", "pair") and "confusion_matrix" in metrics:
-        png = os.path.splitext(path)[0] + "_confusion.png"
-        paths.append(evaluation.plot_confusion_matrix(metrics["confusion_matrix"], labels, png))
+        paths.append(evaluation.plot_confusion_matrix(metrics["confusion_matrix"], labels,
+                                                      stem + "_confusion.png"))
+    if metrics.get("reliability"):
+        paths.append(evaluation.plot_reliability_diagram(
+            metrics["reliability"], stem + "_reliability.png", metrics.get("ece")))
     return paths
 
 
@@ -66,11 +73,14 @@ def pretrain_metrics(model, data_dir, vocab, batch_size=32, max_batches=0, seed=
 
 
 def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=None,
-                   max_batches=0, progress=False, doc_stride=None) -> dict:
+                   max_batches=0, progress=False, doc_stride=None,
+                   label_separator=LABEL_SEPARATOR) -> dict:
     """Scores the model directory `model_path` on `data_path` (the task's file format;
     a `pretrain-data` directory for pre-trained models). Writes the report to `output`
     when given. Returns the metrics. `progress`: show a bar (fine-tuned models).
-    `doc_stride`: qa and ner windows this many pieces apart (default: the model's)."""
+    `doc_stride`: qa and ner windows this many pieces apart (default: the model's).
+    Multi-label classifiers read a list of labels per example (`label_separator` joins them
+    in a CSV/TSV cell) and decide at the thresholds of their `task.json`."""
     from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
     from tfbert.tokenization import BertTokenizer, read_vocab
 
@@ -83,14 +93,19 @@ def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=No
         metrics = pretrain_metrics(model, data_path, read_vocab(checkpoint.vocab_file),
                                    batch_size, max_batches)
     elif spec.task in scoring.MAIN_METRIC:
+        columns = columns or tasks.Columns()
+        if columns.label is None:   # multi-label files name the column "labels"
+            columns = dataclasses.replace(columns,
+                                          label="labels" if spec.multi_label else "label")
         tokenizer = BertTokenizer.from_file(checkpoint.vocab_file, lowercase=spec.lowercase)
         data = tasks.load_task_data(spec.task, data_path, tokenizer, list(spec.labels),
                                     spec.max_length, columns, spec.doc_stride,
-                                    spec.max_query_length)
+                                    spec.max_query_length, spec.multi_label, label_separator)
         metrics = scoring.score(spec.task, list(spec.labels),
                                 scoring.model_outputs(model, data.inputs, batch_size,
                                                       progress), data,
-                                spec.no_answer, spec.tag_scheme)
+                                spec.no_answer, spec.tag_scheme, multi_label=spec.multi_label,
+                                temperature=spec.temperature, thresholds=spec.thresholds)
         windows = data.size
     else:
         raise ValueError(f"{model_path}: a {spec.task!r} model has no task to evaluate; "

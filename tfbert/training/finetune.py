@@ -19,7 +19,10 @@ from tfbert.registry import checkpoint_path
 from tfbert.task import (FINETUNE_TASKS, POOLED_TASKS, POOLINGS, TaskSpec, WINDOWED_TASKS,
                          check_doc_stride, check_max_length, default_max_length, default_stride,
                          detect_tag_scheme)
+from tfbert.data.readers import LABEL_SEPARATOR
 from tfbert.training import checkpoints, losses, scoring, tasks
+from tfbert.training.calibration import calibrate as fit_calibration, calibration_details, \
+    calibration_note
 from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
 from tfbert.training.trainer import Trainer, TrainSettings, prepare
 
@@ -44,6 +47,13 @@ class FinetuneJob:
     # classify/pair: "cls" or "mean" (TaskSpec.pooling); None: what --init declares
     # (sentence-transformers' modules.json), else "cls".
     pooling: str | None = None
+    # classify/pair: each example has a set of labels (sigmoid head), read from the label
+    # column (default "labels") as a JSON list or a CSV/TSV cell joined by `label_separator`.
+    multi_label: bool = False
+    label_separator: str = LABEL_SEPARATOR
+    # classify/pair with --dev: fit a temperature (kept if it lowers dev ECE) and, for
+    # multi-label, each label's threshold on dev, stored in task.json.
+    calibrate: bool = True
     strategy: str = "auto"
     settings: TrainSettings = dataclasses.field(default_factory=TrainSettings)
 
@@ -55,6 +65,9 @@ class FinetuneJob:
         check_max_length(self.max_length)   # before the stride is worked out from it
         if self.doc_stride is None:
             self.doc_stride = default_stride(self.task, self.max_length)
+        if self.columns.label is None:
+            self.columns = dataclasses.replace(
+                self.columns, label="labels" if self.multi_label else "label")
         if self.init:   # a checkpoint name (tfbert presets) becomes its directory
             self.init = checkpoint_path(self.init, "--init")
         if self.pooling is None:
@@ -85,6 +98,12 @@ class FinetuneJob:
         check_doc_stride(self.doc_stride)
         if self.pooling not in POOLINGS:
             raise ValueError(f"--pooling must be one of {POOLINGS}. Received: {self.pooling!r}")
+        if self.multi_label and self.task not in POOLED_TASKS:
+            raise ValueError(f"--multi-label applies to classify and pair, not to --task "
+                             f"{self.task}")
+        if not isinstance(self.label_separator, str) or not self.label_separator.strip():
+            raise ValueError(f"--label-separator must be a non-blank string. Received: "
+                             f"{self.label_separator!r}")
         if self.pooling != "cls" and self.task not in POOLED_TASKS:
             raise ValueError(f"--pooling {self.pooling} applies to classify and pair, not to "
                              f"--task {self.task}")
@@ -109,6 +128,8 @@ class FinetuneJob:
                 "settings": self.settings.identity(),
                 # Runs from before --pooling (no such key) read [CLS].
                 **({"pooling": self.pooling} if self.pooling != "cls" else {}),
+                **({"multi_label": True, "label_separator": self.label_separator}
+                   if self.multi_label else {}),
                 # NER windows overlap when the stride is below a window; runs from before
                 # overlapping windows (no such key) resume only with windows as they had.
                 **({"ner_windows": "overlapping"} if self.task == "ner"
@@ -151,13 +172,17 @@ def finetune(job: FinetuneJob, verbose=True):
                          max_position_embeddings=config.max_position_embeddings)
     tokenizer = BertTokenizer.from_file(vocab_file, lowercase=lowercase)
     # The training file is read once: its labels, then its encoding.
-    examples, summary = tasks.read_task_examples(job.task, job.train, job.columns)
+    examples, summary = tasks.read_task_examples(job.task, job.train, job.columns,
+                                                 job.multi_label, job.label_separator)
     labels = tasks.labels_of(job.task, examples)
+    if job.multi_label and not labels:
+        raise ValueError(f"--train {job.train}: no example has a label in column "
+                         f"{job.columns.label!r}; expected lists of labels")
     train = tasks.encode_task_data(job.task, job.train, examples, summary, tokenizer, labels,
                                    job.max_length, job.doc_stride, job.max_query_length)
     dev = tasks.load_task_data(job.task, job.dev, tokenizer, labels, job.max_length,
-                               job.columns, job.doc_stride, job.max_query_length) \
-        if job.dev else None
+                               job.columns, job.doc_stride, job.max_query_length,
+                               job.multi_label, job.label_separator) if job.dev else None
     no_answer = job.task == "qa" and any(e.is_impossible or not e.answers
                                          for e in train.examples)
     scheme, first_iob1 = detect_tag_scheme(train.examples) if job.task == "ner" \
@@ -165,15 +190,16 @@ def finetune(job: FinetuneJob, verbose=True):
     spec = TaskSpec(task=job.task, labels=tuple(labels), max_length=job.max_length,
                     lowercase=lowercase, doc_stride=job.doc_stride,
                     max_query_length=job.max_query_length, no_answer=no_answer,
-                    tag_scheme=scheme, pooling=job.pooling)
+                    tag_scheme=scheme, pooling=job.pooling, multi_label=job.multi_label)
     prepare(job.settings)
     with strategy.scope():
         model = task_model(build_encoder(), spec)
     evaluate = scoring.dev_scorer(job.task, labels, dev, no_answer=no_answer,
-                                  tag_scheme=scheme) if dev else None
-    trainer = Trainer(strategy, model, losses.for_task(job.task), job.settings, job.out,
-                      train.size, evaluate=evaluate, metric=scoring.MAIN_METRIC[job.task],
-                      verbose=verbose)
+                                  tag_scheme=scheme, multi_label=job.multi_label) \
+        if dev else None
+    trainer = Trainer(strategy, model, losses.for_task(job.task, job.multi_label),
+                      job.settings, job.out, train.size, evaluate=evaluate,
+                      metric=scoring.main_metric(job.task, job.multi_label), verbose=verbose)
     # Only now, with every setting checked (the trainer checks the step count and
     # schedule), does --out become this run's.
     if is_chief(strategy):
@@ -187,19 +213,33 @@ def finetune(job: FinetuneJob, verbose=True):
                       first_iob1 else f"tags: IOB1 ({job.train}: sentence {first_iob1[0]} "
                       f"opens an entity with {first_iob1[1]}); predictions are each word's "
                       "most probable tag", flush=True)
-    result = trainer.fit(tasks.epoch_datasets(train, job.settings.seed))
+    # Only NER's targets have a sequence axis (a multi-label target row is per label).
+    result = trainer.fit(tasks.epoch_datasets(
+        train, job.settings.seed, sequence_targets=("labels",) if job.task == "ner" else ()))
     model = trainer.final_weights()
     metrics = None
     if is_chief(strategy):
+        outputs = scoring.model_outputs(model, dev.inputs) if dev else None
+        calibration = None
+        if dev and job.task in POOLED_TASKS and (job.calibrate or job.multi_label):
+            calibration = fit_calibration(outputs["logits"], dev.targets["labels"],
+                                          job.multi_label, job.calibrate)
+            spec = dataclasses.replace(spec, temperature=calibration["temperature"],
+                                       thresholds=calibration["thresholds"])
         write_model_files(model, config, spec, job.out, vocab_file)
         if dev:
             from tfbert.training.evaluate import write_evaluation
 
-            metrics = scoring.score(job.task, labels, scoring.model_outputs(model, dev.inputs),
-                                    dev, no_answer, scheme)
+            metrics = scoring.score(job.task, labels, outputs, dev, no_answer, scheme,
+                                    multi_label=job.multi_label, temperature=spec.temperature,
+                                    thresholds=spec.thresholds)
             write_evaluation(metrics, job.task, labels, os.path.join(job.out, "dev_report.json"),
                              details={"model": os.path.abspath(job.out), "data": dev.path,
                                       "task": job.task, "step": result.step,
                                       **({"doc_stride": job.doc_stride}
-                                         if job.task in WINDOWED_TASKS else {})})
+                                         if job.task in WINDOWED_TASKS else {}),
+                                      **(calibration_details(calibration) if calibration
+                                         else {})})
+            if verbose and calibration:
+                print(calibration_note(calibration), flush=True)
     return result, metrics

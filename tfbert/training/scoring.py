@@ -11,7 +11,7 @@ import tensorflow as tf
 from tfbert import evaluation
 from tfbert.data.features import span_text
 from tfbert.progress import progress_bar
-from tfbert.task.decoding import best_spans, ner_tags
+from tfbert.task.decoding import best_spans, class_probabilities, ner_tags
 
 # One traced inference function per model, kept outside the model so that checkpoints and
 # Keras' attribute tracking never see it.
@@ -76,11 +76,23 @@ def qa_answers(outputs, data, no_answer=False) -> dict:
     return answers
 
 
-def score(task, labels, outputs, data, no_answer=False, tag_scheme="") -> dict:
-    """The task's metrics for `outputs` of the model over `data` (a `TaskData`)."""
+def score(task, labels, outputs, data, no_answer=False, tag_scheme="", *, multi_label=False,
+          temperature=1.0, thresholds=()) -> dict:
+    """The task's metrics for `outputs` of the model over `data` (a `TaskData`).
+    classify/pair: with the scores' calibration (`ece` and the `reliability` bins) under
+    the model's `temperature`; multi-label decisions at `thresholds` (default 0.5)."""
     if task in ("classify", "pair"):
-        return evaluation.classification_metrics(
-            data.targets["labels"].tolist(), outputs["logits"].argmax(-1).tolist(), labels)
+        truth = data.targets["labels"]
+        probabilities = class_probabilities(outputs["logits"], multi_label, temperature)
+        if multi_label:
+            cut = np.asarray(thresholds if len(thresholds) else [0.5] * len(labels))
+            metrics = evaluation.multilabel_metrics(truth, (probabilities > cut).astype(int),
+                                                    labels)
+        else:
+            metrics = evaluation.classification_metrics(
+                truth.tolist(), probabilities.argmax(-1).tolist(), labels)
+        return {**metrics, **evaluation.calibration_metrics(probabilities, truth,
+                                                            multi_label)}
     if task == "ner":
         predicted = ner_tags(outputs["logits"], data.extra["word_index"],
                              data.extra["sentence_index"],
@@ -93,12 +105,19 @@ def score(task, labels, outputs, data, no_answer=False, tag_scheme="") -> dict:
     raise ValueError(f"no scoring for task {task!r}")
 
 
-def dev_scorer(task, labels, data, batch_size=64, no_answer=False, tag_scheme=""):
+def main_metric(task, multi_label=False) -> str:
+    """The dev metric that picks the best checkpoint: `MAIN_METRIC`, micro-F1 for
+    multi-label classifiers."""
+    return "micro_f1" if multi_label else MAIN_METRIC[task]
+
+
+def dev_scorer(task, labels, data, batch_size=64, no_answer=False, tag_scheme="",
+               multi_label=False):
     """`evaluate(model) -> {metric: float}` for the trainer's dev evaluations."""
 
     def evaluate(model):
         metrics = score(task, labels, model_outputs(model, data.inputs, batch_size), data,
-                        no_answer, tag_scheme)
+                        no_answer, tag_scheme, multi_label=multi_label)
         return {k: v for k, v in metrics.items() if isinstance(v, float)}
 
     return evaluate

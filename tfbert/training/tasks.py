@@ -47,14 +47,17 @@ def _sorted_labels(values):
     return values
 
 
-def read_task_examples(task, path, columns: Columns | None = None):
+def read_task_examples(task, path, columns: Columns | None = None, multi_label=False,
+                       label_separator=readers.LABEL_SEPARATOR):
     """What `path` holds for `task`, parsed once: `(examples, summary)` (classify/pair:
-    `TextExample`s and the reader's row summary; ner: `(words, tags)` sentences; qa:
-    `QAExample`s; the summary None for both)."""
+    `TextExample`s and the reader's row summary, with `multi_label` each with its set of
+    `labels`; ner: `(words, tags)` sentences; qa: `QAExample`s; the summary None for both)."""
     columns = columns or Columns()
     if task in ("classify", "pair"):
         return readers.read_classification(path, columns.text, columns.label,
-                                           columns.pair if task == "pair" else None)
+                                           columns.pair if task == "pair" else None,
+                                           multi_label=multi_label,
+                                           label_separator=label_separator)
     if task == "ner":
         return readers.read_conll(path), None
     if task == "qa":
@@ -66,6 +69,8 @@ def labels_of(task, examples) -> list:
     """The label set of training examples: classes sorted (numerically when all integers);
     for NER `O`, then `B-`/`I-` of every type, sorted by type; none for qa."""
     if task in ("classify", "pair"):
+        if examples and examples[0].labels is not None:   # multi-label: every label seen
+            return _sorted_labels(label for e in examples for label in e.labels)
         return _sorted_labels(e.label for e in examples)
     if task == "ner":
         # B- and I- for every type seen, so dev/test may use a tag train happens to lack.
@@ -97,9 +102,10 @@ def encode_task_data(task, path, examples, summary, tokenizer, labels, max_lengt
 
 
 def load_task_data(task, path, tokenizer, labels, max_length, columns: Columns | None = None,
-                   doc_stride=None, max_query_length=64) -> TaskData:
+                   doc_stride=None, max_query_length=64, multi_label=False,
+                   label_separator=readers.LABEL_SEPARATOR) -> TaskData:
     """Reads and encodes `path` for `task` (`read_task_examples`, then `encode_task_data`)."""
-    examples, summary = read_task_examples(task, path, columns)
+    examples, summary = read_task_examples(task, path, columns, multi_label, label_separator)
     return encode_task_data(task, path, examples, summary, tokenizer, labels, max_length,
                             doc_stride, max_query_length)
 
