@@ -62,7 +62,8 @@ def test_evaluate_output_prints_the_metrics_too(classifier):
     assert written.exit_code == 0, written.output
     assert written.output.startswith(plain.output)   # the same metric lines
     assert written.output.splitlines()[-1] == (f"report: {out}, {out.with_suffix('.md')}, "
-                                               f"{classifier.parent / 'r_confusion.png'}")
+                                               f"{classifier.parent / 'r_confusion.png'}, "
+                                               f"{classifier.parent / 'r_reliability.png'}")
 
 
 @pytest.mark.parametrize("args", [

@@ -50,7 +50,12 @@ def check_results(results, out, name):
     assert keras_row["max_probability_change"] == 0
     assert saved["agreement_with_keras"] >= 100 - one
     assert saved["max_probability_change"] <= 1e-4
-    assert lite["max_probability_change"] <= 0.05, lite["max_probability_change"]
+    # Int8 moves logits; a calibration temperature T < 1 (fitted on dev) divides them by T
+    # before the softmax, so the probabilities move up to 1/T times as far.
+    with open(os.path.join(out, "model", "task.json"), encoding="utf-8") as f:
+        temperature = json.load(f).get("temperature", 1.0)
+    bound = 0.05 / min(1.0, temperature)
+    assert lite["max_probability_change"] <= bound, (lite["max_probability_change"], bound)
     assert lite["agreement_with_keras"] >= AGREEMENT[name], lite["agreement_with_keras"]
     for row in results["artifacts"]:
         assert row["bytes"] > 0 and row["latency_ms"] > 0
