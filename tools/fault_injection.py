@@ -14,7 +14,8 @@ partial looks complete:
   `checkpoint` file lists (with its `.index`) reads back tensor by tensor, `best.safetensors`
   and `model.safetensors` load, and a directory with `task.json` has the reference weights;
 - export: every integer version under the base has `saved_model.pb`, `variables/`,
-  `assets.extra/tfbert_export.json` and loads with `tf.saved_model.load`.
+  `assets.extra/tfbert_export.json`, `assets.extra/tf_serving_warmup_requests` and loads
+  with `tf.saved_model.load`.
 
 Then it re-runs the command to completion and compares: bit-identical `model.safetensors`
 (training), identical shards and manifest (pretrain-data), exactly one new complete version
@@ -320,7 +321,8 @@ def inspect_export(base) -> list:
     for version in versions(base):
         path = os.path.join(base, EXPORT_NAME, str(version))
         missing = [p for p in ("saved_model.pb", "variables/variables.index",
-                               "assets.extra/tfbert_export.json")
+                               "assets.extra/tfbert_export.json",
+                               "assets.extra/tf_serving_warmup_requests")
                    if not os.path.isfile(os.path.join(path, p))]
         if missing:
             problems.append(f"version {version}: visible without {missing}")

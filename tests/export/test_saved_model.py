@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 from tests.export.conftest import TEXTS
+from tests.export.test_saved_model_warmup import replayed
 from tfbert.export import saved_model_ops
 from tfbert.predict import load_predictor
 from tfbert.export.saved_model import export_saved_model, load_task_model
+from tfbert.export.saved_model_warmup import batches, builtin_rows
 from tfbert.predict.keras_model import KerasPredictor
 
 LOADER = """
@@ -181,6 +183,17 @@ def test_layout_assets_and_predict_runtime(model_dirs, exported):
         assert a.keys() == b.keys()
         np.testing.assert_allclose(list(a["probabilities"].values()),
                                    list(b["probabilities"].values()), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_every_export_has_warmup_records_that_replay(model_dirs, exported):
+    """Every task's version holds TF Serving warm-up records of its built-in texts (short,
+    medium, long and a batch) that the loaded `serving_default` answers."""
+    for task, path in exported[1].items():
+        tokenizer, spec = load_task_model(model_dirs[task])[1:3]
+        expected = batches(builtin_rows(task, spec.max_length, tokenizer.vocab))
+        assert [len(next(iter(r.values()))) for r in expected] == [1, 1, 1, 3]
+        replayed(path, expected, task)
 
 
 @pytest.mark.slow

@@ -58,6 +58,12 @@ def test_export_inspector_flags_an_incomplete_version(tmp_path):
     problems = fi.inspect_export(str(tmp_path))
     assert fi.versions(str(tmp_path)) == [1]
     assert len(problems) == 1 and problems[0].startswith("version 1: visible without")
+    # Complete but for TF Serving's warm-up records: still half a version.
+    (version / "variables" / "variables.index").write_bytes(b"")
+    (version / "assets.extra").mkdir()
+    (version / "assets.extra" / "tfbert_export.json").write_text("{}")
+    assert fi.inspect_export(str(tmp_path)) == [
+        "version 1: visible without ['assets.extra/tf_serving_warmup_requests']"]
 
 
 def test_training_comparison_finds_one_changed_bit(tmp_path):

@@ -21,6 +21,10 @@ from tfbert.task.decoding import DEFAULT_TOP_K
                    "an op it does not link fails the export.")
 @click.option("--top-k", type=click.IntRange(min=1), default=DEFAULT_TOP_K, show_default=True,
               help="saved_model, pre-trained models: fill-mask candidates per [MASK].")
+@click.option("--warmup-data", type=click.Path(exists=True, dir_okay=False),
+              help="saved_model: requests TF Serving replays at load (.jsonl/.csv/.tsv with "
+                   "the serving_default input columns, or .txt, one text per line) "
+                   "[default: built-in texts for the task].")
 @click.option("--out", type=click.Path(dir_okay=False), help="tflite: the .tflite file.")
 @click.option("--quantize", type=click.Choice(("none", "fp16", "dynamic", "int8")),
               default="none", show_default=True)
@@ -40,8 +44,8 @@ from tfbert.task.decoding import DEFAULT_TOP_K
               help="Pair models: the second text's column in --eval-data.")
 @click.option("--label-column", default="label", show_default=True)
 @click.pass_context
-def command(ctx, model, fmt, name, base, serving_version, top_k, out, quantize, tokenizer,
-            calibration_data, calibration_size, eval_data, text_column, pair_column,
+def command(ctx, model, fmt, name, base, serving_version, top_k, warmup_data, out, quantize,
+            tokenizer, calibration_data, calibration_size, eval_data, text_column, pair_column,
             label_column):
     """Export MODEL for TF Serving or LiteRT / MediaPipe.
 
@@ -49,7 +53,7 @@ def command(ctx, model, fmt, name, base, serving_version, top_k, out, quantize, 
     # An option of the other format is an error, not silently ignored.
     other = {"saved_model": ("out", "quantize", "tokenizer", "calibration_data",
                              "calibration_size", "eval_data"),
-             "tflite": ("name", "base", "serving_version", "top_k")}[fmt]
+             "tflite": ("name", "base", "serving_version", "top_k", "warmup_data")}[fmt]
     given = [p for p in other if ctx.get_parameter_source(p).name == "COMMANDLINE"]
     if given:
         option = "--" + given[0].replace("_", "-")
@@ -63,7 +67,7 @@ def command(ctx, model, fmt, name, base, serving_version, top_k, out, quantize, 
         if not name:
             raise click.BadParameter("--format saved_model needs --name")
         path = export_saved_model(model, name, base, serving_version or DEFAULT_SERVING_VERSION,
-                                  top_k=top_k)
+                                  top_k=top_k, warmup_data=warmup_data)
         click.echo(path)
         return
     if not out:

@@ -1,7 +1,8 @@
 """`tfbert export --format saved_model`: a model directory as a TF Serving version.
 
 Writes `BASE/NAME/<next integer>/` (`saved_model.pb`, `variables/`, `assets/` with
-`vocab.txt` and `labels.txt`, `assets.extra/tfbert_export.json`). The version is built in a
+`vocab.txt` and `labels.txt`, `assets.extra/tfbert_export.json` and TF Serving's warm-up
+requests `assets.extra/tf_serving_warmup_requests`). The version is built in a
 hidden directory beside it and renamed into place only once it is complete and checked, so
 a server polling `BASE/NAME` never sees half a version, and earlier versions are never
 touched.
@@ -20,7 +21,7 @@ import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the tf-text ops the graph uses)
 
 from tfbert.atomic import remove_abandoned, writer_tag
-from tfbert.export import saved_model_ops
+from tfbert.export import saved_model_ops, saved_model_warmup
 from tfbert.export.saved_model_signatures import ENCODER_INPUTS, ServingModule
 from tfbert.task.decoding import DEFAULT_TOP_K
 
@@ -64,17 +65,27 @@ def _writable_base(base):
 
 def export_saved_model(model_dir, name, base="savedmodels",
                        serving_version=DEFAULT_SERVING_VERSION,
-                       top_k=DEFAULT_TOP_K) -> str:
+                       top_k=DEFAULT_TOP_K, warmup_data=None) -> str:
     """Exports `model_dir` as the next version of `BASE/NAME`; returns the version's path.
 
+    `warmup_data`: a file of requests for TF Serving to replay at load (`.jsonl`/`.csv`/
+    `.tsv` with the `serving_default` input columns, or `.txt` with one text per line);
+    without it, built-in texts suited to the task and vocabulary.
+
     Raises `ValueError` (nothing under `BASE` changed) for a directory without a task, a
-    bad name, an unwritable base, or an op the targeted TF Serving release lacks.
+    bad name, unreadable warm-up data, an unwritable base, or an op the targeted TF
+    Serving release lacks.
     """
     if not _NAME.match(name or ""):
         raise ValueError(f"--name must be letters, digits, '_', '.' or '-' (a directory name "
                          f"under the base). Received: {name!r}")
     saved_model_ops.parse_version(serving_version)
     model, tokenizer, spec, checkpoint = load_task_model(model_dir)
+    if warmup_data is None:
+        rows = saved_model_warmup.builtin_rows(spec.task, spec.max_length, tokenizer.vocab)
+    else:
+        rows = saved_model_warmup.read_warmup_data(warmup_data, spec.task)
+    warmup = saved_model_warmup.batches(rows)
     model_base = os.path.join(os.path.abspath(base), name)
     _writable_base(model_base)
     remove_abandoned(model_base, ".export.")
@@ -84,13 +95,15 @@ def export_saved_model(model_dir, name, base="savedmodels",
     os.umask(umask)
     os.chmod(staging, 0o777 & ~umask)
     try:
-        _write_version(staging, model, tokenizer, spec, checkpoint, serving_version, top_k)
+        _write_version(staging, model, tokenizer, spec, checkpoint, serving_version, top_k,
+                       warmup)
         return _publish(staging, model_base)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _write_version(path, model, tokenizer, spec, checkpoint, serving_version, top_k):
+def _write_version(path, model, tokenizer, spec, checkpoint, serving_version, top_k,
+                   warmup):
     files = tempfile.mkdtemp(prefix="tfbert-assets-")  # copied into the SavedModel
     try:
         vocab_file = os.path.join(files, "vocab.txt")
@@ -108,29 +121,30 @@ def _write_version(path, model, tokenizer, spec, checkpoint, serving_version, to
         shutil.rmtree(files, ignore_errors=True)
     text_ops = saved_model_ops.check_serving_ops(saved_model_ops.saved_model_ops(path),
                                                  serving_version)
-    difference = _check_encode(path, model, tokenizer, spec)
+    saved_model_warmup.write_warmup(path, warmup)
+    loaded = tf.saved_model.load(path)
+    difference = _check_encode(loaded, model, tokenizer, spec)
+    # Read back as TF Serving reads the file, and replayed as it will be at load.
+    saved_model_warmup.replay(loaded, saved_model_warmup.read_warmup(path))
     record = {"source": os.path.abspath(checkpoint.source), "task": spec.to_dict(),
               "signatures": sorted(signatures),
               "inputs": {k: [s.name for s in tf.nest.flatten(f.structured_input_signature)
                              if isinstance(s, tf.TensorSpec)]
                          for k, f in signatures.items()},
               "tf_serving_min": serving_version, "tf_text_ops": text_ops,
-              "max_abs_difference_vs_keras": difference}
-    os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)
+              "max_abs_difference_vs_keras": difference, "warmup_requests": len(warmup)}
     with open(os.path.join(path, "assets.extra", "tfbert_export.json"), "w",
               encoding="utf-8") as f:
         json.dump(record, f, indent=2)
 
 
-def _check_encode(path, model, tokenizer, spec) -> float:
-    """Reloads the written SavedModel and compares its `encode` signature with the Keras
-    model on a fixed batch; a difference over 1e-4 fails the export (it would mean weights
+def _check_encode(loaded, model, tokenizer, spec) -> float:
+    """Compares the reloaded SavedModel's `encode` signature with the Keras model on a fixed batch; a difference over 1e-4 fails the export (it would mean weights
     were not saved, the failure mode of tracing Keras 3 models into `tf.Module`s)."""
     inputs = tokenizer(["tfbert export check", "a second, longer sentence to compare"],
                        max_length=min(spec.max_length, 32))
     if spec.task == "pretrain":
         inputs["masked_positions"] = np.array([[1, 2], [1, 3]], "int32")
-    loaded = tf.saved_model.load(path)
     served = loaded.signatures["encode"](**{k: tf.constant(v) for k, v in inputs.items()})
     expected = model(inputs, training=False)
     difference = max(float(np.max(np.abs(served[k].numpy() - np.asarray(expected[k]))))
