@@ -35,9 +35,17 @@ from tfbert.training.choices import FINETUNE_DEFAULTS
                    "average of the non-padding positions [default: what --init declares "
                    "(sentence-transformers checkpoints such as all-MiniLM-L6-v2: mean), "
                    "else cls].")
+@click.option("--class-weights", metavar="balanced|FILE", default=None,
+              help="classify/pair: weigh each example's loss by its class: balanced "
+                   "(n_examples / (n_classes x count), from TRAIN) or a JSON file "
+                   "{label: weight} naming every label.")
+@click.option("--focal-gamma", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="classify/pair: focal loss, (1 - p_t)^G x cross-entropy (0: plain "
+                   "cross-entropy).")
 @training_options
 def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_column,
-            pair_column, label_column, doc_stride, max_query_length, pooling, **kwargs):
+            pair_column, label_column, doc_stride, max_query_length, pooling, class_weights,
+            focal_gamma, **kwargs):
     """Fine-tune a task head on TRAIN and write a model directory to OUT."""
     from tfbert.training.finetune import FinetuneJob, finetune
     from tfbert.training.tasks import Columns
@@ -49,6 +57,7 @@ def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_
                       columns=Columns(text_column, label_column, pair_column),
                       doc_stride=doc_stride,
                       max_query_length=max_query_length, pooling=pooling,
+                      class_weights=class_weights, focal_gamma=focal_gamma,
                       strategy=kwargs.pop("strategy"), settings=settings)
     result, metrics = finetune(job)
     summary = ""
