@@ -31,6 +31,10 @@ def test_python_errors_name_parameters_not_flags(tmp_path):
         tfbert.finetune("classify", train=[("good", "pos"), ("bad", "neg")], out=out,
                         init=MINILM, max_length=4)
     assert not out.exists()   # the records written for the refused job are gone again
+    with pytest.raises(ValueError, match=r"^class_weights: label 'pos' has weight -1; "
+                                         r"expected a positive number$"):
+        tfbert.finetune("classify", train=[("good", "pos"), ("bad", "neg")], out=out,
+                        init=MINILM, class_weights={"pos": -1, "neg": 1})
     with pytest.raises(ValueError, match=r"^unknown settings \['epoch'\]; expected the training"):
         tfbert.finetune("classify", train="x.jsonl", out=out, init=MINILM, epoch=2)
     from dataclasses import fields

@@ -71,8 +71,8 @@ class _PythonErrors:
 def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cased=False,
              max_length=None, text_column="text", pair_column="pair", label_column=None,
              doc_stride=None, max_query_length=64, pooling=None, multi_label=False,
-             label_separator="|", calibrate=True, strategy="auto", verbose=True,
-             **settings) -> FinetuneResult:
+             label_separator="|", calibrate=True, class_weights=None, focal_gamma=0.0,
+             strategy="auto", verbose=True, **settings) -> FinetuneResult:
     """Fine-tunes a `task` head ("classify", "pair", "ner", "qa") on `train` (a file or
     records, see the module docstring) from `init` (a checkpoint name such as
     `all-MiniLM-L6-v2`, or any checkpoint directory) or a fresh `preset` size with `vocab`,
@@ -84,7 +84,9 @@ def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cas
     "cls". `multi_label`: each example has a list of labels (`"labels"` unless
     `label_column` says otherwise; in CSV/TSV joined by `label_separator`). `calibrate`:
     with `dev`, fit a temperature (and multi-label thresholds) on it, as
-    `tfbert finetune --calibrate`.
+    `tfbert finetune --calibrate`. `class_weights` ("balanced", a JSON file or a dict
+    `{label: weight}`) and `focal_gamma` weigh the loss of classify/pair against class
+    imbalance.
 
     Example:
     >>> result = tfbert.finetune("classify", train=[{"text": "great", "label": "pos"}, ...],
@@ -107,6 +109,7 @@ def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cas
                               doc_stride=doc_stride, max_query_length=max_query_length,
                               pooling=pooling, multi_label=multi_label,
                               label_separator=label_separator, calibrate=calibrate,
+                              class_weights=class_weights, focal_gamma=focal_gamma,
                               strategy=strategy, settings=job_settings)
             result, metrics = run(job, verbose=verbose)
         except ValueError:

@@ -208,6 +208,45 @@ def test_mean_pooling_classifier(classifier, data, tmp_path):
 
 
 @pytest.mark.slow
+def test_class_weights_and_focal_gamma(data, tmp_path, monkeypatch):
+    """The options reach the loss (weights in label order), are part of the run and its dev
+    report but not of task.json; a bad weights file is a one-line error."""
+    from tfbert.training import losses
+
+    made, for_task = [], losses.for_task
+    monkeypatch.setattr(losses, "for_task",
+                        lambda task, **kwargs: made.append(kwargs) or for_task(task, **kwargs))
+    weights = tmp_path / "weights.json"
+    weights.write_text('{"pos": 3, "neg": 1}')
+    out = tmp_path / "weighted"
+    command = ["finetune", "--task", "classify", "--train", data / "train.jsonl", "--dev",
+               data / "dev.jsonl", "--preset", "tiny", "--vocab", data / "vocab.txt",
+               "--out", out, "--max-steps", 2, *TRAIN]
+    result = run(*command, "--class-weights", weights, "--focal-gamma", 2)
+    assert result.exit_code == 0, result.output
+    assert made == [{"class_weights": [1.0, 3.0], "focal_gamma": 2.0}]
+    assert 'loss: {"class_weights": {"neg": 1.0, "pos": 3.0}, "focal_gamma": 2.0}' \
+        in result.output
+    details = json.loads((out / "dev_report.json").read_text())["details"]
+    assert details["class_weights"] == {"neg": 1.0, "pos": 3.0}
+    assert details["focal_gamma"] == 2.0
+    identity = json.loads((out / "checkpoints" / "run.json").read_text())
+    assert identity["class_weights"] == {"neg": 1.0, "pos": 3.0}
+    task = json.loads((out / "task.json").read_text())
+    assert "class_weights" not in task and "focal_gamma" not in task
+    # The same --out without them is another run.
+    result = run(*command)
+    assert result.exit_code == 2 and "holds checkpoints of a different run" in result.output
+    weights.write_text('{"pos": 3}')
+    result = run(*command[:-len(TRAIN) - 4], "--out", tmp_path / "bad", "--class-weights",
+                 weights)
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1, result.output
+    assert f"--class-weights {weights}: label 'neg' has no weight" in result.output
+    result = run(*command, "--focal-gamma", -1)
+    assert result.exit_code == 2 and "--focal-gamma" in result.output
+
+
 def test_ner_finetune_evaluate_predict(data, tmp_path):
     out = tmp_path / "ner"
     result = run("finetune", "--task", "ner", "--train", data / "train.conll", "--dev",

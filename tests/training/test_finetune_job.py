@@ -48,6 +48,15 @@ def test_task_dependent_defaults_come_from_the_library(train):
     ({"doc_stride": 0}, r"--doc-stride must be an integer"),
     ({"preset": "huge"}, r"--preset: Unknown preset"),
     ({"dev": "missing.jsonl"}, r"--dev missing.jsonl: no such file"),
+    ({"focal_gamma": -1}, r"--focal-gamma must be a number >= 0 \(0: plain cross-entropy\). "
+                          r"Received: -1"),
+    ({"focal_gamma": "2"}, r"--focal-gamma must be a number >= 0"),
+    ({"task": "ner", "focal_gamma": 2.0}, r"--focal-gamma applies to classify and pair, not "
+                                          r"to --task ner"),
+    ({"task": "ner", "class_weights": "balanced"}, r"--class-weights applies to classify and "
+                                                   r"pair, not to --task ner"),
+    ({"class_weights": "missing.json"}, r"--class-weights missing.json: no such file"),
+    ({"class_weights": {"pos": 0}}, r"--class-weights: label 'pos' has weight 0"),
 ])
 def test_a_bad_setting_fails_when_the_job_is_built(train, monkeypatch, changes, message):
     read = []
@@ -96,3 +105,18 @@ def test_the_training_file_is_read_once(train, monkeypatch):
     finetune(job(train, max_length=16, settings=TrainSettings(batch_size=4, max_steps=1)),
              verbose=False)
     assert calls.count(str(train)) == 1
+
+
+def test_imbalance_settings_are_in_the_identity_only_when_given(train):
+    # A run from before the options (no such keys) resumes as long as they are not given.
+    plain = job(train).identity()
+    assert "class_weights" not in plain and "focal_gamma" not in plain
+    weights = train.parent / "weights.json"
+    weights.write_text('{"neg": 1, "pos": 3}')
+    given = job(train, class_weights=str(weights), focal_gamma=2).identity()
+    # the weights themselves (not the file's name), and the gamma
+    assert given["class_weights"] == {"neg": 1.0, "pos": 3.0}
+    assert given["focal_gamma"] == 2.0
+    assert job(train, class_weights="balanced").identity()["class_weights"] == "balanced"
+    assert {k: v for k, v in given.items() if k not in ("class_weights", "focal_gamma")} \
+        == plain

@@ -26,7 +26,8 @@ def make_dataset(epoch, batch):
         (inputs, {"labels": LABELS[order]})).batch(batch, drop_remainder=True)
 
 
-def train(out, strategy="one", dropout=0.0, interrupt_after=None, evaluate=None, **settings):
+def train(out, strategy="one", dropout=0.0, interrupt_after=None, evaluate=None, loss=None,
+          **settings):
     settings = TrainSettings(**{"batch_size": 8, "epochs": 1, "learning_rate": 1e-3,
                                 "log_every": 2, "seed": 3, **settings})
     prepare(settings)
@@ -36,7 +37,7 @@ def train(out, strategy="one", dropout=0.0, interrupt_after=None, evaluate=None,
                         hidden_dropout=dropout, attention_dropout=dropout)
     with strategy.scope():
         model = BertClassifier(BertEncoder.from_bert_config(config), 2, dropout=dropout)
-    trainer = Trainer(strategy, model, ClassificationLoss(), settings, out, EXAMPLES,
+    trainer = Trainer(strategy, model, loss or ClassificationLoss(), settings, out, EXAMPLES,
                       evaluate=evaluate, metric="accuracy", verbose=False)
     if interrupt_after is not None:
         step, calls = trainer._train_step, []
@@ -93,6 +94,26 @@ def test_mirrored_two_replicas_match_one_device(tmp_path, clip_norm):
                                   clip_norm=clip_norm)
     assert_same_weights(mirrored, single, atol=2e-6)
     assert_same_losses(mirrored_result, single_result)
+
+
+# Replicas (and micro-batches) hold different weight sums: a loss normalised where they are
+# computed (a per-replica weighted mean) would train differently.
+WEIGHTED = ClassificationLoss(class_weights=[0.4, 2.5], focal_gamma=2.0)
+
+
+def test_weighted_focal_loss_on_two_replicas_matches_one_device(tmp_path):
+    mirrored, mirrored_result = train(tmp_path / "m", strategy="mirrored", max_steps=3,
+                                      clip_norm=0.0, loss=WEIGHTED)
+    single, single_result = train(tmp_path / "s", max_steps=3, clip_norm=0.0, loss=WEIGHTED)
+    assert_same_weights(mirrored, single, atol=2e-6)
+    assert_same_losses(mirrored_result, single_result)
+
+
+def test_weighted_focal_loss_accumulated_matches_one_large_batch(tmp_path):
+    accumulated, _ = train(tmp_path / "a", batch_size=8, accumulation_steps=2, max_steps=3,
+                           clip_norm=0.0, loss=WEIGHTED)
+    large, _ = train(tmp_path / "b", batch_size=16, max_steps=3, clip_norm=0.0, loss=WEIGHTED)
+    assert_same_weights(accumulated, large, atol=2e-6)
 
 
 def test_global_batch_must_divide_over_replicas(tmp_path):

@@ -45,10 +45,17 @@ from tfbert.training.choices import FINETUNE_DEFAULTS
                    "average of the non-padding positions [default: what --init declares "
                    "(sentence-transformers checkpoints such as all-MiniLM-L6-v2: mean), "
                    "else cls].")
+@click.option("--class-weights", metavar="balanced|FILE", default=None,
+              help="classify/pair: weigh each example's loss by its class: balanced "
+                   "(n_examples / (n_classes x count), from TRAIN) or a JSON file "
+                   "{label: weight} naming every label.")
+@click.option("--focal-gamma", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="classify/pair: focal loss, (1 - p_t)^G x cross-entropy (0: plain "
+                   "cross-entropy).")
 @training_options
 def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_column,
             pair_column, label_column, multi_label, label_separator, calibrate, doc_stride,
-            max_query_length, pooling, **kwargs):
+            max_query_length, pooling, class_weights, focal_gamma, **kwargs):
     """Fine-tune a task head on TRAIN and write a model directory to OUT."""
     from tfbert.training.finetune import FinetuneJob, finetune
     from tfbert.training.tasks import Columns
@@ -61,7 +68,9 @@ def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_
                       doc_stride=doc_stride,
                       max_query_length=max_query_length, pooling=pooling,
                       multi_label=multi_label, label_separator=label_separator,
-                      calibrate=calibrate, strategy=kwargs.pop("strategy"), settings=settings)
+                      calibrate=calibrate, class_weights=class_weights,
+                      focal_gamma=focal_gamma, strategy=kwargs.pop("strategy"),
+                      settings=settings)
     result, metrics = finetune(job)
     summary = ""
     if metrics:

@@ -10,6 +10,8 @@ Running the same command again on the same `--out` resumes the run.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import os
 
 from tfbert.atomic import sha256_file
@@ -23,6 +25,7 @@ from tfbert.data.readers import LABEL_SEPARATOR
 from tfbert.training import checkpoints, losses, scoring, tasks
 from tfbert.training.calibration import calibrate as fit_calibration, calibration_details, \
     calibration_note
+from tfbert.training.class_weights import class_weights_for, parse_class_weights
 from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
 from tfbert.training.trainer import Trainer, TrainSettings, prepare
 
@@ -54,6 +57,10 @@ class FinetuneJob:
     # classify/pair with --dev: fit a temperature (kept if it lowers dev ECE) and, for
     # multi-label, each label's threshold on dev, stored in task.json.
     calibrate: bool = True
+    # classify/pair, class imbalance (training only, not in task.json): "balanced", a JSON
+    # file {label: weight} or (Python) that dict; `focal_gamma` > 0: focal loss.
+    class_weights: str | dict | None = None
+    focal_gamma: float = 0.0
     strategy: str = "auto"
     settings: TrainSettings = dataclasses.field(default_factory=TrainSettings)
 
@@ -107,6 +114,7 @@ class FinetuneJob:
         if self.pooling != "cls" and self.task not in POOLED_TASKS:
             raise ValueError(f"--pooling {self.pooling} applies to classify and pair, not to "
                              f"--task {self.task}")
+        self._check_imbalance()
         if self.preset:
             try:
                 positions = BertConfig.from_name(self.preset,
@@ -114,6 +122,25 @@ class FinetuneJob:
             except ValueError as err:
                 raise ValueError(f"--preset: {err}") from None
             check_max_length(self.max_length, max_position_embeddings=positions)
+
+    def _check_imbalance(self):
+        if isinstance(self.focal_gamma, bool) or not isinstance(self.focal_gamma, (int, float)) \
+                or not math.isfinite(self.focal_gamma) or self.focal_gamma < 0:
+            raise ValueError(f"--focal-gamma must be a number >= 0 (0: plain cross-entropy). "
+                             f"Received: {self.focal_gamma!r}")
+        for flag, given in (("--class-weights", self.class_weights is not None),
+                            ("--focal-gamma", self.focal_gamma)):
+            if given and self.task not in POOLED_TASKS:
+                raise ValueError(f"{flag} applies to classify and pair, not to "
+                                 f"--task {self.task}")
+        if self.class_weights is not None:
+            parse_class_weights(self.class_weights)
+
+    def imbalance(self) -> dict:
+        """The class-imbalance settings given (none by default)."""
+        return {**({"class_weights": parse_class_weights(self.class_weights)}
+                   if self.class_weights is not None else {}),
+                **({"focal_gamma": float(self.focal_gamma)} if self.focal_gamma else {})}
 
     def identity(self) -> dict:
         """What defines the run: a resumed run must match it exactly."""
@@ -130,6 +157,8 @@ class FinetuneJob:
                 **({"pooling": self.pooling} if self.pooling != "cls" else {}),
                 **({"multi_label": True, "label_separator": self.label_separator}
                    if self.multi_label else {}),
+                # Runs from before --class-weights/--focal-gamma have neither key.
+                **self.imbalance(),
                 # NER windows overlap when the stride is below a window; runs from before
                 # overlapping windows (no such key) resume only with windows as they had.
                 **({"ner_windows": "overlapping"} if self.task == "ner"
@@ -197,9 +226,16 @@ def finetune(job: FinetuneJob, verbose=True):
     evaluate = scoring.dev_scorer(job.task, labels, dev, no_answer=no_answer,
                                   tag_scheme=scheme, multi_label=job.multi_label) \
         if dev else None
-    trainer = Trainer(strategy, model, losses.for_task(job.task, job.multi_label),
-                      job.settings, job.out, train.size, evaluate=evaluate,
-                      metric=scoring.main_metric(job.task, job.multi_label), verbose=verbose)
+    weights = class_weights_for(job.class_weights, labels, train.targets["labels"]) \
+        if job.class_weights is not None else None
+    # What the loss weighs, for the log and the dev report: the weights as resolved.
+    imbalance = {**({"class_weights": dict(zip(labels, weights))} if weights else {}),
+                 **({"focal_gamma": float(job.focal_gamma)} if job.focal_gamma else {})}
+    loss = losses.for_task(job.task, job.multi_label, class_weights=weights,
+                           focal_gamma=job.focal_gamma)
+    trainer = Trainer(strategy, model, loss, job.settings, job.out, train.size,
+                      evaluate=evaluate, metric=scoring.main_metric(job.task, job.multi_label),
+                      verbose=verbose)
     # Only now, with every setting checked (the trainer checks the step count and
     # schedule), does --out become this run's.
     if is_chief(strategy):
@@ -208,6 +244,8 @@ def finetune(job: FinetuneJob, verbose=True):
             print(f"{'resuming' if resuming else 'starting'} {job.task} fine-tuning on "
                   f"{strategy.num_replicas_in_sync} replica(s); {train.note}"
                   + (f"; dev: {dev.note}" if dev else ""), flush=True)
+            if imbalance:
+                print(f"loss: {json.dumps(imbalance, ensure_ascii=False)}", flush=True)
             if job.task == "ner":
                 print("tags: IOB2; predictions are the best valid IOB2 sequence" if not
                       first_iob1 else f"tags: IOB1 ({job.train}: sentence {first_iob1[0]} "
@@ -235,7 +273,7 @@ def finetune(job: FinetuneJob, verbose=True):
                                     thresholds=spec.thresholds)
             write_evaluation(metrics, job.task, labels, os.path.join(job.out, "dev_report.json"),
                              details={"model": os.path.abspath(job.out), "data": dev.path,
-                                      "task": job.task, "step": result.step,
+                                      "task": job.task, "step": result.step, **imbalance,
                                       **({"doc_stride": job.doc_stride}
                                          if job.task in WINDOWED_TASKS else {}),
                                       **(calibration_details(calibration) if calibration

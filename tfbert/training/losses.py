@@ -25,10 +25,23 @@ def _sparse_ce(labels, logits):
 
 class ClassificationLoss:
     """Softmax cross-entropy over `labels` `(batch,)`, or with `multi_label` the mean
-    sigmoid cross-entropy over `labels` `(batch, classes)` of 0/1."""
+    sigmoid cross-entropy over `labels` `(batch, classes)` of 0/1.
 
-    def __init__(self, multi_label=False):
+    `class_weights` (one positive float per class, or None) multiplies each example's loss
+    by its class's weight; with `multi_label`, each label's positive term (PyTorch's
+    `BCEWithLogitsLoss(pos_weight=)`). The count stays the number of examples, as Keras'
+    `class_weight` has it (PyTorch's `CrossEntropyLoss(weight=)` divides by the sum of the
+    weights instead): "balanced" weights average 1 over the training set, so the loss keeps
+    its scale and the learning rate its meaning. `focal_gamma` > 0: the focal loss of Lin
+    et al. 2017, `(1 - p_t) ** gamma` times the (weighted) cross-entropy, per label with
+    `multi_label`; 0 is plain cross-entropy.
+    """
+
+    def __init__(self, multi_label=False, class_weights=None, focal_gamma=0.0):
         self.multi_label = multi_label
+        self.class_weights = None if class_weights is None else \
+            tf.constant(class_weights, tf.float32)   # (classes,)
+        self.focal_gamma = float(focal_gamma)
 
     def counts(self, targets):
         return {"loss": tf.cast(tf.shape(targets["labels"])[0], tf.float32)}
@@ -36,11 +49,24 @@ class ClassificationLoss:
     def sums(self, outputs, targets):
         logits = tf.cast(outputs["logits"], tf.float32)
         if self.multi_label:
-            per_example = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(
-                labels=tf.cast(targets["labels"], tf.float32), logits=logits), axis=-1)
+            labels = tf.cast(targets["labels"], tf.float32)           # (batch, classes)
+            losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+            weights = None if self.class_weights is None else \
+                labels * self.class_weights + (1.0 - labels)          # 1 on negatives
         else:
-            per_example = _sparse_ce(targets["labels"], logits)
-        return {"loss": tf.reduce_sum(per_example)}
+            losses = _sparse_ce(targets["labels"], logits)            # (batch,)
+            weights = None if self.class_weights is None else \
+                tf.gather(self.class_weights, tf.cast(targets["labels"], tf.int32))
+        if self.focal_gamma:
+            # 1 - p_t from the cross-entropy (-log p_t) without cancellation. Floored so
+            # that the power's gradient stays finite where p_t rounds to 1 (gamma < 1).
+            hard = tf.maximum(-tf.math.expm1(-losses), 1e-12)
+            losses = tf.pow(hard, self.focal_gamma) * losses
+        if weights is not None:
+            losses = losses * weights
+        if self.multi_label:
+            losses = tf.reduce_mean(losses, axis=-1)
+        return {"loss": tf.reduce_sum(losses)}
 
 
 class TokenLoss:
@@ -91,9 +117,10 @@ class PretrainLoss:
         return sums
 
 
-def for_task(task, multi_label=False, next_sentence=True):
+def for_task(task, multi_label=False, next_sentence=True, class_weights=None,
+             focal_gamma=0.0):
     if task in ("classify", "pair"):
-        return ClassificationLoss(multi_label)
+        return ClassificationLoss(multi_label, class_weights, focal_gamma)
     if task == "ner":
         return TokenLoss()
     if task == "qa":
