@@ -35,9 +35,14 @@ from tfbert.training.choices import FINETUNE_DEFAULTS
                    "average of the non-padding positions [default: what --init declares "
                    "(sentence-transformers checkpoints such as all-MiniLM-L6-v2: mean), "
                    "else cls].")
+@click.option("--layer-decay", type=float, default=1.0, show_default=True,
+              help="Layer-wise learning-rate decay D in (0, 1] (ELECTRA's): the head learns "
+                   "at --learning-rate, the encoder's top block at D^2 times it, each block "
+                   "below at D times the one above, the embeddings at D^(layers+2); 1: off.")
 @training_options
 def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_column,
-            pair_column, label_column, doc_stride, max_query_length, pooling, **kwargs):
+            pair_column, label_column, doc_stride, max_query_length, pooling, layer_decay,
+            **kwargs):
     """Fine-tune a task head on TRAIN and write a model directory to OUT."""
     from tfbert.training.finetune import FinetuneJob, finetune
     from tfbert.training.tasks import Columns
@@ -49,7 +54,8 @@ def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_
                       columns=Columns(text_column, label_column, pair_column),
                       doc_stride=doc_stride,
                       max_query_length=max_query_length, pooling=pooling,
-                      strategy=kwargs.pop("strategy"), settings=settings)
+                      layer_decay=layer_decay, strategy=kwargs.pop("strategy"),
+                      settings=settings)
     result, metrics = finetune(job)
     summary = ""
     if metrics:

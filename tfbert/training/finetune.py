@@ -20,6 +20,7 @@ from tfbert.task import (FINETUNE_TASKS, POOLED_TASKS, POOLINGS, TaskSpec, WINDO
                          check_doc_stride, check_max_length, default_max_length, default_stride,
                          detect_tag_scheme)
 from tfbert.training import checkpoints, losses, scoring, tasks
+from tfbert.training.optimization import layer_rate_factors
 from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
 from tfbert.training.trainer import Trainer, TrainSettings, prepare
 
@@ -44,6 +45,10 @@ class FinetuneJob:
     # classify/pair: "cls" or "mean" (TaskSpec.pooling); None: what --init declares
     # (sentence-transformers' modules.json), else "cls".
     pooling: str | None = None
+    # Layer-wise learning-rate decay (ELECTRA): block k of L learns at
+    # `learning_rate * layer_decay ** (L + 1 - k)`, the embeddings at `** (L + 2)`, the head
+    # at `learning_rate`; 1.0: off.
+    layer_decay: float = 1.0
     strategy: str = "auto"
     settings: TrainSettings = dataclasses.field(default_factory=TrainSettings)
 
@@ -83,6 +88,9 @@ class FinetuneJob:
         if self.init and not os.path.exists(self.init):
             raise ValueError(f"--init {self.init}: no such file or directory")
         check_doc_stride(self.doc_stride)
+        if not 0.0 < self.layer_decay <= 1.0:
+            raise ValueError(f"--layer-decay must be in (0, 1] (1: off). "
+                             f"Received: {self.layer_decay}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"--pooling must be one of {POOLINGS}. Received: {self.pooling!r}")
         if self.pooling != "cls" and self.task not in POOLED_TASKS:
@@ -109,6 +117,8 @@ class FinetuneJob:
                 "settings": self.settings.identity(),
                 # Runs from before --pooling (no such key) read [CLS].
                 **({"pooling": self.pooling} if self.pooling != "cls" else {}),
+                # Runs from before --layer-decay (no such key) had none.
+                **({"layer_decay": self.layer_decay} if self.layer_decay != 1.0 else {}),
                 # NER windows overlap when the stride is below a window; runs from before
                 # overlapping windows (no such key) resume only with windows as they had.
                 **({"ner_windows": "overlapping"} if self.task == "ner"
@@ -171,9 +181,11 @@ def finetune(job: FinetuneJob, verbose=True):
         model = task_model(build_encoder(), spec)
     evaluate = scoring.dev_scorer(job.task, labels, dev, no_answer=no_answer,
                                   tag_scheme=scheme) if dev else None
+    rate_factors = None if job.layer_decay == 1.0 else layer_rate_factors(
+        [v.path for v in model.trainable_variables], config.num_layers, job.layer_decay)
     trainer = Trainer(strategy, model, losses.for_task(job.task), job.settings, job.out,
                       train.size, evaluate=evaluate, metric=scoring.MAIN_METRIC[job.task],
-                      verbose=verbose)
+                      verbose=verbose, rate_factors=rate_factors)
     # Only now, with every setting checked (the trainer checks the step count and
     # schedule), does --out become this run's.
     if is_chief(strategy):
