@@ -2,7 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from tfbert.training.optimization import WarmupDecay, make_optimizer, make_schedule
+from tfbert.training.optimization import (WarmupDecay, layer_rate_factors, make_optimizer,
+                                         make_schedule)
 
 
 def test_warmup_then_linear_and_polynomial_decay():
@@ -30,3 +31,40 @@ def test_no_weight_decay_on_layer_norm_and_bias(name):
                for v, b in zip(variables, before)}
     # Zero gradients: only weight decay can move a variable, and only the kernel decays.
     assert changed == {"kernel": True, "bias": False, "gamma": False, "beta": False}
+
+
+def test_layer_factors_follow_electras_depths():
+    # google-research/electra `_get_layer_lrs`: embeddings depth 0, layer k depth k + 1,
+    # task head depth L + 2; factor D ** (L + 2 - depth). L = 2 here.
+    paths = ["embeddings/token_embedding/embeddings", "embeddings/layer_norm/gamma",
+             "block_0/attention/query/kernel", "block_1/output_layer_norm/beta",
+             "pooler/kernel", "classifier/bias"]
+    assert layer_rate_factors(paths, 2, 0.5) == [0.5 ** 4, 0.5 ** 4, 0.5 ** 3, 0.5 ** 2,
+                                                 1.0, 1.0]
+    assert layer_rate_factors(paths, 2, 1.0) == [1.0] * 6
+
+
+@pytest.mark.parametrize("name", ["adamw", "lamb"])
+@pytest.mark.parametrize("gradient", [0.0, 0.3], ids=["decay-only", "update"])
+def test_rate_factor_is_the_variables_own_learning_rate(name, gradient):
+    # Kernels with factors 1, 0.5, 0.1 in one optimizer end as each would under its own
+    # optimizer at rate 0.1 * factor: the update and the decoupled weight decay (zero
+    # gradient: Adam's and LAMB's update is 0, only weight decay moves a kernel) both scale.
+    def kernels(count):
+        layers = [keras.layers.Dense(4, kernel_initializer="ones") for _ in range(count)]
+        for layer in layers:
+            layer.build((None, 4))
+        return [layer.kernel for layer in layers]
+
+    factors = [1.0, 0.5, 0.1]
+    grouped = kernels(3)
+    optimizer = make_optimizer(name, 0.1, weight_decay=0.5, clip_norm=None)
+    optimizer.build(grouped)
+    optimizer.set_rate_factors(grouped, factors)
+    optimizer.apply([np.full((4, 4), gradient, "float32")] * 3, grouped)
+    for kernel, factor in zip(grouped, factors):
+        alone = kernels(1)
+        make_optimizer(name, 0.1 * factor, weight_decay=0.5, clip_norm=None).apply(
+            [np.full((4, 4), gradient, "float32")], alone)
+        np.testing.assert_allclose(kernel.numpy(), alone[0].numpy(), rtol=1e-6)
+    assert np.all(grouped[0].numpy() < 1.0) and np.all(grouped[2].numpy() > grouped[0].numpy())

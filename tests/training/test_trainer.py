@@ -9,6 +9,7 @@ import tensorflow as tf
 from tfbert.config import BertConfig
 from tfbert.modeling import BertClassifier, BertEncoder
 from tfbert.training.losses import ClassificationLoss
+from tfbert.training.optimization import layer_rate_factors
 from tfbert.training.strategy import make_strategy
 from tfbert.training.trainer import Trainer, TrainSettings, prepare
 
@@ -27,7 +28,7 @@ def make_dataset(epoch, batch):
 
 
 def train(out, strategy="one", dropout=0.0, interrupt_after=None, evaluate=None, loss=None,
-          **settings):
+          layer_decay=None, **settings):
     settings = TrainSettings(**{"batch_size": 8, "epochs": 1, "learning_rate": 1e-3,
                                 "log_every": 2, "seed": 3, **settings})
     prepare(settings)
@@ -37,8 +38,11 @@ def train(out, strategy="one", dropout=0.0, interrupt_after=None, evaluate=None,
                         hidden_dropout=dropout, attention_dropout=dropout)
     with strategy.scope():
         model = BertClassifier(BertEncoder.from_bert_config(config), 2, dropout=dropout)
+    factors = None if layer_decay is None else layer_rate_factors(
+        [v.path for v in model.trainable_variables], config.num_layers, layer_decay)
     trainer = Trainer(strategy, model, loss or ClassificationLoss(), settings, out, EXAMPLES,
-                      evaluate=evaluate, metric="accuracy", verbose=False)
+                      evaluate=evaluate, metric="accuracy", verbose=False,
+                      rate_factors=factors)
     if interrupt_after is not None:
         step, calls = trainer._train_step, []
 
@@ -133,6 +137,48 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     assert_same_weights(resumed, uninterrupted, atol=1e-6)
     history = json.loads((tmp_path / "killed/history.json").read_text())
     assert [row["step"] for row in history] == [2, 4, 6, 8, 10, 12]
+
+
+@pytest.mark.slow
+def test_layer_decay_scales_each_layers_first_step(tmp_path):
+    # The first Adam step moves each weight by about the rate (m / sqrt(v) = sign of the
+    # gradient), and weight decay by rate * decay * weight: so with D = 0.5 each variable
+    # moves by its layer's factor times its move at D = 1 (embeddings 0.5^4, block_0 0.5^3,
+    # block_1 0.5^2, pooler and head 1), here over two replicas with accumulation.
+    run = dict(strategy="mirrored", max_steps=1, accumulation_steps=2, warmup_ratio=0.0,
+               clip_norm=0.0, learning_rate=1e-2)
+    start, _ = train(tmp_path / "start", max_steps=1, learning_rate=1e-30)
+    plain, _ = train(tmp_path / "plain", **run)
+    decayed, _ = train(tmp_path / "decayed", layer_decay=0.5, **run)
+    exponents = {"embeddings": 4, "block_0": 3, "block_1": 2, "pooler": 0, "classifier": 0}
+    layers = set()
+    for path in plain:
+        moved = plain[path] - start[path]
+        if np.abs(moved).max() < 1e-6:   # the key bias: softmax ignores it, no gradient
+            continue
+        layers.add(path.split("/")[0])
+        np.testing.assert_allclose(decayed[path] - start[path],
+                                   0.5 ** exponents[path.split("/")[0]] * moved,
+                                   rtol=1e-3, atol=2e-7, err_msg=path)
+    assert layers == set(exponents)
+
+
+def test_layer_decay_one_equals_no_factors(tmp_path):
+    # Factors of 1 take the per-variable path (weight decay inside each update) and must
+    # give the weights of the optimizer's own path exactly.
+    plain, _ = train(tmp_path / "plain", max_steps=4, weight_decay=0.1)
+    ones, _ = train(tmp_path / "ones", max_steps=4, weight_decay=0.1, layer_decay=1.0)
+    assert_same_weights(ones, plain, atol=0)
+
+
+def test_killed_run_with_layer_decay_resumes_to_the_same_weights(tmp_path):
+    settings = dict(epochs=2, checkpoint_every=2, dropout=0.1, layer_decay=0.7,
+                    accumulation_steps=2)   # 3 steps per epoch
+    uninterrupted, _ = train(tmp_path / "full", **settings)
+    train(tmp_path / "killed", interrupt_after=3, **settings)   # last checkpoint: step 2
+    resumed, result = train(tmp_path / "killed", **settings)
+    assert result.step == 6
+    assert_same_weights(resumed, uninterrupted, atol=1e-6)
 
 
 def test_tensorboard_scalars_history_and_keep_last(tmp_path):

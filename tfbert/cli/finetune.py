@@ -52,10 +52,14 @@ from tfbert.training.choices import FINETUNE_DEFAULTS
 @click.option("--focal-gamma", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="classify/pair: focal loss, (1 - p_t)^G x cross-entropy (0: plain "
                    "cross-entropy).")
+@click.option("--layer-decay", type=float, default=1.0, show_default=True,
+              help="Layer-wise learning-rate decay D in (0, 1] (ELECTRA's): the head learns "
+                   "at --learning-rate, the encoder's top block at D^2 times it, each block "
+                   "below at D times the one above, the embeddings at D^(layers+2); 1: off.")
 @training_options
 def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_column,
             pair_column, label_column, multi_label, label_separator, calibrate, doc_stride,
-            max_query_length, pooling, class_weights, focal_gamma, **kwargs):
+            max_query_length, pooling, class_weights, focal_gamma, layer_decay, **kwargs):
     """Fine-tune a task head on TRAIN and write a model directory to OUT."""
     from tfbert.training.finetune import FinetuneJob, finetune
     from tfbert.training.tasks import Columns
@@ -69,7 +73,8 @@ def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_
                       max_query_length=max_query_length, pooling=pooling,
                       multi_label=multi_label, label_separator=label_separator,
                       calibrate=calibrate, class_weights=class_weights,
-                      focal_gamma=focal_gamma, strategy=kwargs.pop("strategy"),
+                      focal_gamma=focal_gamma, layer_decay=layer_decay,
+                      strategy=kwargs.pop("strategy"),
                       settings=settings)
     result, metrics = finetune(job)
     summary = ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 
 import numpy as np
 import tensorflow as tf
@@ -31,7 +32,31 @@ def read_vocab(path) -> list[str]:
     if missing:
         raise ValueError(f"{path}: missing special tokens {missing}; a BERT vocabulary "
                          f"needs {list(SPECIAL_TOKENS)}")
+    check_word_pieces(vocab, path)
     return vocab
+
+
+def _is_punctuation(char: str) -> bool:
+    """BERT's punctuation (tf-text's and Hugging Face's): Unicode P* and every ASCII symbol."""
+    code = ord(char)
+    return 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126 \
+        or unicodedata.category(char).startswith("P")
+
+
+def check_word_pieces(vocab, source="the vocabulary") -> None:
+    """Raises a `ValueError` naming `source` when no token of `vocab` is a word piece the
+    tokenizer can produce. tf-text splits punctuation off before it looks pieces up, so
+    only a lone punctuation character or a piece without any can match: a vocabulary of
+    `[PAD]`, `[UNK]`, `[CLS]`, `[SEP]`, `[MASK]`, `[unused…]` has none, and tf-text would
+    fail with "No valid vocab tokens were found to build the trie"."""
+    def word_piece(token):
+        body = token[2:] if token.startswith("##") else token
+        return len(token) == 1 or (body != "" and not any(map(_is_punctuation, body)))
+
+    if not any(word_piece(token) for token in vocab):
+        raise ValueError(f"{source}: holds only special tokens ({', '.join(vocab[:3])}"
+                         f"{', …' if len(vocab) > 3 else ''}); expected a BERT vocabulary "
+                         "with word pieces after them, one per line")
 
 
 def _longest_first_counts(lengths, budget):
@@ -69,6 +94,7 @@ class BertTokenizer(tf.Module):
     def __init__(self, vocab: list[str], lowercase: bool = True, name=None):
         super().__init__(name=name)
         self.vocab = list(vocab)
+        check_word_pieces(self.vocab)
         self.lowercase = bool(lowercase)
         index = {token: i for i, token in enumerate(self.vocab)}
         self.pad_id = index.get("[PAD]", 0)

@@ -26,6 +26,7 @@ from tfbert.training import checkpoints, losses, scoring, tasks
 from tfbert.training.calibration import calibrate as fit_calibration, calibration_details, \
     calibration_note
 from tfbert.training.class_weights import class_weights_for, parse_class_weights
+from tfbert.training.optimization import layer_rate_factors
 from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
 from tfbert.training.trainer import Trainer, TrainSettings, prepare
 
@@ -61,6 +62,10 @@ class FinetuneJob:
     # file {label: weight} or (Python) that dict; `focal_gamma` > 0: focal loss.
     class_weights: str | dict | None = None
     focal_gamma: float = 0.0
+    # Layer-wise learning-rate decay (ELECTRA): block k of L learns at
+    # `learning_rate * layer_decay ** (L + 1 - k)`, the embeddings at `** (L + 2)`, the head
+    # at `learning_rate`; 1.0: off.
+    layer_decay: float = 1.0
     strategy: str = "auto"
     settings: TrainSettings = dataclasses.field(default_factory=TrainSettings)
 
@@ -103,6 +108,9 @@ class FinetuneJob:
         if self.init and not os.path.exists(self.init):
             raise ValueError(f"--init {self.init}: no such file or directory")
         check_doc_stride(self.doc_stride)
+        if not 0.0 < self.layer_decay <= 1.0:
+            raise ValueError(f"--layer-decay must be in (0, 1] (1: off). "
+                             f"Received: {self.layer_decay}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"--pooling must be one of {POOLINGS}. Received: {self.pooling!r}")
         if self.multi_label and self.task not in POOLED_TASKS:
@@ -159,6 +167,8 @@ class FinetuneJob:
                    if self.multi_label else {}),
                 # Runs from before --class-weights/--focal-gamma have neither key.
                 **self.imbalance(),
+                # Runs from before --layer-decay (no such key) had none.
+                **({"layer_decay": self.layer_decay} if self.layer_decay != 1.0 else {}),
                 # NER windows overlap when the stride is below a window; runs from before
                 # overlapping windows (no such key) resume only with windows as they had.
                 **({"ner_windows": "overlapping"} if self.task == "ner"
@@ -233,9 +243,11 @@ def finetune(job: FinetuneJob, verbose=True):
                  **({"focal_gamma": float(job.focal_gamma)} if job.focal_gamma else {})}
     loss = losses.for_task(job.task, job.multi_label, class_weights=weights,
                            focal_gamma=job.focal_gamma)
+    rate_factors = None if job.layer_decay == 1.0 else layer_rate_factors(
+        [v.path for v in model.trainable_variables], config.num_layers, job.layer_decay)
     trainer = Trainer(strategy, model, loss, job.settings, job.out, train.size,
                       evaluate=evaluate, metric=scoring.main_metric(job.task, job.multi_label),
-                      verbose=verbose)
+                      verbose=verbose, rate_factors=rate_factors)
     # Only now, with every setting checked (the trainer checks the step count and
     # schedule), does --out become this run's.
     if is_chief(strategy):

@@ -2,10 +2,13 @@
 
 AdamW (google-research/bert's recipe: beta 0.9/0.999, epsilon 1e-6, weight decay 0.01 on
 every weight but LayerNorm and biases) or LAMB for large batches, a linear warm-up, then
-linear or polynomial decay to `end_learning_rate`.
+linear or polynomial decay to `end_learning_rate`; optionally layer-wise learning-rate
+decay (ELECTRA's: lower rates for layers closer to the input).
 """
 
 from __future__ import annotations
+
+import re
 
 import keras
 
@@ -55,12 +58,60 @@ class _ReducedGradients:
         return list(grads_and_vars)
 
 
-class AdamW(_ReducedGradients, keras.optimizers.AdamW):
+class _RateFactors:
+    """A learning-rate factor per variable (`set_rate_factors`): the variable's update and
+    its decoupled weight decay both use the schedule's rate times its factor, as ELECTRA's
+    per-layer rates do (its AdamW multiplies `update + weight_decay * param` by the layer's
+    rate). Keras optimizers have one rate for all variables, so the factor is applied where
+    each variable is updated; the optimizer state and its checkpoint stay as without it.
+    LAMB's trust ratio multiplies the rate it is given, so the factor scales it alike."""
+
+    _rate_factors = None   # {optimizer variable key: factor}; None: every factor is 1
+
+    def set_rate_factors(self, variables, factors):
+        self._rate_factors = {self._var_key(v): float(f) for v, f in zip(variables, factors)}
+
+    def _apply_weight_decay(self, variables):
+        if self._rate_factors is None:
+            super()._apply_weight_decay(variables)
+        # else: in `update_step`, at the variable's own rate
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self._rate_factors is not None:
+            learning_rate = learning_rate * self._rate_factors[self._var_key(variable)]
+            if self.weight_decay is not None and self._use_weight_decay(variable):
+                rate = keras.ops.cast(learning_rate, variable.dtype)
+                decay = keras.ops.cast(self.weight_decay, variable.dtype)
+                self.assign_sub(variable, variable * decay * rate)
+        super().update_step(gradient, variable, learning_rate)
+
+
+class AdamW(_ReducedGradients, _RateFactors, keras.optimizers.AdamW):
     pass
 
 
-class Lamb(_ReducedGradients, keras.optimizers.Lamb):
+class Lamb(_ReducedGradients, _RateFactors, keras.optimizers.Lamb):
     pass
+
+
+def layer_rate_factors(paths, num_layers, layer_decay):
+    """The learning-rate factor of each variable (by path) under layer-wise decay `D`,
+    following ELECTRA's `_get_layer_lrs` (google-research/electra, model/optimization.py):
+    depth 0 is the embeddings, block `k` (from 0) is depth `k + 1`, the task head is depth
+    `L + 2`, and a depth's factor is `D ** (L + 2 - depth)`. So the head (and the pooler,
+    which ELECTRA's heads do not have) learns at the base rate, the top block at `D ** 2`,
+    block `k` at `D ** (L + 1 - k)` and the embeddings at `D ** (L + 2)`."""
+    def depth(path):
+        top = path.split("/", 1)[0]
+        if top == "embeddings":
+            return 0
+        block = re.fullmatch(r"block_(\d+)", top)
+        if block:
+            assert int(block.group(1)) < num_layers, path
+            return int(block.group(1)) + 1
+        return num_layers + 2
+
+    return [layer_decay ** (num_layers + 2 - depth(p)) for p in paths]
 
 
 def make_schedule(learning_rate, total_steps, warmup_ratio=0.1, decay="linear", power=1.0):

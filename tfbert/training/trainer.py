@@ -97,11 +97,13 @@ class Trainer:
     `metric` (higher is better) picks the best weights and drives early stopping.
     `kept`: the part of `model` whose weights are the result (`best.safetensors`,
     `final_weights`), when `model` trains more than it keeps (a distiller's student).
+    `rate_factors`: one learning-rate factor per variable of `model.trainable_variables`
+    (layer-wise decay, `optimization.layer_rate_factors`); None: the schedule's rate for all.
     """
 
     def __init__(self, strategy, model, loss, settings: TrainSettings, out_dir,
                  examples_per_epoch: int, evaluate=None, metric=None, verbose=True,
-                 kept=None):
+                 kept=None, rate_factors=None):
         self.strategy = strategy
         self.model = model
         self.kept = kept if kept is not None else model
@@ -128,6 +130,9 @@ class Trainer:
                 settings.optimizer, self.schedule, settings.weight_decay, settings.clip_norm,
                 loss_scale=settings.precision == "float16")
             self.optimizer.build(model.trainable_variables)
+            if rate_factors is not None:
+                getattr(self.optimizer, "inner_optimizer", self.optimizer).set_rate_factors(
+                    model.trainable_variables, rate_factors)
             self._saved_step = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._gradients = tf.function(self._micro_step, jit_compile=settings.xla)
         # Fine-tuning batches are cut to their longest row: a few shapes, then one
