@@ -70,8 +70,8 @@ class _PythonErrors:
 
 def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cased=False,
              max_length=None, text_column="text", pair_column="pair", label_column="label",
-             doc_stride=None, max_query_length=64, pooling=None, strategy="auto",
-             verbose=True, **settings) -> FinetuneResult:
+             doc_stride=None, max_query_length=64, pooling=None, window_pooling=None,
+             strategy="auto", verbose=True, **settings) -> FinetuneResult:
     """Fine-tunes a `task` head ("classify", "pair", "ner", "qa") on `train` (a file or
     records, see the module docstring) from `init` (a checkpoint name such as
     `all-MiniLM-L6-v2`, or any checkpoint directory) or a fresh `preset` size with `vocab`,
@@ -80,7 +80,8 @@ def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cas
     `settings` are the training options of `tfbert finetune` (`epochs`, `batch_size`,
     `learning_rate`, `max_steps`, `seed`, …; defaults as the command's). `pooling`
     defaults to what `init` declares (sentence-transformers checkpoints: "mean"), else
-    "cls".
+    "cls". classify/pair: `doc_stride` or `window_pooling` ("mean", "max") reads long
+    texts in windows and pools their logits (see `tfbert finetune --window-pooling`).
 
     Example:
     >>> result = tfbert.finetune("classify", train=[{"text": "great", "label": "pos"}, ...],
@@ -101,7 +102,8 @@ def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cas
                               max_length=max_length,
                               columns=Columns(text_column, label_column, pair_column),
                               doc_stride=doc_stride, max_query_length=max_query_length,
-                              pooling=pooling, strategy=strategy,
+                              pooling=pooling, window_pooling=window_pooling,
+                              strategy=strategy,
                               settings=job_settings)
             result, metrics = run(job, verbose=verbose)
         except ValueError:

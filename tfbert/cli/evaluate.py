@@ -16,8 +16,9 @@ import click
 @click.option("--pair-column", default="pair", show_default=True)
 @click.option("--label-column", default="label", show_default=True)
 @click.option("--doc-stride", type=click.IntRange(min=1),
-              help="qa and ner: windows of a long input start this many pieces apart "
-                   "[default: the model's task.json].")
+              help="qa, ner and classify/pair models fine-tuned with windows: windows of a "
+                   "long input start this many pieces apart [default: the model's "
+                   "task.json].")
 def command(model, data, output, batch_size, max_batches, text_column, pair_column,
             label_column, doc_stride):
     """Score MODEL on labelled DATA.

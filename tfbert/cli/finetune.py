@@ -3,7 +3,7 @@
 import click
 
 from tfbert.cli.training_options import settings_from, training_options
-from tfbert.task import FINETUNE_TASKS, MAX_LENGTH, MIN_LENGTH, POOLINGS
+from tfbert.task import FINETUNE_TASKS, MAX_LENGTH, MIN_LENGTH, POOLINGS, WINDOW_POOLINGS
 from tfbert.training.choices import FINETUNE_DEFAULTS
 
 
@@ -28,16 +28,23 @@ from tfbert.training.choices import FINETUNE_DEFAULTS
 @click.option("--doc-stride", type=click.IntRange(min=1), default=None,
               help="Long inputs become windows that start this many pieces apart: qa "
                    "contexts [default: 128]; ner sentences [default: half a window, so each "
-                   "word is read where it has context on both sides].")
+                   "word is read where it has context on both sides]; classify/pair texts "
+                   "(pair: the first text) when given [default: no windows, the first "
+                   "--max-length pieces; half a window with --window-pooling].")
 @click.option("--max-query-length", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--pooling", type=click.Choice(POOLINGS), default=None,
               help="classify/pair: the head reads the pooler over [CLS] (BERT's) or the "
                    "average of the non-padding positions [default: what --init declares "
                    "(sentence-transformers checkpoints such as all-MiniLM-L6-v2: mean), "
                    "else cls].")
+@click.option("--window-pooling", type=click.Choice(WINDOW_POOLINGS), default=None,
+              help="classify/pair: read long texts in --doc-stride windows, each a training "
+                   "row with its text's label, and score a text by the mean or the max of "
+                   "its windows' logits [default: mean when --doc-stride is given].")
 @training_options
 def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_column,
-            pair_column, label_column, doc_stride, max_query_length, pooling, **kwargs):
+            pair_column, label_column, doc_stride, max_query_length, pooling, window_pooling,
+            **kwargs):
     """Fine-tune a task head on TRAIN and write a model directory to OUT."""
     from tfbert.training.finetune import FinetuneJob, finetune
     from tfbert.training.tasks import Columns
@@ -49,6 +56,7 @@ def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_
                       columns=Columns(text_column, label_column, pair_column),
                       doc_stride=doc_stride,
                       max_query_length=max_query_length, pooling=pooling,
+                      window_pooling=window_pooling,
                       strategy=kwargs.pop("strategy"), settings=settings)
     result, metrics = finetune(job)
     summary = ""

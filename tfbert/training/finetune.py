@@ -16,7 +16,7 @@ from tfbert.atomic import sha256_file
 from tfbert.config import BertConfig
 from tfbert.model_dir import task_model, write_model_files
 from tfbert.registry import checkpoint_path
-from tfbert.task import (FINETUNE_TASKS, POOLED_TASKS, POOLINGS, TaskSpec, WINDOWED_TASKS,
+from tfbert.task import (FINETUNE_TASKS, POOLED_TASKS, POOLINGS, TaskSpec, WINDOW_POOLINGS,
                          check_doc_stride, check_max_length, default_max_length, default_stride,
                          detect_tag_scheme)
 from tfbert.training import checkpoints, losses, scoring, tasks
@@ -40,6 +40,9 @@ class FinetuneJob:
     max_length: int | None = None    # None: `default_max_length(task)`
     columns: tasks.Columns = dataclasses.field(default_factory=tasks.Columns)
     doc_stride: int | None = None    # None: `default_stride(task, max_length)`
+    # classify/pair: "mean" or "max" reads long texts in windows (TaskSpec.window_pooling);
+    # None: "mean" when --doc-stride is given, else no windows ("": the first max_length).
+    window_pooling: str | None = None
     max_query_length: int = 64
     # classify/pair: "cls" or "mean" (TaskSpec.pooling); None: what --init declares
     # (sentence-transformers' modules.json), else "cls".
@@ -53,8 +56,13 @@ class FinetuneJob:
         if self.max_length is None:
             self.max_length = default_max_length(self.task)
         check_max_length(self.max_length)   # before the stride is worked out from it
+        if self.window_pooling is None:
+            self.window_pooling = "mean" if self.task in POOLED_TASKS and \
+                self.doc_stride is not None else ""
         if self.doc_stride is None:
-            self.doc_stride = default_stride(self.task, self.max_length)
+            # classify/pair without windows record the TaskSpec default, as before windows.
+            self.doc_stride = default_stride(self.task, self.max_length) \
+                if self.task not in POOLED_TASKS or self.window_pooling else TaskSpec.doc_stride
         if self.init:   # a checkpoint name (tfbert presets) becomes its directory
             self.init = checkpoint_path(self.init, "--init")
         if self.pooling is None:
@@ -83,6 +91,12 @@ class FinetuneJob:
         if self.init and not os.path.exists(self.init):
             raise ValueError(f"--init {self.init}: no such file or directory")
         check_doc_stride(self.doc_stride)
+        if self.window_pooling and self.window_pooling not in WINDOW_POOLINGS:
+            raise ValueError(f"--window-pooling must be one of {WINDOW_POOLINGS}. Received: "
+                             f"{self.window_pooling!r}")
+        if self.window_pooling and self.task not in POOLED_TASKS:
+            raise ValueError(f"--window-pooling applies to classify and pair, not to "
+                             f"--task {self.task}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"--pooling must be one of {POOLINGS}. Received: {self.pooling!r}")
         if self.pooling != "cls" and self.task not in POOLED_TASKS:
@@ -109,6 +123,7 @@ class FinetuneJob:
                 "settings": self.settings.identity(),
                 # Runs from before --pooling (no such key) read [CLS].
                 **({"pooling": self.pooling} if self.pooling != "cls" else {}),
+                **({"window_pooling": self.window_pooling} if self.window_pooling else {}),
                 # NER windows overlap when the stride is below a window; runs from before
                 # overlapping windows (no such key) resume only with windows as they had.
                 **({"ner_windows": "overlapping"} if self.task == "ner"
@@ -153,10 +168,12 @@ def finetune(job: FinetuneJob, verbose=True):
     # The training file is read once: its labels, then its encoding.
     examples, summary = tasks.read_task_examples(job.task, job.train, job.columns)
     labels = tasks.labels_of(job.task, examples)
+    windows = bool(job.window_pooling)
     train = tasks.encode_task_data(job.task, job.train, examples, summary, tokenizer, labels,
-                                   job.max_length, job.doc_stride, job.max_query_length)
+                                   job.max_length, job.doc_stride, job.max_query_length,
+                                   windows)
     dev = tasks.load_task_data(job.task, job.dev, tokenizer, labels, job.max_length,
-                               job.columns, job.doc_stride, job.max_query_length) \
+                               job.columns, job.doc_stride, job.max_query_length, windows) \
         if job.dev else None
     no_answer = job.task == "qa" and any(e.is_impossible or not e.answers
                                          for e in train.examples)
@@ -165,12 +182,13 @@ def finetune(job: FinetuneJob, verbose=True):
     spec = TaskSpec(task=job.task, labels=tuple(labels), max_length=job.max_length,
                     lowercase=lowercase, doc_stride=job.doc_stride,
                     max_query_length=job.max_query_length, no_answer=no_answer,
-                    tag_scheme=scheme, pooling=job.pooling)
+                    tag_scheme=scheme, pooling=job.pooling, window_pooling=job.window_pooling)
     prepare(job.settings)
     with strategy.scope():
         model = task_model(build_encoder(), spec)
     evaluate = scoring.dev_scorer(job.task, labels, dev, no_answer=no_answer,
-                                  tag_scheme=scheme) if dev else None
+                                  tag_scheme=scheme, window_pooling=job.window_pooling) \
+        if dev else None
     trainer = Trainer(strategy, model, losses.for_task(job.task), job.settings, job.out,
                       train.size, evaluate=evaluate, metric=scoring.MAIN_METRIC[job.task],
                       verbose=verbose)
@@ -196,10 +214,12 @@ def finetune(job: FinetuneJob, verbose=True):
             from tfbert.training.evaluate import write_evaluation
 
             metrics = scoring.score(job.task, labels, scoring.model_outputs(model, dev.inputs),
-                                    dev, no_answer, scheme)
+                                    dev, no_answer, scheme, job.window_pooling)
             write_evaluation(metrics, job.task, labels, os.path.join(job.out, "dev_report.json"),
                              details={"model": os.path.abspath(job.out), "data": dev.path,
                                       "task": job.task, "step": result.step,
                                       **({"doc_stride": job.doc_stride}
-                                         if job.task in WINDOWED_TASKS else {})})
+                                         if spec.windows else {}),
+                                      **({"window_pooling": job.window_pooling}
+                                         if job.window_pooling else {})})
     return result, metrics

@@ -11,7 +11,7 @@ import tensorflow as tf
 from tfbert import evaluation
 from tfbert.data.features import span_text
 from tfbert.progress import progress_bar
-from tfbert.task.decoding import best_spans, ner_tags
+from tfbert.task.decoding import best_spans, ner_tags, pool_windows
 
 # One traced inference function per model, kept outside the model so that checkpoints and
 # Keras' attribute tracking never see it.
@@ -76,11 +76,29 @@ def qa_answers(outputs, data, no_answer=False) -> dict:
     return answers
 
 
-def score(task, labels, outputs, data, no_answer=False, tag_scheme="") -> dict:
-    """The task's metrics for `outputs` of the model over `data` (a `TaskData`)."""
+def document_logits(outputs, data, window_pooling):
+    """classify/pair: `(texts, labels)` logits, pooled over each text's windows when `data`
+    has them, and each text's label ids."""
+    logits, gold = outputs["logits"], data.targets["labels"]
+    document = data.extra.get("document_index")
+    if document is None:
+        return logits, gold
+    count = len(data.examples)
+    # Every window of a text carries its label: take one per text.
+    text_labels = np.zeros(count, gold.dtype)
+    text_labels[document] = gold
+    return pool_windows(logits, document, count, window_pooling), text_labels
+
+
+def score(task, labels, outputs, data, no_answer=False, tag_scheme="",
+          window_pooling="") -> dict:
+    """The task's metrics for `outputs` of the model over `data` (a `TaskData`); classify
+    and pair texts read in windows are scored once each, on their windows' logits pooled
+    by `window_pooling`."""
     if task in ("classify", "pair"):
-        return evaluation.classification_metrics(
-            data.targets["labels"].tolist(), outputs["logits"].argmax(-1).tolist(), labels)
+        logits, gold = document_logits(outputs, data, window_pooling)
+        return evaluation.classification_metrics(gold.tolist(), logits.argmax(-1).tolist(),
+                                                 labels)
     if task == "ner":
         predicted = ner_tags(outputs["logits"], data.extra["word_index"],
                              data.extra["sentence_index"],
@@ -93,12 +111,13 @@ def score(task, labels, outputs, data, no_answer=False, tag_scheme="") -> dict:
     raise ValueError(f"no scoring for task {task!r}")
 
 
-def dev_scorer(task, labels, data, batch_size=64, no_answer=False, tag_scheme=""):
+def dev_scorer(task, labels, data, batch_size=64, no_answer=False, tag_scheme="",
+               window_pooling=""):
     """`evaluate(model) -> {metric: float}` for the trainer's dev evaluations."""
 
     def evaluate(model):
         metrics = score(task, labels, model_outputs(model, data.inputs, batch_size), data,
-                        no_answer, tag_scheme)
+                        no_answer, tag_scheme, window_pooling)
         return {k: v for k, v in metrics.items() if isinstance(v, float)}
 
     return evaluate
