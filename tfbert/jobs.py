@@ -72,7 +72,7 @@ def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cas
              max_length=None, text_column="text", pair_column="pair", label_column=None,
              doc_stride=None, max_query_length=64, pooling=None, multi_label=False,
              label_separator="|", calibrate=True, class_weights=None, focal_gamma=0.0,
-             layer_decay=1.0,
+             layer_decay=1.0, window_pooling=None,
              strategy="auto", verbose=True, **settings) -> FinetuneResult:
     """Fine-tunes a `task` head ("classify", "pair", "ner", "qa") on `train` (a file or
     records, see the module docstring) from `init` (a checkpoint name such as
@@ -89,6 +89,8 @@ def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cas
     `{label: weight}`) and `focal_gamma` weigh the loss of classify/pair against class
     imbalance.
     `layer_decay` < 1: layer-wise learning-rate decay (`--layer-decay`).
+    classify/pair: `doc_stride` or `window_pooling` ("mean", "max") reads long texts in
+    windows and pools their logits (see `tfbert finetune --window-pooling`).
 
     Example:
     >>> result = tfbert.finetune("classify", train=[{"text": "great", "label": "pos"}, ...],
@@ -112,7 +114,7 @@ def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cas
                               pooling=pooling, multi_label=multi_label,
                               label_separator=label_separator, calibrate=calibrate,
                               class_weights=class_weights, focal_gamma=focal_gamma,
-                              layer_decay=layer_decay,
+                              layer_decay=layer_decay, window_pooling=window_pooling,
                               strategy=strategy, settings=job_settings)
             result, metrics = run(job, verbose=verbose)
         except ValueError:

@@ -35,6 +35,20 @@ def test_task_dependent_defaults_come_from_the_library(train):
     assert set(FINETUNE_TASKS) == {"classify", "pair", "ner", "qa"}
 
 
+def test_doc_stride_turns_classify_windows_on_and_old_runs_keep_their_identity(train):
+    # No windows: the TaskSpec default stride is recorded, as before windows existed, so a
+    # run from then resumes (same identity, no window key).
+    plain = job(train)
+    assert (plain.window_pooling, plain.doc_stride) == ("", 128)
+    assert "window_pooling" not in plain.identity()
+    windowed = job(train, doc_stride=32)
+    assert (windowed.window_pooling, windowed.doc_stride) == ("mean", 32)
+    assert windowed.identity()["window_pooling"] == "mean"
+    # --window-pooling alone: windows half a window apart.
+    assert job(train, max_length=64, window_pooling="max").doc_stride == 31
+    assert job(train, task="pair", doc_stride=8).window_pooling == "mean"
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"task": "summarize"}, r"--task must be one of"),
     ({"max_length": MIN_LENGTH - 1}, rf"--max-length must be an integer from {MIN_LENGTH} to "
@@ -46,6 +60,8 @@ def test_task_dependent_defaults_come_from_the_library(train):
     ({"pooling": "max"}, r"--pooling must be one of"),
     ({"task": "ner", "pooling": "mean"}, r"--pooling mean applies to classify and pair"),
     ({"doc_stride": 0}, r"--doc-stride must be an integer"),
+    ({"window_pooling": "sum"}, r"--window-pooling must be one of \('mean', 'max'\)"),
+    ({"task": "ner", "window_pooling": "max"}, r"--window-pooling applies to classify and pair"),
     ({"preset": "huge"}, r"--preset: Unknown preset"),
     ({"dev": "missing.jsonl"}, r"--dev missing.jsonl: no such file"),
     ({"focal_gamma": -1}, r"--focal-gamma must be a number >= 0 \(0: plain cross-entropy\). "

@@ -6,7 +6,6 @@ scores, subset accuracy and the calibration error."""
 import json
 import os
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 

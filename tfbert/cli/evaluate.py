@@ -19,8 +19,9 @@ import click
 @click.option("--label-separator", default="|", show_default=True,
               help="Multi-label models: what joins the labels of a CSV/TSV cell.")
 @click.option("--doc-stride", type=click.IntRange(min=1),
-              help="qa and ner: windows of a long input start this many pieces apart "
-                   "[default: the model's task.json].")
+              help="qa, ner and classify/pair models fine-tuned with windows: windows of a "
+                   "long input start this many pieces apart [default: the model's "
+                   "task.json].")
 def command(model, data, output, batch_size, max_batches, text_column, pair_column,
             label_column, label_separator, doc_stride):
     """Score MODEL on labelled DATA.

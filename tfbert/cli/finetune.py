@@ -3,7 +3,7 @@
 import click
 
 from tfbert.cli.training_options import settings_from, training_options
-from tfbert.task import FINETUNE_TASKS, MAX_LENGTH, MIN_LENGTH, POOLINGS
+from tfbert.task import FINETUNE_TASKS, MAX_LENGTH, MIN_LENGTH, POOLINGS, WINDOW_POOLINGS
 from tfbert.training.choices import FINETUNE_DEFAULTS
 
 
@@ -38,7 +38,9 @@ from tfbert.training.choices import FINETUNE_DEFAULTS
 @click.option("--doc-stride", type=click.IntRange(min=1), default=None,
               help="Long inputs become windows that start this many pieces apart: qa "
                    "contexts [default: 128]; ner sentences [default: half a window, so each "
-                   "word is read where it has context on both sides].")
+                   "word is read where it has context on both sides]; classify/pair texts "
+                   "(pair: the first text) when given [default: no windows, the first "
+                   "--max-length pieces; half a window with --window-pooling].")
 @click.option("--max-query-length", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--pooling", type=click.Choice(POOLINGS), default=None,
               help="classify/pair: the head reads the pooler over [CLS] (BERT's) or the "
@@ -56,10 +58,15 @@ from tfbert.training.choices import FINETUNE_DEFAULTS
               help="Layer-wise learning-rate decay D in (0, 1] (ELECTRA's): the head learns "
                    "at --learning-rate, the encoder's top block at D^2 times it, each block "
                    "below at D times the one above, the embeddings at D^(layers+2); 1: off.")
+@click.option("--window-pooling", type=click.Choice(WINDOW_POOLINGS), default=None,
+              help="classify/pair: read long texts in --doc-stride windows, each a training "
+                   "row with its text's label, and score a text by the mean or the max of "
+                   "its windows' logits [default: mean when --doc-stride is given].")
 @training_options
 def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_column,
             pair_column, label_column, multi_label, label_separator, calibrate, doc_stride,
-            max_query_length, pooling, class_weights, focal_gamma, layer_decay, **kwargs):
+            max_query_length, pooling, class_weights, focal_gamma, layer_decay, window_pooling,
+            **kwargs):
     """Fine-tune a task head on TRAIN and write a model directory to OUT."""
     from tfbert.training.finetune import FinetuneJob, finetune
     from tfbert.training.tasks import Columns
@@ -74,7 +81,7 @@ def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_
                       multi_label=multi_label, label_separator=label_separator,
                       calibrate=calibrate, class_weights=class_weights,
                       focal_gamma=focal_gamma, layer_decay=layer_decay,
-                      strategy=kwargs.pop("strategy"),
+                      window_pooling=window_pooling, strategy=kwargs.pop("strategy"),
                       settings=settings)
     result, metrics = finetune(job)
     summary = ""

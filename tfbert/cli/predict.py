@@ -65,8 +65,8 @@ def _records(texts, pair, context, input_path, task, columns):
 @click.option("--top-k", type=click.IntRange(min=1), default=DEFAULT_TOP_K, show_default=True,
               help="Fill-mask: candidates per [MASK].")
 @click.option("--doc-stride", type=click.IntRange(min=1),
-              help="qa and ner model directories: windows of a long input start this many "
-                   "pieces apart [default: the model's task.json].")
+              help="qa, ner and windowed classify/pair model directories: windows of a long "
+                   "input start this many pieces apart [default: the model's task.json].")
 def command(model, texts, pair, context, input_path, output, text_column, pair_column,
             batch_size, top_k, doc_stride):
     """Predict with MODEL: one JSON object per input.

@@ -23,6 +23,22 @@ def encode_classification(tokenizer, examples, labels, max_length, source="data"
     return inputs, np.array(label_ids(examples, labels, source), "int32")
 
 
+def encode_classification_windows(tokenizer, examples, labels, max_length, doc_stride,
+                                  source="data"):
+    """`encode_classification` with long texts cut into windows `doc_stride` pieces apart
+    (`tfbert.tokenization.windows`), each window a row carrying its text's label.
+
+    Returns `(inputs, label ids, document_index)`: rows `(windows, max_length)`, the label
+    of each window's text, and the example each window comes from."""
+    from tfbert.tokenization.windows import window_arrays
+
+    pairs = [e.pair for e in examples] if examples and examples[0].pair is not None else None
+    inputs, document = window_arrays(tokenizer, [e.text for e in examples], pairs, max_length,
+                                     doc_stride)
+    ids = np.array(label_ids(examples, labels, source), "int32")
+    return inputs, ids[document] if len(ids) else ids, document
+
+
 def encode_ner(tokenizer, sentences, labels, max_length, source="data", stride=None):
     """`sentences`: `[(words, tags)]`; `tags` may be `None` (prediction input).
 

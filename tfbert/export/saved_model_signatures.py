@@ -4,7 +4,9 @@ whose signatures take raw UTF-8 strings (`serving_default`) or token ids (`encod
 `serving_default` by task —
 classify/pair (`text`, and `text_pair`): `probabilities`, `label_ids`, `label_names`
   (multi-label: sigmoid `probabilities` and a `label_mask` of those over each label's
-  threshold); the logits are divided by `task.json`'s `temperature` first;
+  threshold); the logits are divided by `task.json`'s `temperature` first; a model
+  fine-tuned with windows cuts each long text into `doc_stride` windows in the graph and
+  pools their logits per text (`window_pooling`), as the Python predictor does;
 ner (`text`): `entity_types`, `entity_texts`, `entity_starts`, `entity_ends`,
   `entity_scores`, `num_entities`, and per word `tags` with `num_words` (a model trained
   on IOB2 tags gives the best IOB2-valid tag sequence, as `tfbert predict` does);
@@ -19,6 +21,7 @@ import tensorflow as tf
 
 from tfbert.export import saved_model_tasks
 from tfbert.task.decoding import DEFAULT_TOP_K, MAX_ANSWER_PIECES
+from tfbert.tokenization.windows import encode_windows
 
 ENCODER_INPUTS = ("token_ids", "segment_ids", "padding_mask")
 
@@ -97,17 +100,27 @@ class ServingModule(tf.Module):
     # the padded positions change nothing but the cost (short texts run ~3x faster).
 
     def _classify(self, text):
-        return self._classes(self.tokenizer.encode(text, max_length=self.spec.max_length,
-                                                   pad_to_max_length=False))
+        return self._classify_pair(text, None)
 
     def _classify_pair(self, text, text_pair):
-        return self._classes(self.tokenizer.encode(text, text_pair,
-                                                   max_length=self.spec.max_length,
+        spec = self.spec
+        if spec.window_pooling:
+            inputs, document = encode_windows(self.tokenizer, text, text_pair,
+                                              spec.max_length, spec.doc_stride,
+                                              pad_to_max_length=False)
+            return self._classes(inputs, document, tf.shape(text)[0])
+        return self._classes(self.tokenizer.encode(text, text_pair, max_length=spec.max_length,
                                                    pad_to_max_length=False))
 
-    def _classes(self, inputs):
+    def _classes(self, inputs, document=None, texts=None):
+        logits = tf.cast(self._run(inputs)["logits"], tf.float32)
+        if document is not None:
+            # (windows, labels) -> (texts, labels): each text's windows' logits pooled first,
+            # then turned into probabilities as one window's would be.
+            logits = saved_model_tasks.pool_windows(logits, document, texts,
+                                                    self.spec.window_pooling)
         # The temperature task.json holds (1.0 unless calibrated), as every runtime applies it.
-        logits = tf.cast(self._run(inputs)["logits"], tf.float32) / self.spec.temperature
+        logits = logits / self.spec.temperature
         if self.spec.multi_label:
             probabilities = tf.sigmoid(logits)
         else:

@@ -170,6 +170,14 @@ def ner_entities(texts, tag_ids, scores, char_starts, char_ends, labels):
                                              dtype=tf.int32)}
 
 
+def pool_windows(logits, document, texts, pooling):
+    """`tfbert.task.pool_windows` in the graph: `(windows, labels)` logits to `(texts,
+    labels)`, the mean or the max over each text's windows (every text has one at least)."""
+    if pooling == "max":
+        return tf.math.unsorted_segment_max(logits, document, texts)
+    return tf.math.unsorted_segment_mean(logits, document, texts)
+
+
 def qa_windows(tokenizer, questions, contexts, max_length, doc_stride, max_query_length):
     """`[CLS] question [SEP] context-part [SEP]` windows, as `encode_qa` makes them.
 

@@ -60,6 +60,12 @@ def check_request(spec, tokenizer, quantize):
     if tokenizer not in TOKENIZERS:
         raise ValueError(f"--tokenizer must be one of {', '.join(TOKENIZERS)}. "
                          f"Received: {tokenizer!r}")
+    if spec.window_pooling:
+        # A .tflite takes one window of batch 1; pooling a text's windows would need the
+        # app to cut and pool them, so it would answer differently from the model.
+        raise ValueError(f"--format tflite: this {spec.task} model reads long texts in "
+                         "windows (fine-tuned with --doc-stride), which a .tflite does not; "
+                         "export a SavedModel, or fine-tune without --doc-stride for phones")
     if tokenizer == "metadata":
         if spec.task != "classify" or spec.multi_label:
             raise ValueError(

@@ -16,7 +16,7 @@ from tfbert.data.features import encode_ner, encode_qa
 from tfbert.data.readers import QAExample
 from tfbert.predict.base import Predictor
 from tfbert.task.decoding import (DEFAULT_TOP_K, best_spans, class_probabilities,
-                                  entity_spans, label_result, ner_tags, softmax)
+                                  entity_spans, label_result, ner_tags, pool_windows, softmax)
 from tfbert.tokenization.normalize import split_words
 from tfbert.training import scoring
 
@@ -54,7 +54,7 @@ class KerasPredictor(Predictor):
         texts = [r["text"] for r in records]
         if self.task in ("classify", "pair"):
             pairs = [r.get("pair", "") for r in records] if self.task == "pair" else None
-            logits = self._outputs(self.tokenizer(texts, pairs, max_length=length))["logits"]
+            logits = self._logits(texts, pairs)
             spec = self.spec
             probs = class_probabilities(logits, spec.multi_label, spec.temperature)
             return [label_result(r, p, self.labels, spec.multi_label, spec.thresholds)
@@ -71,6 +71,20 @@ class KerasPredictor(Predictor):
             pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)
         return [{**r, "embedding": [round(float(x), 6) for x in e]}
                 for r, e in zip(records, pooled)]
+
+    def _logits(self, texts, pairs):
+        """classify/pair: `(texts, labels)` logits; a model fine-tuned with windows reads
+        every window of a long text and pools their logits (`TaskSpec.window_pooling`)."""
+        spec = self.spec
+        if not spec.window_pooling:
+            return self._outputs(self.tokenizer(texts, pairs, max_length=spec.max_length))[
+                "logits"]
+        from tfbert.tokenization.windows import window_arrays
+
+        inputs, document = window_arrays(self.tokenizer, texts, pairs, spec.max_length,
+                                         spec.doc_stride)
+        return pool_windows(self._outputs(inputs)["logits"], document, len(texts),
+                            spec.window_pooling)
 
     def _ner(self, records):
         split = [split_words(r["text"]) for r in records]

@@ -41,8 +41,8 @@ def is_exported(path) -> bool:
 def load_predictor(path, batch_size=32, top_k=None, doc_stride=None,
                    parameter=None) -> Predictor:
     """The predictor for `path`. `top_k` (fill-mask candidates; default `DEFAULT_TOP_K`) and
-    `doc_stride` (qa and ner windows; default the model's) apply to model and checkpoint directories: an
-    exported model answers as it was exported."""
+    `doc_stride` (qa, ner and windowed classify/pair windows; default the model's) apply to
+    model and checkpoint directories: an exported model answers as it was exported."""
     from tfbert.registry import checkpoint_path
 
     # A checkpoint name (tfbert presets) becomes its directory; `parameter` names the
@@ -55,8 +55,9 @@ def load_predictor(path, batch_size=32, top_k=None, doc_stride=None,
                              "it applies to model directories")
         if doc_stride is not None:
             raise ValueError("--doc-stride applies to model directories; an exported model "
-                             "windows as it was exported (SavedModel qa: its task.json "
-                             "stride; ner and TFLite: one window)")
+                             "windows as it was exported (SavedModel qa and windowed "
+                             "classify/pair: its task.json stride; ner and TFLite: one "
+                             "window)")
         if path.endswith(".tflite"):
             if not os.path.isfile(path):
                 raise ValueError(f"{path}: a directory, not a .tflite file; {EXPECTED}")

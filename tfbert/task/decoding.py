@@ -65,6 +65,25 @@ def entities(tags):
     return found
 
 
+def pool_windows(logits, document_index, num_documents, pooling):
+    """Per document, the mean or the max (`pooling`) of its windows' logits: `logits`
+    `(windows, labels)`, `document_index` `(windows,)` -> `(num_documents, labels)`. Logits,
+    not probabilities, are pooled, so that the logits-to-probabilities step is the same
+    for a document as for a window."""
+    logits = np.asarray(logits, np.float32)
+    document_index = np.asarray(document_index)
+    if pooling == "max":
+        pooled = np.full((num_documents, logits.shape[-1]), -np.inf, np.float32)
+        np.maximum.at(pooled, document_index, logits)
+        return pooled
+    if pooling != "mean":
+        raise ValueError(f"window pooling must be 'mean' or 'max'. Received: {pooling!r}")
+    pooled = np.zeros((num_documents, logits.shape[-1]), np.float32)
+    np.add.at(pooled, document_index, logits)
+    counts = np.bincount(document_index, minlength=num_documents)[:, None]
+    return pooled / np.maximum(counts, 1)
+
+
 def class_probabilities(logits, multi_label=False, temperature=1.0):
     """Probabilities of classify/pair `logits` `(..., classes)`: the softmax (multi-label:
     each label's sigmoid) of the logits divided by the model's `temperature` (`task.json`;

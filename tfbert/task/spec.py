@@ -29,6 +29,8 @@ DEFAULT_MAX_LENGTH = {"qa": 384}
 
 WINDOWED_TASKS = ("qa", "ner")   # tasks that read a long input in `doc_stride` windows
 POOLED_TASKS = ("classify", "pair")  # tasks whose head reads one pooled vector (`pooling`)
+# classify/pair over windows: a document's logits are the mean or the max of its windows'.
+WINDOW_POOLINGS = ("mean", "max")
 
 
 def check_doc_stride(doc_stride) -> None:
@@ -62,8 +64,9 @@ def default_stride(task, max_length) -> int:
     """How far apart windows of a long input start when not given: qa 128 pieces
     (google-research/bert's); ner half a window, so a word of a sentence longer than a
     window is read where it has about a quarter of a window of context on its narrower side
-    (0.7 entity F1 on `pd98-ner` dev over windows that follow each other; README)."""
-    return max(1, (max_length - 2) // 2) if task == "ner" else 128
+    (0.7 entity F1 on `pd98-ner` dev over windows that follow each other; README);
+    classify/pair (windows on) half a window too, so every passage is read whole in one."""
+    return max(1, (max_length - 2) // 2) if task in ("ner",) + POOLED_TASKS else 128
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +101,10 @@ class TaskSpec:
     # multi-label: each label's decision threshold on its (calibrated) probability, chosen on
     # dev by `finetune`; empty: 0.5 for every label.
     thresholds: tuple = ()
+    # classify/pair: "" (models from before this field, and the default) reads the first
+    # `max_length` pieces of a text; "mean"/"max" cuts long texts into windows `doc_stride`
+    # pieces apart (pair: the first text; the pair text kept whole) and pools their logits.
+    window_pooling: str = ""
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -128,6 +135,12 @@ class TaskSpec:
         if self.normalize and self.task != "encoder":
             raise ValueError(f"task.json: 'normalize' is for encoder models (embeddings), not "
                              f"task {self.task!r}")
+        if self.window_pooling not in ("",) + WINDOW_POOLINGS:
+            raise ValueError(f"task.json: 'window_pooling' must be one of "
+                             f"{list(WINDOW_POOLINGS)}. Received: {self.window_pooling!r}")
+        if self.window_pooling and self.task not in POOLED_TASKS:
+            raise ValueError(f"task.json: 'window_pooling' is for classify and pair models, "
+                             f"not task {self.task!r}")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("task.json: 'labels' has duplicates; expected distinct labels")
         self._check_calibration()
@@ -163,11 +176,20 @@ class TaskSpec:
         trained): how far apart windows start is a reading choice, not part of the weights."""
         if doc_stride is None:
             return self
-        if self.task not in WINDOWED_TASKS:
-            raise ValueError(f"--doc-stride applies to qa and ner models, not to this "
-                             f"model's task {self.task!r}")
+        if self.task not in WINDOWED_TASKS and not self.window_pooling:
+            raise ValueError(f"--doc-stride applies to qa and ner models and to classify/pair "
+                             f"models fine-tuned with --doc-stride, not to this model's task "
+                             f"{self.task!r}" + (" (fine-tuned without windows: it reads the "
+                                                 "first max_length pieces)"
+                                                 if self.task in POOLED_TASKS else ""))
         check_doc_stride(doc_stride)
         return dataclasses.replace(self, doc_stride=doc_stride)
+
+    @property
+    def windows(self) -> bool:
+        """Whether long inputs are read in `doc_stride` windows (qa, ner; classify and
+        pair when fine-tuned with them)."""
+        return self.task in WINDOWED_TASKS or bool(self.window_pooling)
 
     def to_dict(self):
         data = dataclasses.asdict(self)
@@ -185,6 +207,8 @@ class TaskSpec:
             data["thresholds"] = [float(t) for t in self.thresholds]
         else:
             del data["thresholds"]
+        if not self.window_pooling:
+            del data["window_pooling"]
         return data
 
     @classmethod

@@ -109,6 +109,10 @@ def read_teacher(path):
     if teacher.spec.multi_label:
         raise ValueError(f"--teacher {path}: is a multi-label classifier; distill takes "
                          "single-label classify, pair and ner models")
+    if teacher.spec.window_pooling:
+        raise ValueError(f"--teacher {path}: reads long texts in windows (fine-tuned with "
+                         "--doc-stride); distill takes classify and pair teachers that "
+                         "read the first max_length pieces")
     if not teacher.vocab_file:
         raise ValueError(f"--teacher {path}: has no vocab.txt; expected a model directory "
                          "with its vocabulary")

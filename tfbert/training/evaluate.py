@@ -10,7 +10,6 @@ import numpy as np
 
 from tfbert import evaluation
 from tfbert.data.readers import LABEL_SEPARATOR
-from tfbert.task import WINDOWED_TASKS
 from tfbert.training import scoring, tasks
 
 
@@ -78,9 +77,10 @@ def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=No
     """Scores the model directory `model_path` on `data_path` (the task's file format;
     a `pretrain-data` directory for pre-trained models). Writes the report to `output`
     when given. Returns the metrics. `progress`: show a bar (fine-tuned models).
-    `doc_stride`: qa and ner windows this many pieces apart (default: the model's).
-    Multi-label classifiers read a list of labels per example (`label_separator` joins them
-    in a CSV/TSV cell) and decide at the thresholds of their `task.json`."""
+    `doc_stride`: qa and ner windows this many pieces apart, and classify/pair ones of a
+    model fine-tuned with windows (default: the model's). Multi-label classifiers read a
+    list of labels per example (`label_separator` joins them in a CSV/TSV cell) and decide
+    at the thresholds of their `task.json`."""
     from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
     from tfbert.tokenization import BertTokenizer, read_vocab
 
@@ -100,12 +100,14 @@ def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=No
         tokenizer = BertTokenizer.from_file(checkpoint.vocab_file, lowercase=spec.lowercase)
         data = tasks.load_task_data(spec.task, data_path, tokenizer, list(spec.labels),
                                     spec.max_length, columns, spec.doc_stride,
-                                    spec.max_query_length, spec.multi_label, label_separator)
+                                    spec.max_query_length, spec.multi_label, label_separator,
+                                    bool(spec.window_pooling))
         metrics = scoring.score(spec.task, list(spec.labels),
                                 scoring.model_outputs(model, data.inputs, batch_size,
                                                       progress), data,
                                 spec.no_answer, spec.tag_scheme, multi_label=spec.multi_label,
-                                temperature=spec.temperature, thresholds=spec.thresholds)
+                                temperature=spec.temperature, thresholds=spec.thresholds,
+                                window_pooling=spec.window_pooling)
         windows = data.size
     else:
         raise ValueError(f"{model_path}: a {spec.task!r} model has no task to evaluate; "
@@ -116,5 +118,7 @@ def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=No
                                   "data": os.path.abspath(data_path), "task": spec.task,
                                   # The windows actually scored, and their stride.
                                   **({"doc_stride": spec.doc_stride, "windows": windows}
-                                     if spec.task in WINDOWED_TASKS else {})})
+                                     if spec.windows else {}),
+                                  **({"window_pooling": spec.window_pooling}
+                                     if spec.window_pooling else {})})
     return metrics

@@ -18,7 +18,7 @@ from tfbert.atomic import sha256_file
 from tfbert.config import BertConfig
 from tfbert.model_dir import task_model, write_model_files
 from tfbert.registry import checkpoint_path
-from tfbert.task import (FINETUNE_TASKS, POOLED_TASKS, POOLINGS, TaskSpec, WINDOWED_TASKS,
+from tfbert.task import (FINETUNE_TASKS, POOLED_TASKS, POOLINGS, TaskSpec, WINDOW_POOLINGS,
                          check_doc_stride, check_max_length, default_max_length, default_stride,
                          detect_tag_scheme)
 from tfbert.data.readers import LABEL_SEPARATOR
@@ -47,6 +47,9 @@ class FinetuneJob:
     max_length: int | None = None    # None: `default_max_length(task)`
     columns: tasks.Columns = dataclasses.field(default_factory=tasks.Columns)
     doc_stride: int | None = None    # None: `default_stride(task, max_length)`
+    # classify/pair: "mean" or "max" reads long texts in windows (TaskSpec.window_pooling);
+    # None: "mean" when --doc-stride is given, else no windows ("": the first max_length).
+    window_pooling: str | None = None
     max_query_length: int = 64
     # classify/pair: "cls" or "mean" (TaskSpec.pooling); None: what --init declares
     # (sentence-transformers' modules.json), else "cls".
@@ -75,8 +78,13 @@ class FinetuneJob:
         if self.max_length is None:
             self.max_length = default_max_length(self.task)
         check_max_length(self.max_length)   # before the stride is worked out from it
+        if self.window_pooling is None:
+            self.window_pooling = "mean" if self.task in POOLED_TASKS and \
+                self.doc_stride is not None else ""
         if self.doc_stride is None:
-            self.doc_stride = default_stride(self.task, self.max_length)
+            # classify/pair without windows record the TaskSpec default, as before windows.
+            self.doc_stride = default_stride(self.task, self.max_length) \
+                if self.task not in POOLED_TASKS or self.window_pooling else TaskSpec.doc_stride
         if self.columns.label is None:
             self.columns = dataclasses.replace(
                 self.columns, label="labels" if self.multi_label else "label")
@@ -111,6 +119,12 @@ class FinetuneJob:
         if not 0.0 < self.layer_decay <= 1.0:
             raise ValueError(f"--layer-decay must be in (0, 1] (1: off). "
                              f"Received: {self.layer_decay}")
+        if self.window_pooling and self.window_pooling not in WINDOW_POOLINGS:
+            raise ValueError(f"--window-pooling must be one of {WINDOW_POOLINGS}. Received: "
+                             f"{self.window_pooling!r}")
+        if self.window_pooling and self.task not in POOLED_TASKS:
+            raise ValueError(f"--window-pooling applies to classify and pair, not to "
+                             f"--task {self.task}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"--pooling must be one of {POOLINGS}. Received: {self.pooling!r}")
         if self.multi_label and self.task not in POOLED_TASKS:
@@ -169,6 +183,7 @@ class FinetuneJob:
                 **self.imbalance(),
                 # Runs from before --layer-decay (no such key) had none.
                 **({"layer_decay": self.layer_decay} if self.layer_decay != 1.0 else {}),
+                **({"window_pooling": self.window_pooling} if self.window_pooling else {}),
                 # NER windows overlap when the stride is below a window; runs from before
                 # overlapping windows (no such key) resume only with windows as they had.
                 **({"ner_windows": "overlapping"} if self.task == "ner"
@@ -214,14 +229,17 @@ def finetune(job: FinetuneJob, verbose=True):
     examples, summary = tasks.read_task_examples(job.task, job.train, job.columns,
                                                  job.multi_label, job.label_separator)
     labels = tasks.labels_of(job.task, examples)
+    windows = bool(job.window_pooling)
     if job.multi_label and not labels:
         raise ValueError(f"--train {job.train}: no example has a label in column "
                          f"{job.columns.label!r}; expected lists of labels")
     train = tasks.encode_task_data(job.task, job.train, examples, summary, tokenizer, labels,
-                                   job.max_length, job.doc_stride, job.max_query_length)
+                                   job.max_length, job.doc_stride, job.max_query_length,
+                                   windows)
     dev = tasks.load_task_data(job.task, job.dev, tokenizer, labels, job.max_length,
                                job.columns, job.doc_stride, job.max_query_length,
-                               job.multi_label, job.label_separator) if job.dev else None
+                               job.multi_label, job.label_separator, windows) \
+        if job.dev else None
     no_answer = job.task == "qa" and any(e.is_impossible or not e.answers
                                          for e in train.examples)
     scheme, first_iob1 = detect_tag_scheme(train.examples) if job.task == "ner" \
@@ -229,12 +247,14 @@ def finetune(job: FinetuneJob, verbose=True):
     spec = TaskSpec(task=job.task, labels=tuple(labels), max_length=job.max_length,
                     lowercase=lowercase, doc_stride=job.doc_stride,
                     max_query_length=job.max_query_length, no_answer=no_answer,
-                    tag_scheme=scheme, pooling=job.pooling, multi_label=job.multi_label)
+                    tag_scheme=scheme, pooling=job.pooling, multi_label=job.multi_label,
+                    window_pooling=job.window_pooling)
     prepare(job.settings)
     with strategy.scope():
         model = task_model(build_encoder(), spec)
     evaluate = scoring.dev_scorer(job.task, labels, dev, no_answer=no_answer,
-                                  tag_scheme=scheme, multi_label=job.multi_label) \
+                                  tag_scheme=scheme, multi_label=job.multi_label,
+                                  window_pooling=job.window_pooling) \
         if dev else None
     weights = class_weights_for(job.class_weights, labels, train.targets["labels"]) \
         if job.class_weights is not None else None
@@ -272,8 +292,9 @@ def finetune(job: FinetuneJob, verbose=True):
         outputs = scoring.model_outputs(model, dev.inputs) if dev else None
         calibration = None
         if dev and job.task in POOLED_TASKS and (job.calibrate or job.multi_label):
-            calibration = fit_calibration(outputs["logits"], dev.targets["labels"],
-                                          job.multi_label, job.calibrate)
+            # (texts read in windows: their pooled logits, as every runtime scores them)
+            logits, truth = scoring.document_logits(outputs, dev, job.window_pooling)
+            calibration = fit_calibration(logits, truth, job.multi_label, job.calibrate)
             spec = dataclasses.replace(spec, temperature=calibration["temperature"],
                                        thresholds=calibration["thresholds"])
         write_model_files(model, config, spec, job.out, vocab_file)
@@ -282,12 +303,15 @@ def finetune(job: FinetuneJob, verbose=True):
 
             metrics = scoring.score(job.task, labels, outputs, dev, no_answer, scheme,
                                     multi_label=job.multi_label, temperature=spec.temperature,
-                                    thresholds=spec.thresholds)
+                                    thresholds=spec.thresholds,
+                                    window_pooling=job.window_pooling)
             write_evaluation(metrics, job.task, labels, os.path.join(job.out, "dev_report.json"),
                              details={"model": os.path.abspath(job.out), "data": dev.path,
                                       "task": job.task, "step": result.step, **imbalance,
                                       **({"doc_stride": job.doc_stride}
-                                         if job.task in WINDOWED_TASKS else {}),
+                                         if spec.windows else {}),
+                                      **({"window_pooling": job.window_pooling}
+                                         if job.window_pooling else {}),
                                       **(calibration_details(calibration) if calibration
                                          else {})})
             if verbose and calibration:

@@ -11,7 +11,7 @@ import tensorflow as tf
 from tfbert import evaluation
 from tfbert.data.features import span_text
 from tfbert.progress import progress_bar
-from tfbert.task.decoding import best_spans, class_probabilities, ner_tags
+from tfbert.task.decoding import best_spans, class_probabilities, ner_tags, pool_windows
 
 # One traced inference function per model, kept outside the model so that checkpoints and
 # Keras' attribute tracking never see it.
@@ -76,14 +76,30 @@ def qa_answers(outputs, data, no_answer=False) -> dict:
     return answers
 
 
+def document_logits(outputs, data, window_pooling):
+    """classify/pair: `(texts, labels)` logits, pooled over each text's windows when `data`
+    has them, and each text's label ids (multi-label: rows of 0/1)."""
+    logits, gold = outputs["logits"], data.targets["labels"]
+    document = data.extra.get("document_index")
+    if document is None:
+        return logits, gold
+    count = len(data.examples)
+    # Every window of a text carries its label: take one per text.
+    text_labels = np.zeros((count,) + gold.shape[1:], gold.dtype)
+    text_labels[document] = gold
+    return pool_windows(logits, document, count, window_pooling), text_labels
+
+
 def score(task, labels, outputs, data, no_answer=False, tag_scheme="", *, multi_label=False,
-          temperature=1.0, thresholds=()) -> dict:
+          temperature=1.0, thresholds=(), window_pooling="") -> dict:
     """The task's metrics for `outputs` of the model over `data` (a `TaskData`).
     classify/pair: with the scores' calibration (`ece` and the `reliability` bins) under
-    the model's `temperature`; multi-label decisions at `thresholds` (default 0.5)."""
+    the model's `temperature`; multi-label decisions at `thresholds` (default 0.5); texts
+    read in windows are scored once each, on their windows' logits pooled by
+    `window_pooling`."""
     if task in ("classify", "pair"):
-        truth = data.targets["labels"]
-        probabilities = class_probabilities(outputs["logits"], multi_label, temperature)
+        logits, truth = document_logits(outputs, data, window_pooling)
+        probabilities = class_probabilities(logits, multi_label, temperature)
         if multi_label:
             cut = np.asarray(thresholds if len(thresholds) else [0.5] * len(labels))
             metrics = evaluation.multilabel_metrics(truth, (probabilities > cut).astype(int),
@@ -112,12 +128,13 @@ def main_metric(task, multi_label=False) -> str:
 
 
 def dev_scorer(task, labels, data, batch_size=64, no_answer=False, tag_scheme="",
-               multi_label=False):
+               multi_label=False, window_pooling=""):
     """`evaluate(model) -> {metric: float}` for the trainer's dev evaluations."""
 
     def evaluate(model):
         metrics = score(task, labels, model_outputs(model, data.inputs, batch_size), data,
-                        no_answer, tag_scheme, multi_label=multi_label)
+                        no_answer, tag_scheme, multi_label=multi_label,
+                        window_pooling=window_pooling)
         return {k: v for k, v in metrics.items() if isinstance(v, float)}
 
     return evaluate

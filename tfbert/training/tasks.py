@@ -80,11 +80,19 @@ def labels_of(task, examples) -> list:
 
 
 def encode_task_data(task, path, examples, summary, tokenizer, labels, max_length,
-                     doc_stride=None, max_query_length=64) -> TaskData:
+                     doc_stride=None, max_query_length=64, windows=False) -> TaskData:
     """Encodes `examples` read from `path` (`read_task_examples`). A label (or tag) the model
     does not know is an error naming its line (or sentence). `doc_stride`: how far apart
-    windows of a long input start (None: `default_stride`, as `finetune` would record)."""
+    windows of a long input start (None: `default_stride`, as `finetune` would record).
+    `windows`: classify/pair texts are cut into windows too (each a row with its text's
+    label; `extra["document_index"]` maps them back), not truncated."""
     doc_stride = doc_stride or default_stride(task, max_length)
+    if task in ("classify", "pair") and windows:
+        inputs, ids, document = features.encode_classification_windows(
+            tokenizer, examples, labels, max_length, doc_stride, source=path)
+        note = f"{summary}; {len(examples)} texts in {len(document)} windows"
+        return TaskData(path, inputs, {"labels": ids}, examples, {"document_index": document},
+                        note)
     if task in ("classify", "pair"):
         inputs, ids = features.encode_classification(tokenizer, examples, labels, max_length,
                                                      source=path)
@@ -103,11 +111,11 @@ def encode_task_data(task, path, examples, summary, tokenizer, labels, max_lengt
 
 def load_task_data(task, path, tokenizer, labels, max_length, columns: Columns | None = None,
                    doc_stride=None, max_query_length=64, multi_label=False,
-                   label_separator=readers.LABEL_SEPARATOR) -> TaskData:
+                   label_separator=readers.LABEL_SEPARATOR, windows=False) -> TaskData:
     """Reads and encodes `path` for `task` (`read_task_examples`, then `encode_task_data`)."""
     examples, summary = read_task_examples(task, path, columns, multi_label, label_separator)
     return encode_task_data(task, path, examples, summary, tokenizer, labels, max_length,
-                            doc_stride, max_query_length)
+                            doc_stride, max_query_length, windows)
 
 
 def read_unlabeled(task, path, columns: Columns):
