@@ -7,6 +7,7 @@
 """
 
 from tfbert.evaluation.metrics import (
+    best_null_threshold,
     classification_metrics,
     entities,
     exact_match,
@@ -21,6 +22,7 @@ from tfbert.evaluation.plots import plot_confusion_matrix, plot_training_curves
 from tfbert.evaluation.report import markdown_report, write_atomically, write_report
 
 __all__ = [
+    "best_null_threshold",
     "classification_metrics",
     "entities",
     "exact_match",
