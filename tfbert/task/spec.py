@@ -8,6 +8,7 @@ Model directories, converters, exporters and predictors all read it from here.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 
 from tfbert.textfile import read_json
@@ -90,6 +91,11 @@ class TaskSpec:
     # encoder: embeddings are scaled to unit length (a sentence-transformers checkpoint whose
     # modules.json ends in Normalize was trained for cosine similarity).
     normalize: bool = False
+    # QA with no_answer: "no answer" when the null score minus the best span's score is
+    # over this (google-research/bert's null_score_diff_threshold); `finetune` picks the
+    # value that maximises dev F1 (SQuAD v2's find_best_thresh). 0.0: the null score wins
+    # as soon as it beats the best span, as models from before this field answer.
+    null_threshold: float = 0.0
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -120,6 +126,14 @@ class TaskSpec:
         if self.normalize and self.task != "encoder":
             raise ValueError(f"task.json: 'normalize' is for encoder models (embeddings), not "
                              f"task {self.task!r}")
+        if isinstance(self.null_threshold, bool) or \
+                not isinstance(self.null_threshold, (int, float)) or \
+                not math.isfinite(self.null_threshold):
+            raise ValueError(f"task.json: 'null_threshold' must be a finite number. "
+                             f"Received: {self.null_threshold!r}")
+        if self.null_threshold and not (self.task == "qa" and self.no_answer):
+            raise ValueError("task.json: 'null_threshold' is for qa models trained with "
+                             "unanswerable questions ('no_answer': true)")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("task.json: 'labels' has duplicates; expected distinct labels")
 
@@ -144,6 +158,8 @@ class TaskSpec:
             del data["pooling"]
         if not self.normalize:
             del data["normalize"]
+        if not self.null_threshold:
+            del data["null_threshold"]
         return data
 
     @classmethod
