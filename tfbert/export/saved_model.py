@@ -22,7 +22,7 @@ import tensorflow_text  # noqa: F401  (registers the tf-text ops the graph uses)
 from tfbert.atomic import remove_abandoned, writer_tag
 from tfbert.export import saved_model_ops
 from tfbert.export.saved_model_signatures import ENCODER_INPUTS, ServingModule
-from tfbert.task.decoding import DEFAULT_TOP_K
+from tfbert.task.decoding import DEFAULT_N_BEST, DEFAULT_TOP_K
 
 DEFAULT_SERVING_VERSION = "2.20"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -64,8 +64,10 @@ def _writable_base(base):
 
 def export_saved_model(model_dir, name, base="savedmodels",
                        serving_version=DEFAULT_SERVING_VERSION,
-                       top_k=DEFAULT_TOP_K) -> str:
+                       top_k=DEFAULT_TOP_K, n_best=DEFAULT_N_BEST) -> str:
     """Exports `model_dir` as the next version of `BASE/NAME`; returns the version's path.
+    `top_k`: fill-mask candidates per `[MASK]`; `n_best`: a qa model's answers listed per
+    question (`nbest_*` outputs), both fixed in the graph.
 
     Raises `ValueError` (nothing under `BASE` changed) for a directory without a task, a
     bad name, an unwritable base, or an op the targeted TF Serving release lacks.
@@ -74,6 +76,8 @@ def export_saved_model(model_dir, name, base="savedmodels",
         raise ValueError(f"--name must be letters, digits, '_', '.' or '-' (a directory name "
                          f"under the base). Received: {name!r}")
     saved_model_ops.parse_version(serving_version)
+    if isinstance(n_best, bool) or not isinstance(n_best, int) or n_best < 1:
+        raise ValueError(f"--n-best must be a positive integer. Received: {n_best!r}")
     model, tokenizer, spec, checkpoint = load_task_model(model_dir)
     model_base = os.path.join(os.path.abspath(base), name)
     _writable_base(model_base)
@@ -84,18 +88,19 @@ def export_saved_model(model_dir, name, base="savedmodels",
     os.umask(umask)
     os.chmod(staging, 0o777 & ~umask)
     try:
-        _write_version(staging, model, tokenizer, spec, checkpoint, serving_version, top_k)
+        _write_version(staging, model, tokenizer, spec, checkpoint, serving_version, top_k,
+                       n_best)
         return _publish(staging, model_base)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _write_version(path, model, tokenizer, spec, checkpoint, serving_version, top_k):
+def _write_version(path, model, tokenizer, spec, checkpoint, serving_version, top_k, n_best):
     files = tempfile.mkdtemp(prefix="tfbert-assets-")  # copied into the SavedModel
     try:
         vocab_file = os.path.join(files, "vocab.txt")
         shutil.copyfile(checkpoint.vocab_file, vocab_file)
-        module = ServingModule(model, tokenizer, spec, top_k=top_k)
+        module = ServingModule(model, tokenizer, spec, top_k=top_k, n_best=n_best)
         module.vocab_asset = tf.saved_model.Asset(vocab_file)
         if spec.labels:
             labels_file = os.path.join(files, "labels.txt")
@@ -115,7 +120,8 @@ def _write_version(path, model, tokenizer, spec, checkpoint, serving_version, to
                              if isinstance(s, tf.TensorSpec)]
                          for k, f in signatures.items()},
               "tf_serving_min": serving_version, "tf_text_ops": text_ops,
-              "max_abs_difference_vs_keras": difference}
+              "max_abs_difference_vs_keras": difference,
+              **({"n_best": n_best} if spec.task == "qa" else {})}
     os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)
     with open(os.path.join(path, "assets.extra", "tfbert_export.json"), "w",
               encoding="utf-8") as f:

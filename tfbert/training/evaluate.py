@@ -90,7 +90,7 @@ def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=No
         metrics = scoring.score(spec.task, list(spec.labels),
                                 scoring.model_outputs(model, data.inputs, batch_size,
                                                       progress), data,
-                                spec.no_answer, spec.tag_scheme)
+                                spec.no_answer, spec.tag_scheme, spec.null_threshold)
         windows = data.size
     else:
         raise ValueError(f"{model_path}: a {spec.task!r} model has no task to evaluate; "
@@ -101,5 +101,7 @@ def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=No
                                   "data": os.path.abspath(data_path), "task": spec.task,
                                   # The windows actually scored, and their stride.
                                   **({"doc_stride": spec.doc_stride, "windows": windows}
-                                     if spec.task in WINDOWED_TASKS else {})})
+                                     if spec.task in WINDOWED_TASKS else {}),
+                                  **({"null_threshold": spec.null_threshold}
+                                     if spec.no_answer else {})})
     return metrics

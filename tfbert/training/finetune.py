@@ -191,15 +191,24 @@ def finetune(job: FinetuneJob, verbose=True):
     model = trainer.final_weights()
     metrics = None
     if is_chief(strategy):
+        outputs = scoring.model_outputs(model, dev.inputs) if dev else None
+        if dev and no_answer:
+            # SQuAD v2 data: "no answer" from the null-score margin that is best on dev.
+            threshold, f1 = scoring.null_threshold(outputs, dev)
+            spec = dataclasses.replace(spec, null_threshold=threshold)
+            if verbose:
+                print(f"null threshold {threshold:.4g} (dev F1 {f1:.2f} with it)", flush=True)
         write_model_files(model, config, spec, job.out, vocab_file)
         if dev:
             from tfbert.training.evaluate import write_evaluation
 
-            metrics = scoring.score(job.task, labels, scoring.model_outputs(model, dev.inputs),
-                                    dev, no_answer, scheme)
+            metrics = scoring.score(job.task, labels, outputs, dev, no_answer, scheme,
+                                    spec.null_threshold)
             write_evaluation(metrics, job.task, labels, os.path.join(job.out, "dev_report.json"),
                              details={"model": os.path.abspath(job.out), "data": dev.path,
                                       "task": job.task, "step": result.step,
                                       **({"doc_stride": job.doc_stride}
-                                         if job.task in WINDOWED_TASKS else {})})
+                                         if job.task in WINDOWED_TASKS else {}),
+                                      **({"null_threshold": spec.null_threshold}
+                                         if no_answer else {})})
     return result, metrics
