@@ -72,13 +72,14 @@ def load_tokenizer(path):
     return _load_tokenizer(checkpoint_path(path, "path"))
 
 
-def predictor(name_or_path, batch_size=32, top_k=None, doc_stride=None):
+def predictor(name_or_path, batch_size=32, top_k=None, doc_stride=None, n_best=None):
     """Text in, answers out: the `Predictor` for any artifact tfbert makes or reads — a
     model directory, a checkpoint directory or name (`all-MiniLM-L6-v2` gives embeddings),
     a SavedModel (or TF Serving base directory) or a `.tflite` file.
 
     Call it on a string, a `(text, pair)` tuple (pair models), a `{"question", "context"}`
-    dict (qa) or a list of them; it answers with the dicts `tfbert predict` writes.
+    dict (qa) or a list of them; it answers with the dicts `tfbert predict` writes
+    (`n_best`: qa answers list that many best spans, as `tfbert predict --n-best`).
 
     Example:
     >>> embed = tfbert.predictor("all-MiniLM-L6-v2")               # doctest: +SKIP
@@ -91,6 +92,6 @@ def predictor(name_or_path, batch_size=32, top_k=None, doc_stride=None):
 
     try:
         return load_predictor(name_or_path, batch_size=batch_size, top_k=top_k,
-                              doc_stride=doc_stride, parameter="name_or_path")
+                              doc_stride=doc_stride, parameter="name_or_path", n_best=n_best)
     except ValueError as err:
-        raise ValueError(python_names(str(err), {"top_k", "doc_stride"})) from None
+        raise ValueError(python_names(str(err), {"top_k", "doc_stride", "n_best"})) from None

@@ -57,6 +57,26 @@ def data(tmp_path_factory):
                         "answers": [{"text": context[start:end], "answer_start": start}]}]})
     (root / "squad.json").write_text(json.dumps({"data": [{"paragraphs": qas}]},
                                                 ensure_ascii=False), encoding="utf-8")
+    # SQuAD v2 style: the same question over short sentences, unanswerable where no person
+    # is named.
+    for part, rows in (("train", ner["train"][:240]), ("dev", ner["dev"][:120])):
+        paragraphs = []
+        for index, (chars, tags) in enumerate(rows):
+            if len(chars) >= 40:
+                continue
+            context = "".join(chars)
+            qa = {"id": f"{part}-{index}", "question": "谁？", "answers": [],
+                  "is_impossible": True}
+            if "B-PER" in tags:
+                start = end = tags.index("B-PER")
+                while end + 1 < len(tags) and tags[end + 1] == "I-PER":
+                    end += 1
+                qa.update(answers=[{"text": context[start:end + 1], "answer_start": start}],
+                          is_impossible=False)
+            paragraphs.append({"context": context, "qas": [qa]})
+        (root / f"squad2_{part}.json").write_text(
+            json.dumps({"version": "v2.0", "data": [{"paragraphs": paragraphs}]},
+                       ensure_ascii=False), encoding="utf-8")
     return root
 
 

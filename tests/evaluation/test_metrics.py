@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tfbert.evaluation import (
+    best_null_threshold,
     classification_metrics,
     entities,
     exact_match,
@@ -151,6 +152,44 @@ def test_chinese_f1_is_per_character():
 def test_no_answer_questions():
     assert exact_match("", []) == 1.0 and f1_score("", []) == 1.0
     assert f1_score("something", []) == 0.0 and f1_score("", ["cat"]) == 0.0
+
+
+def test_squad_v2_definitions_by_hand():
+    # Counter overlap, not sets: [cat cat] vs [cat cat sat] share cat twice: P 2/2,
+    # R 2/3 -> F1 0.8 (a set overlap would give P 1/2, R 1/3 -> 0.4).
+    assert f1_score("the cat, the cat", ["cat cat sat"]) == pytest.approx(0.8)
+    # v2.0 drops gold answers that normalise to nothing: "the" leaves "cat" alone, so an
+    # empty prediction scores 0 (it would score 1 against "the").
+    assert exact_match("", ["the", "cat"]) == 0.0 and f1_score("", ["the", "cat"]) == 0.0
+    assert exact_match("", ["."]) == 1.0 and f1_score("", ["."]) == 1.0   # none left: [""]
+
+
+def test_qa_metrics_has_and_no_answer_breakdown():
+    predictions = {"q1": "cat", "q2": "brown fox", "q3": "", "q4": "dog"}
+    references = {"q1": ["cat"], "q2": ["brown fox jumps"], "q3": [], "q4": []}
+    # EM 1, 0, 1, 0; F1 1, 0.8, 1, 0 (v2.0's HasAns_*: q1, q2; NoAns_*: q3, q4)
+    m = qa_metrics(predictions, references)
+    assert (m["exact_match"], m["f1"]) == (pytest.approx(50.0), pytest.approx(70.0))
+    assert (m["has_answer_exact_match"], m["has_answer_f1"], m["has_answer_questions"]) == \
+        (pytest.approx(50.0), pytest.approx(90.0), 2)
+    assert (m["no_answer_exact_match"], m["no_answer_f1"], m["no_answer_questions"]) == \
+        (pytest.approx(50.0), pytest.approx(50.0), 2)
+    # SQuAD v1.1 data (every question answerable): no breakdown.
+    assert "has_answer_f1" not in qa_metrics({"q1": "cat"}, {"q1": ["cat"]})
+
+
+def test_best_null_threshold_as_squad_v2_find_best_thresh():
+    # Best non-null answers and null score minus their score (the margin).
+    predictions = {"q1": "cat", "q2": "brown fox", "q3": "x", "q4": "y"}
+    margins = {"q1": -2.0, "q2": 1.0, "q3": 0.0, "q4": 3.0}
+    references = {"q1": ["cat"], "q2": ["brown fox jumps"], "q3": [], "q4": []}
+    # All "no answer": F1 2 (q3, q4). Answering in rising margin: q1 +1 -> 3 (best, at
+    # -2), q3 -1 -> 2, q2 +0.8 -> 2.8, q4 -1 -> 1.8. Threshold -2: 3 of 4 = 75 %.
+    assert best_null_threshold(predictions, margins, references) == (75.0, -2.0)
+    applied = {q: "" if margins[q] > -2.0 else a for q, a in predictions.items()}
+    assert qa_metrics(applied, references)["f1"] == pytest.approx(75.0)
+    # Answering none is best: the script's threshold 0.0.
+    assert best_null_threshold({"q3": "x"}, {"q3": 1.0}, {"q3": []}) == (100.0, 0.0)
 
 
 def test_gold_answers_must_be_a_list():

@@ -54,3 +54,44 @@ def model_dirs(tmp_path_factory):
         save_model_dir(model, config, spec, path, VOCAB)
         dirs[task] = path
     return dirs
+
+
+def null_margins(model_dir, records):
+    """Per qa record, the model's null score minus its best span's score (Keras)."""
+    from tfbert.data.features import encode_qa
+    from tfbert.data.readers import QAExample
+    from tfbert.predict.keras_model import KerasPredictor
+    from tfbert.task.decoding import span_candidates
+
+    predictor = KerasPredictor(model_dir)
+    spec = predictor.spec
+    examples = [QAExample(str(i), r["question"], r["context"], ())
+                for i, r in enumerate(records)]
+    inputs, _, windows = encode_qa(predictor.tokenizer, examples, spec.max_length,
+                                   spec.doc_stride, spec.max_query_length)
+    outputs = predictor._outputs(inputs)
+    return [null - spans[0][0] for null, spans in span_candidates(
+        outputs["start_logits"], outputs["end_logits"], windows, len(records))]
+
+
+def planted_null_model(qa_dir, records, path):
+    """`(model directory, threshold, margins)`: the qa model of `qa_dir` as trained with
+    unanswerable questions, its null threshold planted in the widest gap between the
+    margins of `records`, so that some answers turn into "no answer" and some do not."""
+    import dataclasses
+    import json
+    import shutil
+
+    from tfbert.task import read_task_spec
+
+    margins = null_margins(qa_dir, records)
+    ordered = sorted(margins)
+    gap = max(range(len(ordered) - 1), key=lambda i: ordered[i + 1] - ordered[i])
+    assert ordered[gap + 1] - ordered[gap] > 1e-3, ordered
+    threshold = (ordered[gap] + ordered[gap + 1]) / 2
+    shutil.copytree(qa_dir, path)
+    spec = dataclasses.replace(read_task_spec(qa_dir), no_answer=True,
+                               null_threshold=threshold)
+    with open(os.path.join(path, "task.json"), "w", encoding="utf-8") as f:
+        json.dump(spec.to_dict(), f)
+    return str(path), threshold, margins

@@ -156,3 +156,28 @@ def test_impossible_requests_write_nothing(model_dirs, tmp_path):
         assert not os.listdir(str(tmp_path))
     with pytest.raises(ValueError, match="must name a .tflite file"):
         tflite.export_tflite(model_dirs["classify"], str(tmp_path / "x.bin"))
+
+
+@pytest.mark.slow   # a conversion: ~40 s on 2 busy cores
+def test_qa_n_best_and_null_threshold_match_keras(model_dirs, tmp_path):
+    from tests.export.conftest import planted_null_model
+
+    records = _records("qa") + [{"question": "Who?", "context": "Paris."}]
+    path, threshold, margins = planted_null_model(model_dirs["qa"], records,
+                                                  tmp_path / "qa-null")
+    out = str(tmp_path / "qa.tflite")
+    tflite.export_tflite(path, out, "none", "in-model", n_best=4)
+    got = LitePredictor(out, n_best=4).predict(records)
+    expected = KerasPredictor(path, n_best=4).predict(records)
+    assert [a["answer"] == "" for a in expected] == [m > threshold for m in margins]
+    assert 0 < sum(m > threshold for m in margins) < len(records)
+    for a, b in zip(got, expected):
+        assert (a["answer"], a["start"], a["end"]) == (b["answer"], b["start"], b["end"])
+        assert a["score"] == pytest.approx(b["score"], abs=1e-5)   # None: no answer
+        assert [(n["answer"], n["start"], n["end"]) for n in a["n_best"]] == \
+            [(n["answer"], n["start"], n["end"]) for n in b["n_best"]]
+        np.testing.assert_allclose([n["score"] for n in a["n_best"]],
+                                   [n["score"] for n in b["n_best"]], atol=1e-5)
+    assert len(got[-1]["n_best"]) == 3     # "Paris.": two pieces, three spans
+    with pytest.raises(ValueError, match="lists 4 answers per question"):
+        LitePredictor(out, n_best=5)

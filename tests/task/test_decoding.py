@@ -21,6 +21,72 @@ def test_best_span_and_the_null_answer():
     assert decoding.best_spans(start, end, windows, 1, no_answer=True) == [None]
 
 
+def _overlapping_windows():
+    """One example, a context of 6 characters-pieces read in two windows of length 6
+    ([CLS] q [SEP] then 3 context pieces; window 1 starts 2 pieces later), so that
+    context piece 2 is in both windows."""
+    spans = np.full((2, 6, 2), -1, "int32")
+    spans[0, 2:5] = [(0, 1), (1, 2), (2, 3)]
+    spans[1, 2:5] = [(2, 3), (3, 4), (4, 5)]
+    return {"example_index": np.array([0, 0]), "char_spans": spans}
+
+
+def test_n_best_spans_merge_windows_once_per_character_range():
+    windows = _overlapping_windows()
+    start = np.array([[9.0, 0, 1, 0, 3, 0], [8.0, 0, 2, 0, 1, 0]])
+    end = np.array([[9.0, 0, 0, 1, 2, 5], [8.0, 0, 4, 0, 1, 0]])
+    null, spans = decoding.span_candidates(start, end, windows, 1, n_best=4)[0]
+    assert null == 16.0     # the lower [CLS] score of the two windows
+    # Character range (2, 3) is window 0's piece 4 (3 + 2 = 5) and window 1's piece 2
+    # (2 + 4 = 6): listed once, at 6. Then the two 3s (earlier window first) and the first
+    # of window 0's 2s (earlier piece first). Position 5 of window 0 is [SEP] (end logit
+    # 5): never part of a span.
+    assert spans == [(6.0, 1, 2, 2), (3.0, 0, 2, 4), (3.0, 1, 2, 4), (2.0, 0, 2, 3)]
+    # The first of the n best is the answer best_spans gives.
+    assert decoding.best_spans(start, end, windows, 1) == [spans[0]]
+
+
+def test_n_best_is_every_allowed_span_by_brute_force():
+    rng = np.random.default_rng(0)
+    windows = _overlapping_windows()
+    for _ in range(20):
+        start, end = rng.normal(0, 1, (2, 2, 6))
+        best = {}
+        for w in range(2):
+            for a in range(2, 5):
+                for b in range(a, min(5, a + 2)):     # max_pieces=2: at most 2 pieces long
+                    key = (windows["char_spans"][w, a, 0], windows["char_spans"][w, b, 1])
+                    best[key] = max(best.get(key, -np.inf), start[w, a] + end[w, b])
+        expected = sorted(best.values(), reverse=True)[:4]
+        _, spans = decoding.span_candidates(start, end, windows, 1, n_best=4,
+                                            max_pieces=2)[0]
+        np.testing.assert_allclose([s[0] for s in spans], expected)
+
+
+def test_the_null_threshold_moves_the_no_answer_boundary():
+    spans = np.full((1, 6, 2), -1, "int32")
+    spans[0, 2:] = 0
+    windows = {"example_index": np.array([0]), "char_spans": spans}
+    start = np.array([[6.0, 0, 1, 3, 0, 0]])
+    end = np.array([[4.0, 0, 0, 1, 4, 0]])
+    # Null score 10, best span 3 + 4 = 7: margin 3.
+    kept = [(7.0, 0, 3, 4)]
+    assert decoding.best_spans(start, end, windows, 1, no_answer=True) == [None]
+    assert decoding.best_spans(start, end, windows, 1, no_answer=True,
+                               null_threshold=3.0) == kept       # "no answer" only over it
+    assert decoding.best_spans(start, end, windows, 1, no_answer=True,
+                               null_threshold=2.9) == [None]
+    # A model trained without unanswerable questions always answers.
+    assert decoding.best_spans(start, end, windows, 1, null_threshold=-50.0) == kept
+
+
+def test_n_best_probabilities_are_a_softmax_over_the_list():
+    listed = decoding.nbest_list([{"score": 2.0}, {"score": 1.0}, {"score": 1.0}])
+    e = np.exp([1.0, 0.0, 0.0])
+    np.testing.assert_allclose([a["probability"] for a in listed], e / e.sum())
+    assert decoding.nbest_list([]) == []
+
+
 LABELS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 
 

@@ -5,7 +5,7 @@ import json
 import click
 
 from tfbert.export.limits import MIN_CALIBRATION
-from tfbert.task.decoding import DEFAULT_TOP_K
+from tfbert.task.decoding import DEFAULT_N_BEST, DEFAULT_TOP_K
 
 
 @click.command("export")
@@ -25,6 +25,9 @@ from tfbert.task.decoding import DEFAULT_TOP_K
               help="saved_model: requests TF Serving replays at load (.jsonl/.csv/.tsv with "
                    "the serving_default input columns, or .txt, one text per line) "
                    "[default: built-in texts for the task].")
+@click.option("--n-best", type=click.IntRange(min=1), default=DEFAULT_N_BEST, show_default=True,
+              help="qa models: answers listed per question (the nbest_* outputs), fixed in "
+                   "the exported graph.")
 @click.option("--out", type=click.Path(dir_okay=False), help="tflite: the .tflite file.")
 @click.option("--quantize", type=click.Choice(("none", "fp16", "dynamic", "int8")),
               default="none", show_default=True)
@@ -44,9 +47,9 @@ from tfbert.task.decoding import DEFAULT_TOP_K
               help="Pair models: the second text's column in --eval-data.")
 @click.option("--label-column", default="label", show_default=True)
 @click.pass_context
-def command(ctx, model, fmt, name, base, serving_version, top_k, warmup_data, out, quantize,
-            tokenizer, calibration_data, calibration_size, eval_data, text_column, pair_column,
-            label_column):
+def command(ctx, model, fmt, name, base, serving_version, top_k, warmup_data, n_best, out,
+            quantize, tokenizer, calibration_data, calibration_size, eval_data, text_column,
+            pair_column, label_column):
     """Export MODEL for TF Serving or LiteRT / MediaPipe.
 
     MODEL: a model directory, checkpoint or checkpoint name (see `tfbert presets`)."""
@@ -67,7 +70,7 @@ def command(ctx, model, fmt, name, base, serving_version, top_k, warmup_data, ou
         if not name:
             raise click.BadParameter("--format saved_model needs --name")
         path = export_saved_model(model, name, base, serving_version or DEFAULT_SERVING_VERSION,
-                                  top_k=top_k, warmup_data=warmup_data)
+                                  top_k=top_k, warmup_data=warmup_data, n_best=n_best)
         click.echo(path)
         return
     if not out:
@@ -86,7 +89,7 @@ def command(ctx, model, fmt, name, base, serving_version, top_k, warmup_data, ou
         pair = pair_column if is_pair else None
         evaluation = read_records(eval_data, text_column, pair, label_column, need_labels=True)
     result = export_tflite(model, out, quantize, tokenizer, calibration, evaluation,
-                           calibration_size)
+                           calibration_size, n_best=n_best)
     report = result.pop("report", None)
     click.echo(json.dumps(result, indent=2))
     if report:

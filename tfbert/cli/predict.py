@@ -67,8 +67,11 @@ def _records(texts, pair, context, input_path, task, columns):
 @click.option("--doc-stride", type=click.IntRange(min=1),
               help="qa, ner and windowed classify/pair model directories: windows of a long "
                    "input start this many pieces apart [default: the model's task.json].")
+@click.option("--n-best", type=click.IntRange(min=1),
+              help="qa: also list the N best answer spans (`n_best`), each with its score "
+                   "and probability; an export lists at most its own --n-best.")
 def command(model, texts, pair, context, input_path, output, text_column, pair_column,
-            batch_size, top_k, doc_stride):
+            batch_size, top_k, doc_stride, n_best):
     """Predict with MODEL: one JSON object per input.
 
     MODEL: a model directory, checkpoint or checkpoint name (see `tfbert presets`), a
@@ -79,7 +82,7 @@ def command(model, texts, pair, context, input_path, output, text_column, pair_c
     source = click.get_current_context().get_parameter_source
     given_top_k = top_k if source("top_k").name == "COMMANDLINE" else None
     predictor = load_predictor(model, batch_size=batch_size, top_k=given_top_k,
-                               doc_stride=doc_stride, parameter="MODEL")
+                               doc_stride=doc_stride, parameter="MODEL", n_best=n_best)
     records = _records(list(texts), pair, context, input_path, predictor.task,
                        (text_column, pair_column))
     results = predictor.predict(records)

@@ -12,6 +12,7 @@ from tfbert.evaluation.calibration import (
     reliability_bins,
 )
 from tfbert.evaluation.metrics import (
+    best_null_threshold,
     classification_metrics,
     entities,
     exact_match,
@@ -27,6 +28,7 @@ from tfbert.evaluation.plots import (plot_confusion_matrix, plot_reliability_dia
 from tfbert.evaluation.report import markdown_report, write_atomically, write_report
 
 __all__ = [
+    "best_null_threshold",
     "calibration_metrics",
     "classification_metrics",
     "entities",

@@ -171,11 +171,13 @@ def normalize_answer(s):
 
 
 def _golds(gold_answers):
-    """The gold answers as a list; no answer (SQuAD v2) is the single gold ""."""
+    """The gold answers as a list, as SQuAD v2.0's script reads them: a gold answer that
+    normalises to nothing (".", "the") is dropped, and a question left without any (no
+    answer) has the single gold ""."""
     if isinstance(gold_answers, str):
         raise ValueError(f"gold_answers must be a list of strings. "
                          f"Received the string {gold_answers!r}; pass [{gold_answers!r}].")
-    return list(gold_answers) or [""]
+    return [g for g in gold_answers if normalize_answer(g)] or [""]
 
 
 def _token_f1(prediction, gold):
@@ -206,21 +208,64 @@ def qa_metrics(predictions, references):
 
     `predictions` maps question id -> answer text, `references` id -> list of gold texts
     (empty for no-answer questions). A question without a prediction scores 0 and is counted
-    in `missing`; predictions for unknown ids are ignored, as in the official script.
+    in `missing` (SQuAD v1.1's script; v2.0's leaves it out of the average); predictions for
+    unknown ids are ignored. When some question has no answer (SQuAD v2.0 data), the scores
+    of the questions with and without one are given apart too, as v2.0's `HasAns_exact`,
+    `HasAns_f1`, `NoAns_exact`, `NoAns_f1`: `has_answer_exact_match`, `has_answer_f1`,
+    `has_answer_questions`, `no_answer_exact_match`, ...
     """
     if not references:
         raise ValueError("qa_metrics needs at least one reference question. Received: 0")
-    em = f1 = 0.0
+    scores = {True: [0.0, 0.0, 0], False: [0.0, 0.0, 0]}   # has answer: [em, f1, questions]
     missing = 0
     for qid, golds in references.items():
+        # (v2.0's script: a question has an answer when its answers list is not empty)
+        part = scores[bool(list(golds))]
+        part[2] += 1
         if qid not in predictions:
             missing += 1
             continue
-        em += exact_match(predictions[qid], golds)
-        f1 += f1_score(predictions[qid], golds)
+        part[0] += exact_match(predictions[qid], golds)
+        part[1] += f1_score(predictions[qid], golds)
     n = len(references)
-    return {"exact_match": 100.0 * em / n, "f1": 100.0 * f1 / n, "questions": n,
-            "missing": missing}
+    metrics = {"exact_match": 100.0 * (scores[True][0] + scores[False][0]) / n,
+               "f1": 100.0 * (scores[True][1] + scores[False][1]) / n, "questions": n,
+               "missing": missing}
+    if scores[False][2]:
+        for name, has in (("has_answer", True), ("no_answer", False)):
+            em, f1, count = scores[has]
+            if count:
+                metrics.update({f"{name}_exact_match": 100.0 * em / count,
+                                f"{name}_f1": 100.0 * f1 / count,
+                                f"{name}_questions": count})
+    return metrics
+
+
+def best_null_threshold(predictions, null_margins, references):
+    """`(f1, threshold)`: SQuAD v2.0's `find_best_thresh` on F1. `predictions` maps question
+    id -> the best non-null answer, `null_margins` id -> null score minus that answer's
+    score (run_squad's null odds), `references` id -> gold texts (empty: no answer).
+
+    A question is answered "" when its margin is over the threshold. Starting from every
+    question unanswered, questions are answered in order of rising margin; the threshold
+    is the margin at which the total F1 is highest (0.0 if answering none is best).
+    `f1` is that F1 in percent over the questions with a margin.
+    """
+    has_answer = {qid: bool(list(golds)) for qid, golds in references.items()}
+    score = best = float(sum(1 for qid, has in has_answer.items() if not has))
+    threshold = 0.0
+    scored = [qid for qid in null_margins if qid in references]
+    if not scored:
+        raise ValueError("best_null_threshold needs margins for the reference questions. "
+                         "Received none")
+    for qid in sorted(scored, key=lambda q: null_margins[q]):
+        if has_answer[qid]:
+            score += f1_score(predictions.get(qid, ""), references[qid])
+        elif predictions.get(qid, ""):
+            score -= 1
+        if score > best:
+            best, threshold = score, float(null_margins[qid])
+    return 100.0 * best / len(scored), threshold
 
 
 def masked_lm_metrics(correct, total, loss_sum):

@@ -23,7 +23,7 @@ import tensorflow_text  # noqa: F401  (registers the tf-text ops the graph uses)
 from tfbert.atomic import remove_abandoned, writer_tag
 from tfbert.export import saved_model_ops, saved_model_warmup
 from tfbert.export.saved_model_signatures import ENCODER_INPUTS, ServingModule
-from tfbert.task.decoding import DEFAULT_TOP_K
+from tfbert.task.decoding import DEFAULT_N_BEST, DEFAULT_TOP_K
 
 DEFAULT_SERVING_VERSION = "2.20"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -65,8 +65,10 @@ def _writable_base(base):
 
 def export_saved_model(model_dir, name, base="savedmodels",
                        serving_version=DEFAULT_SERVING_VERSION,
-                       top_k=DEFAULT_TOP_K, warmup_data=None) -> str:
+                       top_k=DEFAULT_TOP_K, warmup_data=None, n_best=DEFAULT_N_BEST) -> str:
     """Exports `model_dir` as the next version of `BASE/NAME`; returns the version's path.
+    `top_k`: fill-mask candidates per `[MASK]`; `n_best`: a qa model's answers listed per
+    question (`nbest_*` outputs), both fixed in the graph.
 
     `warmup_data`: a file of requests for TF Serving to replay at load (`.jsonl`/`.csv`/
     `.tsv` with the `serving_default` input columns, or `.txt` with one text per line);
@@ -80,6 +82,8 @@ def export_saved_model(model_dir, name, base="savedmodels",
         raise ValueError(f"--name must be letters, digits, '_', '.' or '-' (a directory name "
                          f"under the base). Received: {name!r}")
     saved_model_ops.parse_version(serving_version)
+    if isinstance(n_best, bool) or not isinstance(n_best, int) or n_best < 1:
+        raise ValueError(f"--n-best must be a positive integer. Received: {n_best!r}")
     model, tokenizer, spec, checkpoint = load_task_model(model_dir)
     if warmup_data is None:
         rows = saved_model_warmup.builtin_rows(spec.task, spec.max_length, tokenizer.vocab)
@@ -96,19 +100,19 @@ def export_saved_model(model_dir, name, base="savedmodels",
     os.chmod(staging, 0o777 & ~umask)
     try:
         _write_version(staging, model, tokenizer, spec, checkpoint, serving_version, top_k,
-                       warmup)
+                       warmup, n_best)
         return _publish(staging, model_base)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
 def _write_version(path, model, tokenizer, spec, checkpoint, serving_version, top_k,
-                   warmup):
+                   warmup, n_best):
     files = tempfile.mkdtemp(prefix="tfbert-assets-")  # copied into the SavedModel
     try:
         vocab_file = os.path.join(files, "vocab.txt")
         shutil.copyfile(checkpoint.vocab_file, vocab_file)
-        module = ServingModule(model, tokenizer, spec, top_k=top_k)
+        module = ServingModule(model, tokenizer, spec, top_k=top_k, n_best=n_best)
         module.vocab_asset = tf.saved_model.Asset(vocab_file)
         if spec.labels:
             labels_file = os.path.join(files, "labels.txt")
@@ -132,7 +136,8 @@ def _write_version(path, model, tokenizer, spec, checkpoint, serving_version, to
                              if isinstance(s, tf.TensorSpec)]
                          for k, f in signatures.items()},
               "tf_serving_min": serving_version, "tf_text_ops": text_ops,
-              "max_abs_difference_vs_keras": difference, "warmup_requests": len(warmup)}
+              "max_abs_difference_vs_keras": difference, "warmup_requests": len(warmup),
+              **({"n_best": n_best} if spec.task == "qa" else {})}
     with open(os.path.join(path, "assets.extra", "tfbert_export.json"), "w",
               encoding="utf-8") as f:
         json.dump(record, f, indent=2)

@@ -10,7 +10,11 @@ classify/pair (`text`, and `text_pair`): `probabilities`, `label_ids`, `label_na
 ner (`text`): `entity_types`, `entity_texts`, `entity_starts`, `entity_ends`,
   `entity_scores`, `num_entities`, and per word `tags` with `num_words` (a model trained
   on IOB2 tags gives the best IOB2-valid tag sequence, as `tfbert predict` does);
-qa (`question`, `context`): `answer`, `start`, `end` (characters), `score`, `has_answer`;
+qa (`question`, `context`): `answer`, `start`, `end` (characters), `score`, `has_answer`
+  (a model trained with unanswerable questions answers "" when its null score minus the
+  best span's is over `task.json`'s `null_threshold`), and the `n_best` best spans
+  `(batch, n_best)`: `nbest_answers`, `nbest_starts`, `nbest_ends`, `nbest_scores`,
+  `nbest_probabilities` (padding "", -1, 0);
 pretrain (`text` with `[MASK]`): `tokens` and `scores` `(batch, masks, top_k)`;
 encoder (`text`): the mean-pooled `embedding` (unit length when `task.json` says `normalize`).
 """
@@ -20,7 +24,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfbert.export import saved_model_tasks
-from tfbert.task.decoding import DEFAULT_TOP_K, MAX_ANSWER_PIECES
+from tfbert.export.saved_model_nbest import qa_nbest_spans
+from tfbert.task.decoding import DEFAULT_N_BEST, DEFAULT_TOP_K, MAX_ANSWER_PIECES
 from tfbert.tokenization.windows import encode_windows
 
 ENCODER_INPUTS = ("token_ids", "segment_ids", "padding_mask")
@@ -48,12 +53,14 @@ class ServingModule(tf.Module):
     `tf.saved_model.save` writes them, once.
     """
 
-    def __init__(self, model, tokenizer, spec, top_k=DEFAULT_TOP_K, name=None):
+    def __init__(self, model, tokenizer, spec, top_k=DEFAULT_TOP_K, n_best=DEFAULT_N_BEST,
+                 name=None):
         super().__init__(name=name)
         hold_model(self, model)
         self.tokenizer = tokenizer
         self.spec = spec
         self.top_k = top_k
+        self.n_best = n_best
         self.labels = tf.constant(list(spec.labels) or [""], tf.string)
         self.vocab = tf.constant(tokenizer.vocab, tf.string)
 
@@ -190,14 +197,23 @@ class ServingModule(tf.Module):
             self.tokenizer, question, context, spec.max_length, spec.doc_stride,
             spec.max_query_length)
         outputs = self._run(inputs)
+        start_logits = tf.cast(outputs["start_logits"], tf.float32)
+        end_logits = tf.cast(outputs["end_logits"], tf.float32)
         has_answer, start, end, score = saved_model_tasks.qa_best_spans(
-            tf.cast(outputs["start_logits"], tf.float32),
-            tf.cast(outputs["end_logits"], tf.float32), example, char_spans,
-            tf.shape(question)[0], MAX_ANSWER_PIECES, spec.no_answer)
+            start_logits, end_logits, example, char_spans, tf.shape(question)[0],
+            MAX_ANSWER_PIECES, spec.no_answer, spec.null_threshold)
         answer = tf.where(has_answer, tf.strings.substr(
             context, tf.maximum(start, 0), end - start, unit="UTF8_CHAR"), "")
+        found, starts, ends, scores, probabilities = qa_nbest_spans(
+            start_logits, end_logits, example, char_spans, tf.shape(question)[0],
+            MAX_ANSWER_PIECES, self.n_best)
+        contexts = tf.broadcast_to(context[:, None], tf.shape(starts))
+        answers = tf.where(found, tf.strings.substr(
+            contexts, tf.maximum(starts, 0), ends - starts, unit="UTF8_CHAR"), "")
         return {"answer": answer, "start": start, "end": end, "score": score,
-                "has_answer": has_answer}
+                "has_answer": has_answer, "nbest_answers": answers, "nbest_starts": starts,
+                "nbest_ends": ends, "nbest_scores": scores,
+                "nbest_probabilities": probabilities}
 
     def _fill_mask(self, text):
         tok = self.tokenizer

@@ -235,7 +235,7 @@ def qa_windows(tokenizer, questions, contexts, max_length, doc_stride, max_query
 
 
 def qa_best_spans(start_logits, end_logits, example, char_spans, num_examples, max_pieces,
-                  no_answer):
+                  no_answer, null_threshold=0.0):
     """Per example, the best span over its windows (as `tfbert.task.best_spans`).
 
     Returns `(has_answer, start_char, end_char, score)`, each `(batch,)`.
@@ -268,7 +268,8 @@ def qa_best_spans(start_logits, end_logits, example, char_spans, num_examples, m
     if no_answer:
         null = tf.math.unsorted_segment_min(start_logits[:, 0] + end_logits[:, 0], example,
                                             num_examples)
-        has_answer &= null <= score
+        # In float64, as Python compares its float sums: the same answer at any threshold.
+        has_answer &= tf.cast(null, tf.float64) - tf.cast(score, tf.float64) <= null_threshold
     start_char = tf.where(has_answer, start_char, -1)
     end_char = tf.where(has_answer, end_char, -1)
     return has_answer, start_char, end_char, tf.where(has_answer, score, 0.0)

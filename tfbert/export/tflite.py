@@ -19,13 +19,15 @@ from tfbert.export import tflite_convert
 from tfbert.export.saved_model import load_task_model
 from tfbert.export.tflite_files import LABELS_FILE, TASK_FILE, pack_files
 from tfbert.export.tflite_report import judge, latency, predicted_ids, report_markdown
+from tfbert.task.decoding import DEFAULT_N_BEST
 from tfbert.textfile import first_line
 
 
-def build_variant(model, tokenizer, spec, kind, quantize, calibration_records, samples):
+def build_variant(model, tokenizer, spec, kind, quantize, calibration_records, samples,
+                  n_best=DEFAULT_N_BEST):
     """`(content, module, max_difference)` of one checked variant, files packed."""
     content, module = tflite_convert.convert(model, tokenizer.vocab, spec, kind, quantize,
-                                             calibration_records)
+                                             calibration_records, n_best)
     difference = tflite_convert.compare(
         content, module, tflite_convert.sample_inputs(module, samples), quantize)
     if kind == "metadata":
@@ -61,13 +63,16 @@ def _check_out(out):
 
 def export_tflite(model_dir, out, quantize="none", tokenizer="in-model", calibration=None,
                   evaluation=None, calibration_size=200, latency_runs=20,
-                  progress=False) -> dict:
+                  progress=False, n_best=DEFAULT_N_BEST) -> dict:
     """Exports `model_dir` to `out` (a `.tflite` file); returns what was measured.
 
     `calibration`: records of training text (int8 needs at least `MIN_CALIBRATION`);
     `evaluation`: labelled records; with them a quantization report is written beside
     `out`, covering every variant of this tokenizer kind (`progress`: a bar per variant).
+    `n_best`: a qa model's spans listed per question.
     """
+    if isinstance(n_best, bool) or not isinstance(n_best, int) or n_best < 1:
+        raise ValueError(f"--n-best must be a positive integer. Received: {n_best!r}")
     _check_out(out)
     model, tok, spec, _ = load_task_model(model_dir)
     tflite_convert.check_request(spec, tokenizer, quantize)
@@ -83,7 +88,7 @@ def export_tflite(model_dir, out, quantize="none", tokenizer="in-model", calibra
     samples = spread(usable, 8) or _default_samples(spec)
     try:
         content, module, difference = build_variant(model, tok, spec, tokenizer, quantize,
-                                                    calibration, samples)
+                                                    calibration, samples, n_best)
     except tf.errors.OpError as err:
         # The converter works through a temporary SavedModel: a full disk or a size limit
         # surfaces there, far from the file the user asked for.

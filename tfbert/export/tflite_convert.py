@@ -12,7 +12,8 @@ and UTF-8 byte `starts`/`ends` `[1, L-2]`, every tag's `tag_probabilities` `[1, 
 (from which `LitePredictor` decodes an IOB2 model's best valid tag sequence; `tag_ids` are
 each piece's argmax), and `num_pieces`; qa (one window: question,
 then as much context as fits): `start`/`end` byte offsets in the context (-1: no answer)
-and `score`.
+and `score`, and the n best spans `nbest_starts`/`nbest_ends`/`nbest_scores` `[1, N]`
+(padding -1, -1, 0).
 
 Every conversion is checked against the graph it came from on sample inputs: a converted
 Keras 3 model can come out all-NaN without any error.
@@ -33,6 +34,7 @@ import tensorflow_text as tf_text
 from tfbert.export.limits import MIN_CALIBRATION
 from tfbert.export.tflite_graph import LiteModule
 from tfbert.quiet import held_stderr
+from tfbert.task.decoding import DEFAULT_N_BEST
 
 QUANTIZE = ("none", "fp16", "dynamic", "int8")
 TOKENIZERS = ("metadata", "in-model")
@@ -117,15 +119,17 @@ def _converter(saved_model_dir, module, quantize, calibration):
     return converter
 
 
-def convert(model, vocab, spec, tokenizer="in-model", quantize="none", calibration=None):
+def convert(model, vocab, spec, tokenizer="in-model", quantize="none", calibration=None,
+            n_best=DEFAULT_N_BEST):
     """The TFLite flatbuffer (bytes) of `model`, and the `LiteModule` it came from.
 
-    `calibration`: for int8, records of training text (dicts with `text`).
+    `calibration`: for int8, records of training text (dicts with `text`); `n_best`: a qa
+    model's spans listed (`nbest_*` outputs).
     """
     check_request(spec, tokenizer, quantize)
     if quantize == "int8":
         check_int8(tokenizer, calibration)
-    module = LiteModule(model, vocab, spec, tokenizer)
+    module = LiteModule(model, vocab, spec, tokenizer, n_best)
     if quantize == "int8":
         calibration = sample_inputs(module, calibration)
     function = module.function()

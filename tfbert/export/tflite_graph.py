@@ -11,7 +11,7 @@ import tensorflow_text as tf_text
 
 from tfbert.export.saved_model_signatures import hold_model
 from tfbert.tokenization import BertTokenizer
-from tfbert.task.decoding import MAX_ANSWER_PIECES
+from tfbert.task.decoding import DEFAULT_N_BEST, MAX_ANSWER_PIECES
 
 
 class LiteModule(tf.Module):
@@ -20,11 +20,12 @@ class LiteModule(tf.Module):
     The Keras variables are listed on the module so that its SavedModel holds them.
     """
 
-    def __init__(self, model, vocab, spec, tokenizer):
+    def __init__(self, model, vocab, spec, tokenizer, n_best=DEFAULT_N_BEST):
         super().__init__()
         hold_model(self, model)
         self.spec = spec
         self.kind = tokenizer
+        self.n_best = n_best
         self.packer = BertTokenizer(vocab, lowercase=spec.lowercase)
         # FastBertTokenizer's two halves, so that offsets can be mapped back with dense
         # ops (its own tokenize_with_offsets gathers ragged rows: RaggedRange, no kernel).
@@ -119,8 +120,20 @@ class LiteModule(tf.Module):
         end_piece = tf.clip_by_value(best % length - first, 0, length - 1)
         has_answer = score > -1e29
         if spec.no_answer:
-            has_answer &= score >= start_logits[0] + end_logits[0]
+            has_answer &= start_logits[0] + end_logits[0] - score <= spec.null_threshold
         start = tf.where(has_answer, tf.gather(starts[0], start_piece), -1)
         end = tf.where(has_answer, tf.gather(ends[0], end_piece), -1)
+        # The n best spans of the window (one window: no character range twice), equal
+        # scores lower index (earlier piece) first, as the Python decoding lists them.
+        top, where = tf.math.top_k(tf.reshape(scores, [-1]), min(self.n_best, length * length))
+        found = top > -1e29
+
+        def offsets(values, pieces):
+            return tf.where(found, tf.gather(values[0], tf.clip_by_value(pieces - first, 0,
+                                                                       length - 1)), -1)[None]
+
         return {"start": start[None], "end": end[None],
-                "score": tf.where(has_answer, score, 0.0)[None]}
+                "score": tf.where(has_answer, score, 0.0)[None],
+                "nbest_starts": offsets(starts, where // length),
+                "nbest_ends": offsets(ends, where % length),
+                "nbest_scores": tf.where(found, top, 0.0)[None]}

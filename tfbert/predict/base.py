@@ -22,7 +22,8 @@ class Predictor(abc.ABC):
 
     Answers: classify/pair `label`, `score` and `probabilities` (multi-label: `labels`);
     ner `entities` (text, type, character span, score) and a tag per word; qa `answer`,
-    `start`, `end`, `score`; pretrain (fill-mask) `masks`; encoder `embedding`. `predict`
+    `start`, `end`, `score` (and, asked with `n_best`, the `n_best` best spans, each with
+    `answer`, `start`, `end`, `score` and `probability`); pretrain (fill-mask) `masks`; encoder `embedding`. `predict`
     takes a list of record dicts (`text`; `pair`; `question` and `context`) and returns the
     record's keys plus the answer. Inputs are run `batch_size` at a time, grouped by length
     so that short inputs are not padded to long ones; answers come back in input order.
@@ -98,6 +99,18 @@ class Predictor(abc.ABC):
     @abc.abstractmethod
     def _batch(self, records) -> list:
         """The answers to one batch of records."""
+
+
+def check_n_best(n_best, spec):
+    """`n_best` (answers listed per qa input, None: none) once checked against the model."""
+    if n_best is None:
+        return None
+    if isinstance(n_best, bool) or not isinstance(n_best, int) or n_best < 1:
+        raise ValueError(f"--n-best must be a positive integer. Received: {n_best!r}")
+    if spec.task != "qa":
+        raise ValueError(f"--n-best applies to qa models, not to this model's task "
+                         f"{spec.task!r}")
+    return n_best
 
 
 def _length(record) -> int:

@@ -14,9 +14,10 @@ import tensorflow as tf
 
 from tfbert.data.features import encode_ner, encode_qa
 from tfbert.data.readers import QAExample
-from tfbert.predict.base import Predictor
+from tfbert.predict.base import Predictor, check_n_best
 from tfbert.task.decoding import (DEFAULT_TOP_K, best_spans, class_probabilities,
-                                  entity_spans, label_result, ner_tags, pool_windows, softmax)
+                                  entity_spans, label_result, nbest_list, ner_tags,
+                                  pool_windows, softmax, span_candidates)
 from tfbert.tokenization.normalize import split_words
 from tfbert.training import scoring
 
@@ -30,7 +31,7 @@ class KerasPredictor(Predictor):
     'pos'
     """
 
-    def __init__(self, path, batch_size=32, top_k=DEFAULT_TOP_K, doc_stride=None):
+    def __init__(self, path, batch_size=32, top_k=DEFAULT_TOP_K, doc_stride=None, n_best=None):
         from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
         from tfbert.tokenization import BertTokenizer
 
@@ -43,6 +44,7 @@ class KerasPredictor(Predictor):
                                                  lowercase=self.spec.lowercase)
         self.batch_size = batch_size
         self.top_k = top_k
+        self.n_best = check_n_best(n_best, self.spec)
 
     def _outputs(self, inputs):
         return scoring.model_outputs(self.model, inputs, self.batch_size)
@@ -118,16 +120,24 @@ class KerasPredictor(Predictor):
                                        self.spec.doc_stride, self.spec.max_query_length)
         outputs = self._outputs(inputs)
         spans = best_spans(outputs["start_logits"], outputs["end_logits"], windows,
-                                   len(records), no_answer=self.spec.no_answer)
-        out = []
-        for record, span in zip(records, spans):
-            if span is None:
-                out.append({**record, "answer": "", "start": -1, "end": -1, "score": None})
-                continue
+                           len(records), no_answer=self.spec.no_answer,
+                           null_threshold=self.spec.null_threshold)
+        char_spans = windows["char_spans"]
+
+        def span_answer(record, span):
             score, window, start, end = span
-            first, last = windows["char_spans"][window][start], windows["char_spans"][window][end]
-            out.append({**record, "answer": record["context"][first[0]:last[1]],
-                        "start": int(first[0]), "end": int(last[1]), "score": score})
+            first, last = char_spans[window][start], char_spans[window][end]
+            return {"answer": record["context"][first[0]:last[1]], "start": int(first[0]),
+                    "end": int(last[1]), "score": score}
+
+        out = [{**record, "answer": "", "start": -1, "end": -1, "score": None}
+               if span is None else {**record, **span_answer(record, span)}
+               for record, span in zip(records, spans)]
+        if self.n_best:
+            candidates = span_candidates(outputs["start_logits"], outputs["end_logits"],
+                                         windows, len(records), self.n_best)
+            for answer, (_, found) in zip(out, candidates):
+                answer["n_best"] = nbest_list([span_answer(answer, s) for s in found])
         return out
 
     def _fill_mask(self, records):

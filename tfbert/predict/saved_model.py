@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from tfbert.predict.base import Predictor
+from tfbert.predict.base import Predictor, check_n_best
 from tfbert.task import TaskSpec, label_result
 
 
@@ -16,7 +16,7 @@ def _text(value):
 class SavedModelPredictor(Predictor):
     """Calls `serving_default` of a tfbert SavedModel."""
 
-    def __init__(self, path, batch_size=32):
+    def __init__(self, path, batch_size=32, n_best=None):
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  (the graph's tokenizer ops)
 
@@ -27,8 +27,15 @@ class SavedModelPredictor(Predictor):
         from tfbert.export.saved_model_ops import check_untrusted_saved_model
         from tfbert.textfile import first_line, read_json
 
-        task = read_json(record, "tfbert's export record (an object)").get("task")
-        self.spec = TaskSpec.from_dict(task, source=f"{record} ('task')")
+        exported = read_json(record, "tfbert's export record (an object)")
+        self.spec = TaskSpec.from_dict(exported.get("task"), source=f"{record} ('task')")
+        self.n_best = check_n_best(n_best, self.spec)
+        # Fixed at export (tfbert export --n-best); exports from before it list none.
+        listed = exported.get("n_best", 0) if isinstance(exported.get("n_best"), int) else 0
+        if self.n_best and self.n_best > listed:
+            raise ValueError(f"--n-best {self.n_best}: {path} lists {listed} answers per "
+                             f"question; export it again with tfbert export --n-best "
+                             f"{self.n_best}")
         check_untrusted_saved_model(path)
         if not os.path.isfile(os.path.join(path, "variables", "variables.index")):
             raise ValueError(f"{path}: no variables/variables.index; expected a complete "
@@ -69,10 +76,20 @@ class SavedModelPredictor(Predictor):
         if task == "qa":
             out = self._call(question=[r["question"] for r in records],
                              context=[r["context"] for r in records])
-            return [{**r, "answer": _text(out["answer"][i]), "start": int(out["start"][i]),
-                     "end": int(out["end"][i]),
-                     "score": float(out["score"][i]) if out["has_answer"][i] else None}
-                    for i, r in enumerate(records)]
+            answers = [{**r, "answer": _text(out["answer"][i]), "start": int(out["start"][i]),
+                        "end": int(out["end"][i]),
+                        "score": float(out["score"][i]) if out["has_answer"][i] else None}
+                       for i, r in enumerate(records)]
+            if self.n_best:
+                for i, answer in enumerate(answers):
+                    answer["n_best"] = [
+                        {"answer": _text(out["nbest_answers"][i, k]),
+                         "start": int(out["nbest_starts"][i, k]),
+                         "end": int(out["nbest_ends"][i, k]),
+                         "score": float(out["nbest_scores"][i, k]),
+                         "probability": float(out["nbest_probabilities"][i, k])}
+                        for k in range(self.n_best) if out["nbest_starts"][i, k] >= 0]
+            return answers
         if task == "pretrain":
             out = self._call(text=texts)
             return [{**r, "masks": [

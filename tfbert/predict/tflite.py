@@ -10,8 +10,9 @@ import json
 import numpy as np
 
 from tfbert.export.tflite_files import LABELS_FILE, TASK_FILE, VOCAB_FILE, packed_files
-from tfbert.predict.base import Predictor
+from tfbert.predict.base import Predictor, check_n_best
 from tfbert.task import TaskSpec, constrained_tags, entity_spans, label_result
+from tfbert.task.decoding import nbest_list
 from tfbert.tokenization.normalize import split_words
 
 
@@ -25,7 +26,7 @@ def _char_offsets(text, byte_offsets):
 class LitePredictor(Predictor):
     """Runs a tfbert `.tflite` export one input at a time (its signature takes batch 1)."""
 
-    def __init__(self, path):
+    def __init__(self, path, n_best=None):
         from tfbert.export import tflite_convert
 
         with open(path, "rb") as f:
@@ -63,6 +64,14 @@ class LitePredictor(Predictor):
         else:
             raise ValueError(f"{path}: not a tfbert export (no {TASK_FILE} and "
                              "no classifier metadata packed in the file)")
+        self.n_best = check_n_best(n_best, self.spec)
+        # Fixed at export (tfbert export --n-best); files from before it list none.
+        outputs = self.runner.get_output_details()
+        listed = int(outputs["nbest_scores"]["shape"][-1]) if "nbest_scores" in outputs else 0
+        if self.n_best and self.n_best > listed:
+            raise ValueError(f"--n-best {self.n_best}: {path} lists {listed} answers per "
+                             f"question; export it again with tfbert export --n-best "
+                             f"{self.n_best}")
 
     def _batch(self, records) -> list:
         if self.tokenizer is not None:  # id inputs (metadata export)
@@ -88,12 +97,22 @@ class LitePredictor(Predictor):
         if task == "qa":
             out = self.runner(question=np.array([record["question"]], dtype=object),
                               context=np.array([record["context"]], dtype=object))
+            context = record["context"]
             if int(out["start"][0]) < 0:
-                return {**record, "answer": "", "start": -1, "end": -1, "score": None}
-            start, end = _char_offsets(record["context"], [int(out["start"][0]),
-                                                           int(out["end"][0])])
-            return {**record, "answer": record["context"][start:end], "start": start,
-                    "end": end, "score": float(out["score"][0])}
+                answer = {**record, "answer": "", "start": -1, "end": -1, "score": None}
+            else:
+                start, end = _char_offsets(context, [int(out["start"][0]), int(out["end"][0])])
+                answer = {**record, "answer": context[start:end], "start": start, "end": end,
+                          "score": float(out["score"][0])}
+            if self.n_best:
+                found = [k for k in range(self.n_best) if out["nbest_starts"][0, k] >= 0]
+                starts = _char_offsets(context, [int(out["nbest_starts"][0, k]) for k in found])
+                ends = _char_offsets(context, [int(out["nbest_ends"][0, k]) for k in found])
+                answer["n_best"] = nbest_list([
+                    {"answer": context[s:e], "start": s, "end": e,
+                     "score": float(out["nbest_scores"][0, k])}
+                    for k, s, e in zip(found, starts, ends)])
+            return answer
         out = self.runner(text=np.array([record["text"]], dtype=object))
         count = int(out["num_pieces"][0])
         starts = _char_offsets(record["text"], out["starts"][0][:count].tolist())

@@ -12,6 +12,7 @@ import numpy as np
 
 MAX_ANSWER_PIECES = 30
 DEFAULT_TOP_K = 5   # fill-mask: candidates per [MASK]
+DEFAULT_N_BEST = 5  # qa exports: answers listed per question (`tfbert export --n-best`)
 # The score of a transition IOB2 forbids: far below any path of real log-probabilities,
 # yet finite, so that sums never meet inf - inf.
 NEVER = -1e9
@@ -198,30 +199,72 @@ def ner_tags(logits, word_index, sentence_index, sentence_lengths, labels, schem
     return tags
 
 
-def best_spans(start_logits, end_logits, windows, num_examples, max_pieces=MAX_ANSWER_PIECES,
-               no_answer=False):
-    """Per example, `(score, window, start, end)` of the best span over all its windows:
-    the highest start + end logit with start <= end < start + max_pieces inside the
-    context; `None` when no window has a context span, or, with `no_answer` (a model
-    trained on SQuAD v2 data), when the `[CLS]` score beats the best span in the window
-    where it is lowest (google-research/bert's null score with threshold 0)."""
-    best = [None] * num_examples
+def span_candidates(start_logits, end_logits, windows, num_examples, n_best=1,
+                    max_pieces=MAX_ANSWER_PIECES):
+    """Per example, `(null_score, spans)`: the `[CLS]` score (start + end logit at position
+    0) in the window where it is lowest, and up to `n_best` spans `(score, window, start,
+    end)` over all its windows, best first (google-research/bert run_squad's n-best): the
+    highest start + end logits with start <= end < start + max_pieces inside the context.
+    On equal scores the earlier window, then the earlier piece, comes first. Windows
+    overlap, so one character range can be found in several: it is listed once, at its
+    best score."""
     null = [np.inf] * num_examples
+    found = [[] for _ in range(num_examples)]
+    char_spans = windows["char_spans"]
     for w, example in enumerate(windows["example_index"]):
         null[example] = min(null[example], float(start_logits[w, 0] + end_logits[w, 0]))
-        in_context = windows["char_spans"][w, :, 0] >= 0
+        in_context = char_spans[w, :, 0] >= 0
         starts = np.where(in_context, start_logits[w], -np.inf)
         ends = np.where(in_context, end_logits[w], -np.inf)
-        scores = starts[:, None] + ends[None, :]
         length = np.arange(len(starts))
         allowed = (length[None, :] >= length[:, None]) & \
             (length[None, :] < length[:, None] + max_pieces)
-        scores = np.where(allowed, scores, -np.inf)
-        flat = int(scores.argmax())
-        score = float(scores.flat[flat])
-        if np.isfinite(score) and (best[example] is None or score > best[example][0]):
-            best[example] = (score, w, *divmod(flat, len(starts)))
-    if no_answer:
-        best = [None if span is None or null[e] > span[0] else span
-                for e, span in enumerate(best)]
+        scores = np.where(allowed, starts[:, None] + ends[None, :], -np.inf).ravel()
+        if n_best == 1:
+            picks = [int(scores.argmax())]
+        else:
+            # Within one window distinct piece spans are distinct character ranges, so
+            # the window's n best are all it can add to the example's n best.
+            count = min(n_best, scores.size)
+            picks = np.flatnonzero(scores >= np.partition(scores, -count)[-count])
+            picks = picks[np.argsort(-scores[picks], kind="stable")][:count]
+        for flat in picks:
+            if np.isfinite(scores[flat]):
+                found[example].append((float(scores[flat]), w, *divmod(int(flat), len(starts))))
+    out = []
+    for example, spans in enumerate(found):
+        kept, seen = [], set()
+        for span in sorted(spans, key=lambda s: (-s[0], s[1], s[2], s[3])):
+            chars = (int(char_spans[span[1], span[2], 0]), int(char_spans[span[1], span[3], 1]))
+            if chars not in seen and len(kept) < n_best:
+                seen.add(chars)
+                kept.append(span)
+        out.append((null[example], kept))
+    return out
+
+
+def best_spans(start_logits, end_logits, windows, num_examples, max_pieces=MAX_ANSWER_PIECES,
+               no_answer=False, null_threshold=0.0):
+    """Per example, `(score, window, start, end)` of the best span over all its windows
+    (the first of `span_candidates`); `None` when no window has a context span, or, with
+    `no_answer` (a model trained on SQuAD v2 data), when the null score minus the best
+    span's score is over `null_threshold` (google-research/bert's
+    `null_score_diff_threshold`; `finetune` chooses it on dev, `TaskSpec.null_threshold`)."""
+    best = []
+    for null, spans in span_candidates(start_logits, end_logits, windows, num_examples, 1,
+                                       max_pieces):
+        span = spans[0] if spans else None
+        if no_answer and span is not None and null - span[0] > null_threshold:
+            span = None
+        best.append(span)
     return best
+
+
+def nbest_list(answers) -> list:
+    """`answers` (dicts, best first, each with its `score`: a start + end logit sum) with
+    each one's `probability`: the softmax of the scores over the list, as run_squad's
+    nbest_predictions.json."""
+    if not answers:
+        return []
+    probabilities = softmax(np.array([a["score"] for a in answers], np.float64))
+    return [{**a, "probability": float(p)} for a, p in zip(answers, probabilities)]

@@ -105,6 +105,11 @@ class TaskSpec:
     # `max_length` pieces of a text; "mean"/"max" cuts long texts into windows `doc_stride`
     # pieces apart (pair: the first text; the pair text kept whole) and pools their logits.
     window_pooling: str = ""
+    # QA with no_answer: "no answer" when the null score minus the best span's score is
+    # over this (google-research/bert's null_score_diff_threshold); `finetune` picks the
+    # value that maximises dev F1 (SQuAD v2's find_best_thresh). 0.0: the null score wins
+    # as soon as it beats the best span, as models from before this field answer.
+    null_threshold: float = 0.0
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -141,6 +146,14 @@ class TaskSpec:
         if self.window_pooling and self.task not in POOLED_TASKS:
             raise ValueError(f"task.json: 'window_pooling' is for classify and pair models, "
                              f"not task {self.task!r}")
+        if isinstance(self.null_threshold, bool) or \
+                not isinstance(self.null_threshold, (int, float)) or \
+                not math.isfinite(self.null_threshold):
+            raise ValueError(f"task.json: 'null_threshold' must be a finite number. "
+                             f"Received: {self.null_threshold!r}")
+        if self.null_threshold and not (self.task == "qa" and self.no_answer):
+            raise ValueError("task.json: 'null_threshold' is for qa models trained with "
+                             "unanswerable questions ('no_answer': true)")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("task.json: 'labels' has duplicates; expected distinct labels")
         self._check_calibration()
@@ -209,6 +222,8 @@ class TaskSpec:
             del data["thresholds"]
         if not self.window_pooling:
             del data["window_pooling"]
+        if not self.null_threshold:
+            del data["null_threshold"]
         return data
 
     @classmethod

@@ -107,7 +107,8 @@ def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=No
                                                       progress), data,
                                 spec.no_answer, spec.tag_scheme, multi_label=spec.multi_label,
                                 temperature=spec.temperature, thresholds=spec.thresholds,
-                                window_pooling=spec.window_pooling)
+                                window_pooling=spec.window_pooling,
+                                null_threshold=spec.null_threshold)
         windows = data.size
     else:
         raise ValueError(f"{model_path}: a {spec.task!r} model has no task to evaluate; "
@@ -120,5 +121,7 @@ def evaluate_model(model_path, data_path, output=None, batch_size=64, columns=No
                                   **({"doc_stride": spec.doc_stride, "windows": windows}
                                      if spec.windows else {}),
                                   **({"window_pooling": spec.window_pooling}
-                                     if spec.window_pooling else {})})
+                                     if spec.window_pooling else {}),
+                                  **({"null_threshold": spec.null_threshold}
+                                     if spec.no_answer else {})})
     return metrics

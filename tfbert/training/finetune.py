@@ -297,6 +297,12 @@ def finetune(job: FinetuneJob, verbose=True):
             calibration = fit_calibration(logits, truth, job.multi_label, job.calibrate)
             spec = dataclasses.replace(spec, temperature=calibration["temperature"],
                                        thresholds=calibration["thresholds"])
+        if dev and no_answer:
+            # SQuAD v2 data: "no answer" from the null-score margin that is best on dev.
+            threshold, f1 = scoring.null_threshold(outputs, dev)
+            spec = dataclasses.replace(spec, null_threshold=threshold)
+            if verbose:
+                print(f"null threshold {threshold:.4g} (dev F1 {f1:.2f} with it)", flush=True)
         write_model_files(model, config, spec, job.out, vocab_file)
         if dev:
             from tfbert.training.evaluate import write_evaluation
@@ -304,7 +310,8 @@ def finetune(job: FinetuneJob, verbose=True):
             metrics = scoring.score(job.task, labels, outputs, dev, no_answer, scheme,
                                     multi_label=job.multi_label, temperature=spec.temperature,
                                     thresholds=spec.thresholds,
-                                    window_pooling=job.window_pooling)
+                                    window_pooling=job.window_pooling,
+                                    null_threshold=spec.null_threshold)
             write_evaluation(metrics, job.task, labels, os.path.join(job.out, "dev_report.json"),
                              details={"model": os.path.abspath(job.out), "data": dev.path,
                                       "task": job.task, "step": result.step, **imbalance,
@@ -312,6 +319,8 @@ def finetune(job: FinetuneJob, verbose=True):
                                          if spec.windows else {}),
                                       **({"window_pooling": job.window_pooling}
                                          if job.window_pooling else {}),
+                                      **({"null_threshold": spec.null_threshold}
+                                         if no_answer else {}),
                                       **(calibration_details(calibration) if calibration
                                          else {})})
             if verbose and calibration:

@@ -11,7 +11,8 @@ import tensorflow as tf
 from tfbert import evaluation
 from tfbert.data.features import span_text
 from tfbert.progress import progress_bar
-from tfbert.task.decoding import best_spans, class_probabilities, ner_tags, pool_windows
+from tfbert.task.decoding import (best_spans, class_probabilities, ner_tags, pool_windows,
+                                  span_candidates)
 
 # One traced inference function per model, kept outside the model so that checkpoints and
 # Keras' attribute tracking never see it.
@@ -61,10 +62,10 @@ def model_outputs(model, inputs, batch_size=64, progress=False) -> dict:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def qa_answers(outputs, data, no_answer=False) -> dict:
+def qa_answers(outputs, data, no_answer=False, null_threshold=0.0) -> dict:
     """`{question id: answer text}` from the model's start/end logits over `data`'s windows."""
     spans = best_spans(outputs["start_logits"], outputs["end_logits"], data.extra,
-                       len(data.examples), no_answer=no_answer)
+                       len(data.examples), no_answer=no_answer, null_threshold=null_threshold)
     answers = {}
     for example, span in zip(data.examples, spans):
         if span is None:
@@ -74,6 +75,30 @@ def qa_answers(outputs, data, no_answer=False) -> dict:
         answers[example.id] = span_text(example.context, data.extra["char_spans"][window],
                                         start, end)[0]
     return answers
+
+
+def null_threshold(outputs, data) -> tuple:
+    """`(threshold, F1 in percent)`: the null threshold (`TaskSpec.null_threshold`) that
+    maximises F1 on `data`, as SQuAD v2.0's `find_best_thresh` chooses it from each
+    question's best span and its null score minus that span's score."""
+    answers, margins = {}, {}
+    candidates = span_candidates(outputs["start_logits"], outputs["end_logits"], data.extra,
+                                 len(data.examples))
+    for example, (null, spans) in zip(data.examples, candidates):
+        if not spans:   # no context span at all: "no answer" whatever the threshold
+            answers[example.id], margins[example.id] = "", np.inf
+            continue
+        score, window, start, end = spans[0]
+        answers[example.id] = span_text(example.context, data.extra["char_spans"][window],
+                                        start, end)[0]
+        margins[example.id] = null - score
+    f1, threshold = evaluation.best_null_threshold(answers, margins, _qa_references(data))
+    return threshold, f1
+
+
+def _qa_references(data) -> dict:
+    return {e.id: [text for text, _ in e.answers] if not e.is_impossible else []
+            for e in data.examples}
 
 
 def document_logits(outputs, data, window_pooling):
@@ -91,12 +116,13 @@ def document_logits(outputs, data, window_pooling):
 
 
 def score(task, labels, outputs, data, no_answer=False, tag_scheme="", *, multi_label=False,
-          temperature=1.0, thresholds=(), window_pooling="") -> dict:
+          temperature=1.0, thresholds=(), window_pooling="",
+          null_threshold=0.0) -> dict:
     """The task's metrics for `outputs` of the model over `data` (a `TaskData`).
     classify/pair: with the scores' calibration (`ece` and the `reliability` bins) under
     the model's `temperature`; multi-label decisions at `thresholds` (default 0.5); texts
     read in windows are scored once each, on their windows' logits pooled by
-    `window_pooling`."""
+    `window_pooling`. qa: "no answer" past `null_threshold` (models with `no_answer`)."""
     if task in ("classify", "pair"):
         logits, truth = document_logits(outputs, data, window_pooling)
         probabilities = class_probabilities(logits, multi_label, temperature)
@@ -115,9 +141,8 @@ def score(task, labels, outputs, data, no_answer=False, tag_scheme="", *, multi_
                              [len(words) for words, _ in data.examples], labels, tag_scheme)
         return evaluation.ner_metrics([tags for _, tags in data.examples], predicted)
     if task == "qa":
-        references = {e.id: [text for text, _ in e.answers] if not e.is_impossible else []
-                      for e in data.examples}
-        return evaluation.qa_metrics(qa_answers(outputs, data, no_answer), references)
+        return evaluation.qa_metrics(qa_answers(outputs, data, no_answer, null_threshold),
+                                     _qa_references(data))
     raise ValueError(f"no scoring for task {task!r}")
 
 
