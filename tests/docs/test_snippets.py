@@ -69,6 +69,9 @@ SUBSTITUTIONS = [
      "python {repo}/tools/bench_students.py --rounds 1 --calls 2",
      "the blocks run in a temporary directory (a reader runs tools/ from the repository "
      "root); one timing round of two calls is enough to check the table is written"),
+    (None, r"python tools/(?!bench_students)", "python {repo}/tools/",
+     "the blocks run in a temporary directory; a reader runs tools/ from the repository "
+     "root"),
     (None, r"make demo-english", "bash {repo}/tests/docs/demo_english_standin.sh",
      "the English demo takes ~13 min; the stand-in fine-tunes a tiny preset for 2 steps on "
      "sliced bbc-news into the same runs/demo-en layout (model/, data/bbc-news/)"),

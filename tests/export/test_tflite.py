@@ -84,6 +84,20 @@ def test_quantized_variants_and_report(model_dirs, tmp_path):
     got = LitePredictor(out).predict(evaluation)
     agree = np.mean([r["label"] == e["label"] for r, e in zip(got, evaluation)])
     assert agree >= 0.75
+    # Each variant's ECE is that of the probabilities its file gives (the int8 one: the
+    # predictor's), and the exported variant's reliability diagram is written beside it.
+    from tfbert.evaluation import expected_calibration_error
+
+    labels = list(KerasPredictor(model_dirs["classify"]).labels)
+    probabilities = [[r["probabilities"][name] for name in labels] for r in got]
+    truth = [labels.index(e["label"]) for e in evaluation]
+    assert variants["int8"]["ece"] == pytest.approx(
+        expected_calibration_error(probabilities, truth), abs=1e-6)
+    assert all(0 <= v["ece"] <= 1 and sum(b["count"] for b in v["reliability"].values())
+               == len(evaluation) for v in variants.values())
+    assert "| ECE |" in markdown and f"{variants['int8']['ece']:.4f}" in markdown
+    assert open(str(tmp_path / "classifier.quantization_reliability.png"), "rb").read(8) \
+        == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.slow

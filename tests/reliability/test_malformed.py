@@ -297,13 +297,14 @@ for task, name, expect in [
                                                  "--output", w.earlier],
                       basename(name), expect, keep=lambda w, t=task: [w.models[t], w.earlier]))
 
-# --doc-stride: windows are for qa and ner; a stride past the bound is refused before
+# --doc-stride: windows are for qa, ner and classifiers fine-tuned with them; a stride past
+# the bound is refused before
 # anything is read or written.
 CASES.append(Case("evaluate-doc-stride-classify",
                   lambda w: ["evaluate", w.models["classify"], w.train, "--doc-stride", 8,
                              "--output", w.earlier],
-                  lambda w: ["--doc-stride"], r"qa and ner models, not to this model's task "
-                  r"'classify'", keep=lambda w: [w.earlier]))
+                  lambda w: ["--doc-stride"], r"not to this model's task 'classify' \(fine-tuned "
+                  r"without windows", keep=lambda w: [w.earlier]))
 CASES.append(Case("predict-doc-stride-too-large",
                   lambda w: ["predict", w.models["ner"], "--text", "good movie",
                              "--doc-stride", 70000, "--output", w.earlier],

@@ -18,7 +18,8 @@ from tfbert.atomic import atomic_file, write_json
 from tfbert.export import tflite_convert
 from tfbert.export.saved_model import load_task_model
 from tfbert.export.tflite_files import LABELS_FILE, TASK_FILE, pack_files
-from tfbert.export.tflite_report import judge, latency, predicted_ids, report_markdown
+from tfbert.export.tflite_report import (judge, latency, predicted_probabilities,
+                                         report_markdown)
 from tfbert.task.decoding import DEFAULT_N_BEST
 from tfbert.textfile import first_line
 
@@ -114,6 +115,12 @@ def export_tflite(model_dir, out, quantize="none", tokenizer="in-model", calibra
         with atomic_file(stem + ".quantization.md") as staging:
             with open(staging, "w", encoding="utf-8") as f:
                 f.write(report_markdown(report))
+        # The exported variant's reliability diagram.
+        from tfbert.evaluation import plot_reliability_diagram
+
+        exported = next(v for v in report["variants"] if v["quantize"] == quantize)
+        plot_reliability_diagram(exported["reliability"], stem + ".quantization_reliability.png",
+                                 exported["ece"])
     return result
 
 
@@ -130,6 +137,11 @@ def _check_evaluation(spec, evaluation):
     if spec.task not in ("classify", "pair"):
         raise ValueError(f"--eval-data: the quantization report scores classify and pair "
                          f"models. Received a {spec.task!r} model")
+    if spec.multi_label:
+        raise ValueError("--eval-data: the quantization report scores single-label "
+                         "classifiers; score a multi-label model's export with "
+                         "`tfbert evaluate` on its model directory and `tfbert predict` on "
+                         "the .tflite file")
     for record in evaluation:
         if record["label"] not in spec.labels:
             where = record.get("where", "--eval-data")
@@ -151,7 +163,8 @@ def quantization_report(model, tok, spec, kind, calibration, evaluation, samples
                         latency_runs=20, built=None, progress=False) -> dict:
     """Scores every quantization variant on `evaluation` (labelled records).
     `built`: `{quantize: build_variant(...)}` of variants already converted."""
-    from tfbert.evaluation import classification_metrics
+    from tfbert.evaluation import (classification_metrics, expected_calibration_error,
+                                   reliability_bins)
 
     labels = list(spec.labels)
     truth = [labels.index(r["label"]) for r in evaluation]
@@ -167,8 +180,8 @@ def quantization_report(model, tok, spec, kind, calibration, evaluation, samples
         sample = tflite_convert.sample_inputs(module, [longest])[0]
         if progress:
             print(f"scoring the {quantize} variant on {len(evaluation)} examples", flush=True)
-        metrics = classification_metrics(
-            truth, predicted_ids(content, module, evaluation, progress), labels)
+        probabilities = predicted_probabilities(content, module, evaluation, progress)
+        metrics = classification_metrics(truth, probabilities.argmax(-1).tolist(), labels)
         variants.append({
             "quantize": quantize, "bytes": len(content),
             "latency_ms_1_thread": latency(content, module.input_names(), sample, 1,
@@ -176,6 +189,8 @@ def quantization_report(model, tok, spec, kind, calibration, evaluation, samples
             "latency_ms_2_threads": latency(content, module.input_names(), sample, 2,
                                             latency_runs),
             "accuracy": 100 * metrics["accuracy"], "macro_f1": 100 * metrics["macro_f1"],
+            "ece": expected_calibration_error(probabilities, truth),
+            "reliability": reliability_bins(probabilities, truth),
             "max_abs_difference_vs_tensorflow": difference,
             "float_ops": tflite_convert.float_ops(content) if quantize == "int8" else None})
     return judge({"model_task": spec.task, "tokenizer": kind, "max_length": spec.max_length,

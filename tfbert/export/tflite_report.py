@@ -29,16 +29,18 @@ def latency(content, names, sample, threads, runs):
     return statistics.median(times)
 
 
-def predicted_ids(content, module, records, progress=False):
+def predicted_probabilities(content, module, records, progress=False) -> np.ndarray:
+    """`(records, classes)`: the class probabilities the `.tflite` model gives each record
+    (its temperature applied in the graph, as on a phone)."""
     interpreter = tflite_convert.make_interpreter(content, num_threads=2)
     names = module.input_names()
-    ids = []
+    rows = []
     bar = progress_bar(len(records), progress, unit_name="example")
     for sample in tflite_convert.sample_inputs(module, records):
         probabilities = list(tflite_convert.run(interpreter, names, sample).values())[0]
-        ids.append(int(np.argmax(probabilities)))
-        bar.update(len(ids))
-    return ids
+        rows.append(np.asarray(probabilities, np.float64).reshape(-1))
+        bar.update(len(rows))
+    return np.stack(rows)
 
 
 def judge(report) -> dict:
@@ -59,16 +61,17 @@ def report_markdown(report) -> str:
     lines = [f"# Quantization report ({report['model_task']}, tokenizer {report['tokenizer']}, "
              f"length {report['max_length']}, {report['evaluation_examples']} examples)", "",
              "| variant | size MB | vs float | ms 1 thread | ms 2 threads | accuracy | "
-             "change | macro-F1 | recommended |", "|---|---|---|---|---|---|---|---|---|"]
+             "change | macro-F1 | ECE | recommended |", "|---|---|---|---|---|---|---|---|---|---|"]
     for v in report["variants"]:
         lines.append(
             f"| {v['quantize']} | {v['bytes'] / 1e6:.2f} | {100 * v['size_vs_float']:.0f} % | "
             f"{v['latency_ms_1_thread']:.1f} | {v['latency_ms_2_threads']:.1f} | "
             f"{v['accuracy']:.2f} | {v['accuracy_change']:+.2f} | {v['macro_f1']:.2f} | "
-            f"{'yes' if v['recommended'] else '**no** (loses > 1 point)'} |")
+            f"{v['ece']:.4f} | {'yes' if v['recommended'] else '**no** (loses > 1 point)'} |")
     int8 = [v for v in report["variants"] if v["float_ops"]]
     if int8:
         ops = ", ".join(f"{k} ×{n}" for k, n in int8[0]["float_ops"].items())
         lines += ["", f"Ops that stay float in int8: {ops}."]
-    lines += ["", report["rule"] + "."]
+    lines += ["", report["rule"] + ". ECE: expected calibration error of the variant's "
+              "probabilities (15 equal-width confidence bins)."]
     return "\n".join(lines) + "\n"

@@ -172,11 +172,13 @@ def calibrate_model(model_path, dev_path, columns=None, label_separator="|",
         columns = dataclasses.replace(columns, label="labels" if spec.multi_label else "label")
     tokenizer = BertTokenizer.from_file(checkpoint.vocab_file, lowercase=spec.lowercase)
     data = tasks.load_task_data(spec.task, dev_path, tokenizer, list(spec.labels),
-                                spec.max_length, columns, multi_label=spec.multi_label,
-                                label_separator=label_separator)
-    logits = scoring.model_outputs(model_from_checkpoint(checkpoint), data.inputs,
-                                   batch_size)["logits"]
-    result = calibrate(logits, data.targets["labels"], spec.multi_label, with_temperature)
+                                spec.max_length, columns, spec.doc_stride,
+                                multi_label=spec.multi_label, label_separator=label_separator,
+                                windows=bool(spec.window_pooling))
+    outputs = scoring.model_outputs(model_from_checkpoint(checkpoint), data.inputs, batch_size)
+    # (a model fine-tuned with windows: each text's pooled logits, as every runtime has them)
+    logits, truth = scoring.document_logits(outputs, data, spec.window_pooling)
+    result = calibrate(logits, truth, spec.multi_label, with_temperature)
     calibrated = dataclasses.replace(spec, temperature=result["temperature"],
                                      thresholds=result["thresholds"])
     write_json(os.path.join(model_path, "task.json"), calibrated.to_dict())
