@@ -244,7 +244,7 @@ def test_class_weights_and_focal_gamma(data, tmp_path, monkeypatch):
                "--out", out, "--max-steps", 2, *TRAIN]
     result = run(*command, "--class-weights", weights, "--focal-gamma", 2)
     assert result.exit_code == 0, result.output
-    assert made == [{"class_weights": [1.0, 3.0], "focal_gamma": 2.0}]
+    assert made == [{"multi_label": False, "class_weights": [1.0, 3.0], "focal_gamma": 2.0}]
     assert 'loss: {"class_weights": {"neg": 1.0, "pos": 3.0}, "focal_gamma": 2.0}' \
         in result.output
     details = json.loads((out / "dev_report.json").read_text())["details"]

@@ -108,3 +108,10 @@ def test_multi_label_thresholds_are_applied_in_every_runtime(calibrated):
     serve = tf.saved_model.load(exported[0]).signatures["serving_default"]
     mask = serve(text=tf.constant(TEXTS))["label_mask"].numpy()
     assert [[label for label, m in zip(LABELS, row) if m] for row in mask] == expected
+    # The quantization report scores single-label classifiers; a multi-label model's
+    # --eval-data is refused before anything is written.
+    refused = os.path.join(os.path.dirname(exported[1]), "refused.tflite")
+    with pytest.raises(ValueError, match="^--eval-data: the quantization report scores "
+                                         "single-label classifiers"):
+        export_tflite(path, refused, evaluation=[{"text": TEXTS[0], "label": "sport"}])
+    assert not os.path.exists(refused)

@@ -119,7 +119,8 @@ OUTPUT_KEYS = {
     "pair": {"probabilities", "label_ids", "label_names"},
     "ner": {"entity_types", "entity_texts", "entity_starts", "entity_ends", "entity_scores",
             "num_entities", "tags", "num_words"},
-    "qa": {"answer", "start", "end", "score", "has_answer"},
+    "qa": {"answer", "start", "end", "score", "has_answer", "nbest_answers", "nbest_starts",
+           "nbest_ends", "nbest_scores", "nbest_probabilities"},
     "pretrain": {"tokens", "scores"},
     "encoder": {"embedding"},
 }

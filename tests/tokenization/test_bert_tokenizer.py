@@ -151,6 +151,29 @@ def test_bad_vocabularies_are_named(tmp_path):
         BertTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "b"])(["a"], ["b"], max_length=3)
 
 
+def test_a_vocabulary_of_special_tokens_only_is_one_line_naming_the_file(tmp_path):
+    # tf-text cannot build its trie from it ("No valid vocab tokens were found to build the
+    # trie", a RuntimeError): load_tokenizer says which file and what was expected.
+    model = tmp_path / "model"
+    model.mkdir()
+    specials = ["[PAD]", "[unused0]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    (model / "vocab.txt").write_text("\n".join(specials) + "\n", encoding="utf-8")
+    for source in (model, model / "vocab.txt"):
+        with pytest.raises(ValueError) as info:
+            load_tokenizer(source)
+        message = str(info.value)
+        assert message.startswith(f"{model / 'vocab.txt'}: holds only special tokens")
+        assert "expected a BERT vocabulary with word pieces" in message and "\n" not in message
+    with pytest.raises(ValueError, match="^the vocabulary: holds only special tokens"):
+        BertTokenizer(specials)
+    # Pieces made only of punctuation past one character never match either (tf-text splits
+    # punctuation off first); one real piece, or a lone punctuation mark, is enough.
+    with pytest.raises(ValueError, match="holds only special tokens"):
+        BertTokenizer(specials + ["!!", "##..."])
+    for enough in ("a", "##b", "!", "中"):
+        assert BertTokenizer(specials + [enough]).tokenize([enough.lstrip("#")]).shape[0] == 1
+
+
 @pytest.mark.parametrize("lowercase", [True, False], ids=["uncased", "cased"])
 def test_character_offsets_match_hugging_face(lowercase):
     ref = reference(lowercase)

@@ -101,22 +101,25 @@ def test_mirrored_two_replicas_match_one_device(tmp_path, clip_norm):
 
 
 # Replicas (and micro-batches) hold different weight sums: a loss normalised where they are
-# computed (a per-replica weighted mean) would train differently.
-WEIGHTED = ClassificationLoss(class_weights=[0.4, 2.5], focal_gamma=2.0)
+# computed (a per-replica weighted mean) would train differently. (Built per test: a tensor
+# made at import would start TensorFlow before multiworker_worker.py configures its
+# collectives.)
+def weighted():
+    return ClassificationLoss(class_weights=[0.4, 2.5], focal_gamma=2.0)
 
 
 def test_weighted_focal_loss_on_two_replicas_matches_one_device(tmp_path):
     mirrored, mirrored_result = train(tmp_path / "m", strategy="mirrored", max_steps=3,
-                                      clip_norm=0.0, loss=WEIGHTED)
-    single, single_result = train(tmp_path / "s", max_steps=3, clip_norm=0.0, loss=WEIGHTED)
+                                      clip_norm=0.0, loss=weighted())
+    single, single_result = train(tmp_path / "s", max_steps=3, clip_norm=0.0, loss=weighted())
     assert_same_weights(mirrored, single, atol=2e-6)
     assert_same_losses(mirrored_result, single_result)
 
 
 def test_weighted_focal_loss_accumulated_matches_one_large_batch(tmp_path):
     accumulated, _ = train(tmp_path / "a", batch_size=8, accumulation_steps=2, max_steps=3,
-                           clip_norm=0.0, loss=WEIGHTED)
-    large, _ = train(tmp_path / "b", batch_size=16, max_steps=3, clip_norm=0.0, loss=WEIGHTED)
+                           clip_norm=0.0, loss=weighted())
+    large, _ = train(tmp_path / "b", batch_size=16, max_steps=3, clip_norm=0.0, loss=weighted())
     assert_same_weights(accumulated, large, atol=2e-6)
 
 

@@ -261,7 +261,7 @@ def finetune(job: FinetuneJob, verbose=True):
     # What the loss weighs, for the log and the dev report: the weights as resolved.
     imbalance = {**({"class_weights": dict(zip(labels, weights))} if weights else {}),
                  **({"focal_gamma": float(job.focal_gamma)} if job.focal_gamma else {})}
-    loss = losses.for_task(job.task, job.multi_label, class_weights=weights,
+    loss = losses.for_task(job.task, multi_label=job.multi_label, class_weights=weights,
                            focal_gamma=job.focal_gamma)
     rate_factors = None if job.layer_decay == 1.0 else layer_rate_factors(
         [v.path for v in model.trainable_variables], config.num_layers, job.layer_decay)
