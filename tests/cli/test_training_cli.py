@@ -12,6 +12,7 @@ import tfbert
 from tfbert.cli.main import cli
 from tfbert.data import builtin
 from tfbert.tokenization.bert_tokenizer import SPECIAL_TOKENS
+from tools.pd98_person_qa import person_questions
 
 TRAIN = ["--batch-size", "8", "--max-length", "32", "--learning-rate", "1e-3", "--seed", "1"]
 
@@ -57,23 +58,10 @@ def data(tmp_path_factory):
                         "answers": [{"text": context[start:end], "answer_start": start}]}]})
     (root / "squad.json").write_text(json.dumps({"data": [{"paragraphs": qas}]},
                                                 ensure_ascii=False), encoding="utf-8")
-    # SQuAD v2 style: the same question over short sentences, unanswerable where no person
-    # is named.
+    # SQuAD v2 style (tools/pd98_person_qa.py): the same question over short sentences,
+    # unanswerable where no person is named.
     for part, rows in (("train", ner["train"][:240]), ("dev", ner["dev"][:120])):
-        paragraphs = []
-        for index, (chars, tags) in enumerate(rows):
-            if len(chars) >= 40:
-                continue
-            context = "".join(chars)
-            qa = {"id": f"{part}-{index}", "question": "谁？", "answers": [],
-                  "is_impossible": True}
-            if "B-PER" in tags:
-                start = end = tags.index("B-PER")
-                while end + 1 < len(tags) and tags[end + 1] == "I-PER":
-                    end += 1
-                qa.update(answers=[{"text": context[start:end + 1], "answer_start": start}],
-                          is_impossible=False)
-            paragraphs.append({"context": context, "qas": [qa]})
+        paragraphs = person_questions(rows, part, max_chars=39)
         (root / f"squad2_{part}.json").write_text(
             json.dumps({"version": "v2.0", "data": [{"paragraphs": paragraphs}]},
                        ensure_ascii=False), encoding="utf-8")
@@ -342,6 +330,43 @@ def test_qa_finetune_evaluate_predict(data, tmp_path):
     result = run("predict", out, "--text", "谁？", "--context", context)
     row = json.loads(result.output)
     assert row["answer"] == context[row["start"]:row["end"]]
+
+
+@pytest.mark.slow
+def test_qa_no_answer_threshold_is_chosen_on_dev(data, tmp_path):
+    """SQuAD v2 data: finetune stores the null threshold that is best on dev (recomputed
+    here from the saved model's outputs), the dev report scores with it, and evaluate and
+    predict apply it."""
+    out = tmp_path / "qa2"
+    result = run("finetune", "--task", "qa", "--train", data / "squad2_train.json", "--dev",
+                 data / "squad2_dev.json", "--preset", "tiny", "--vocab", data / "vocab.txt",
+                 "--out", out, "--epochs", 1, "--batch-size", 8, "--max-length", 48,
+                 "--doc-stride", 16)
+    assert result.exit_code == 0, result.output
+    task = json.loads((out / "task.json").read_text())
+    assert task["no_answer"] is True
+    from tfbert.tokenization import load_tokenizer
+    from tfbert.training import scoring
+    from tfbert.training.tasks import load_task_data
+
+    dev = load_task_data("qa", data / "squad2_dev.json", load_tokenizer(out), [], 48,
+                         doc_stride=16)
+    outputs = scoring.model_outputs(tfbert.load(out), dev.inputs)
+    threshold, f1 = scoring.null_threshold(outputs, dev)
+    assert task.get("null_threshold", 0.0) == pytest.approx(threshold, abs=1e-5)
+    assert f"null threshold {threshold:.4g} (dev F1 {f1:.2f} with it)" in result.output
+    report = json.loads((out / "dev_report.json").read_text())
+    assert report["details"]["null_threshold"] == pytest.approx(threshold, abs=1e-5)
+    assert report["f1"] == pytest.approx(f1, abs=1e-6)
+    assert report["has_answer_questions"] + report["no_answer_questions"] == len(dev.examples)
+    result = run("evaluate", out, data / "squad2_dev.json", "--output", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "r.json").read_text())["f1"] == pytest.approx(report["f1"])
+    # predict answers "" exactly where the margin is over the stored threshold.
+    records = [{"question": e.question, "context": e.context} for e in dev.examples]
+    answers = tfbert.predictor(str(out)).predict(records)
+    expected = scoring.qa_answers(outputs, dev, True, task.get("null_threshold", 0.0))
+    assert [a["answer"] for a in answers] == [expected[e.id] for e in dev.examples]
 
 
 @pytest.mark.slow

@@ -190,6 +190,11 @@ def test_best_null_threshold_as_squad_v2_find_best_thresh():
     assert qa_metrics(applied, references)["f1"] == pytest.approx(75.0)
     # Answering none is best: the script's threshold 0.0.
     assert best_null_threshold({"q3": "x"}, {"q3": 1.0}, {"q3": []}) == (100.0, 0.0)
+    # ... unless a span beats the null score: then below every margin, so none is answered.
+    margins = {"q3": -0.5, "q4": 2.0}
+    f1, threshold = best_null_threshold({"q3": "x", "q4": "y"}, margins,
+                                        {"q3": [], "q4": []})
+    assert (f1, threshold) == (100.0, -1.5) and all(m > threshold for m in margins.values())
 
 
 def test_gold_answers_must_be_a_list():

@@ -3,16 +3,13 @@ thresholds) fitted on labelled data, written into its task.json."""
 
 import click
 
+from tfbert.cli.training_options import labelled_data_options
+
 
 @click.command("calibrate")
 @click.argument("model", type=click.Path(exists=True, file_okay=False))
 @click.argument("dev", type=click.Path(exists=True, dir_okay=False))
-@click.option("--text-column", default="text", show_default=True)
-@click.option("--pair-column", default="pair", show_default=True)
-@click.option("--label-column", default=None,
-              help="[default: label; multi-label models: labels]")
-@click.option("--label-separator", default="|", show_default=True,
-              help="Multi-label models: what joins the labels of a CSV/TSV cell.")
+@labelled_data_options
 @click.option("--thresholds-only", is_flag=True,
               help="Multi-label: choose the thresholds, leave the scores uncalibrated.")
 def command(model, dev, text_column, pair_column, label_column, label_separator,

@@ -2,6 +2,8 @@
 
 import click
 
+from tfbert.cli.training_options import labelled_data_options
+
 
 @click.command("evaluate")
 @click.argument("model")
@@ -12,12 +14,7 @@ import click
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--max-batches", type=click.IntRange(min=0), default=0,
               help="Pre-training data: score only this many batches (0: all).")
-@click.option("--text-column", default="text", show_default=True)
-@click.option("--pair-column", default="pair", show_default=True)
-@click.option("--label-column", default=None,
-              help="[default: label; multi-label models: labels]")
-@click.option("--label-separator", default="|", show_default=True,
-              help="Multi-label models: what joins the labels of a CSV/TSV cell.")
+@labelled_data_options
 @click.option("--doc-stride", type=click.IntRange(min=1),
               help="qa, ner and classify/pair models fine-tuned with windows: windows of a "
                    "long input start this many pieces apart [default: the model's "

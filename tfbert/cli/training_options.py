@@ -1,4 +1,5 @@
-"""The options `tfbert pretrain` and `tfbert finetune` share, and `TrainSettings` from them."""
+"""The options `tfbert pretrain` and `tfbert finetune` share, and `TrainSettings` from them;
+the columns of labelled data that `evaluate` and `calibrate` read."""
 
 import click
 
@@ -41,6 +42,22 @@ _OPTIONS = [
     click.option("--log-every", type=click.IntRange(min=1), default=20, show_default=True),
 ]
 
+
+
+_LABELLED_DATA = [
+    click.option("--text-column", default="text", show_default=True),
+    click.option("--pair-column", default="pair", show_default=True),
+    click.option("--label-column", default=None,
+                 help="[default: label; multi-label models: labels]"),
+    click.option("--label-separator", default="|", show_default=True,
+                 help="Multi-label models: what joins the labels of a CSV/TSV cell."),
+]
+
+
+def labelled_data_options(function):
+    for option in reversed(_LABELLED_DATA):
+        function = option(function)
+    return function
 
 
 def training_options(function):

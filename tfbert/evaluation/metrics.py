@@ -248,16 +248,20 @@ def best_null_threshold(predictions, null_margins, references):
 
     A question is answered "" when its margin is over the threshold. Starting from every
     question unanswered, questions are answered in order of rising margin; the threshold
-    is the margin at which the total F1 is highest (0.0 if answering none is best).
+    is the margin at which the total F1 is highest (if answering none is best: 0.0, or
+    below every margin when some margin is not over 0.0).
     `f1` is that F1 in percent over the questions with a margin.
     """
     has_answer = {qid: bool(list(golds)) for qid, golds in references.items()}
     score = best = float(sum(1 for qid, has in has_answer.items() if not has))
-    threshold = 0.0
     scored = [qid for qid in null_margins if qid in references]
     if not scored:
         raise ValueError("best_null_threshold needs margins for the reference questions. "
                          "Received none")
+    # Answering none: the script's 0.0, unless a margin is not over it (a span that beats
+    # the null score); then below every margin, so that the threshold answers none.
+    finite = [null_margins[q] for q in scored if np.isfinite(null_margins[q])]
+    threshold = min([0.0] + [float(m) - 1.0 for m in finite if m <= 0.0])
     for qid in sorted(scored, key=lambda q: null_margins[q]):
         if has_answer[qid]:
             score += f1_score(predictions.get(qid, ""), references[qid])
