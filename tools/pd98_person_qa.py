@@ -3,7 +3,7 @@ first person the sentence names (its first B-PER..I-PER run in the pd98-ner tags
 sentence that names nobody is unanswerable. The QA data tfbert's tests build, at full size:
 real text, answers from human tags, about half the questions without an answer.
 
-    python tools/pd98_person_qa.py OUT_DIR [--max-chars 120]
+    python tools/pd98_person_qa.py OUT_DIR [--max-chars 120] [--limit N]
 
 Writes OUT_DIR/{train,dev,test}.json from the pd98-ner splits (sentences longer than
 --max-chars characters are left out) and prints the counts.
@@ -40,6 +40,8 @@ def main(argv=None):
     parser.add_argument("out", help="directory for train.json, dev.json, test.json")
     parser.add_argument("--max-chars", type=int, default=120,
                         help="leave out sentences longer than this")
+    parser.add_argument("--limit", type=int, default=0,
+                        help="keep the first N questions of each split (0: all; quick runs)")
     args = parser.parse_args(argv)
 
     from tfbert.data.builtin import load_ner
@@ -48,6 +50,8 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     for part in ("train", "dev", "test"):
         paragraphs = person_questions(splits[part], part, args.max_chars)
+        if args.limit > 0:
+            paragraphs = paragraphs[:args.limit]
         with open(os.path.join(args.out, f"{part}.json"), "w", encoding="utf-8") as f:
             json.dump({"version": "v2.0", "data": [{"title": "pd98", "paragraphs": paragraphs}]},
                       f, ensure_ascii=False)
