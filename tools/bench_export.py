@@ -160,7 +160,7 @@ def read_evaluation(path, model_dir, limit=None):
     """`{"records", "truth", "labels", "model_max_length"}` of a labelled split, truth as
     ids into the model's task.json labels; read before any conversion, to fail early."""
     from tfbert.data.readers import label_ids, read_classification
-    from tfbert.export.tflite import spread
+    from tfbert.data.splits import spread
     from tfbert.task import read_task_spec
 
     spec = read_task_spec(model_dir)

@@ -12,14 +12,6 @@ import argparse
 import sys
 
 
-def spread(rows, count) -> list:
-    """`count` of `rows` spread evenly over them (all of them when there are no more)."""
-    rows = list(rows)
-    if count >= len(rows):
-        return rows
-    return [rows[i * len(rows) // count] for i in range(count)]
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", help="a text file, one row per line (JSON lines, CSV, ...)")
@@ -27,6 +19,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.count <= 0:
         parser.error(f"count must be positive. Received: {args.count}")
+    from tfbert.data.splits import spread
+
     with open(args.file, encoding="utf-8") as f:
         rows = [line for line in f if line.strip()]
     sys.stdout.writelines(spread(rows, args.count))

@@ -10,15 +10,10 @@ and its checksums are left as exported.
 import os
 import sys
 
+from tfbert.data.splits import spread
+
 ROWS = {"train": 128, "dev": 32, "test": 32}
 DOCUMENTS = 200
-
-
-def spread(items, n):
-    """`n` items evenly spaced over `items` (all of them when there are fewer)."""
-    if len(items) <= n:
-        return items
-    return [items[i * len(items) // n] for i in range(n)]
 
 
 def slice_directory(directory):

@@ -9,6 +9,16 @@ import hashlib
 SPLITS = ("train", "dev", "test")
 
 
+def spread(records, count) -> list:
+    """`count` of `records` spread evenly over them, in order (all of them when there are
+    no more): data files are often sorted by label, and their first N would hold one class
+    only (int8 calibration, quick checks, runs on a slice of a split)."""
+    records = list(records)
+    if len(records) <= count:
+        return records
+    return [records[i * len(records) // count] for i in range(count)]
+
+
 def split_of(text: str) -> str:
     """80/10/10 by the MD5 of the UTF-8 text: the same text always lands in one split,
     whatever else the dataset holds."""

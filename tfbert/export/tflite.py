@@ -15,6 +15,7 @@ import os
 import tensorflow as tf
 
 from tfbert.atomic import atomic_file, write_json
+from tfbert.data.splits import spread
 from tfbert.export import tflite_convert
 from tfbert.export.saved_model import load_task_model
 from tfbert.export.tflite_files import LABELS_FILE, TASK_FILE, pack_files
@@ -122,15 +123,6 @@ def export_tflite(model_dir, out, quantize="none", tokenizer="in-model", calibra
         plot_reliability_diagram(exported["reliability"], stem + ".quantization_reliability.png",
                                  exported["ece"])
     return result
-
-
-def spread(records, count) -> list:
-    """`count` of `records` spread evenly over them: data files are often sorted by label,
-    and the first N would calibrate (or check) on one class only."""
-    records = list(records)
-    if len(records) <= count:
-        return records
-    return [records[i * len(records) // count] for i in range(count)]
 
 
 def _check_evaluation(spec, evaluation):
