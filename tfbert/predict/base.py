@@ -101,8 +101,9 @@ class Predictor(abc.ABC):
         """The answers to one batch of records."""
 
 
-def check_n_best(n_best, spec):
-    """`n_best` (answers listed per qa input, None: none) once checked against the model."""
+def check_n_best(n_best, spec, listed=None, path=None):
+    """`n_best` (answers listed per qa input, None: none) once checked against the model;
+    `listed`: how many an export at `path` lists (fixed by `tfbert export --n-best`)."""
     if n_best is None:
         return None
     if isinstance(n_best, bool) or not isinstance(n_best, int) or n_best < 1:
@@ -110,6 +111,9 @@ def check_n_best(n_best, spec):
     if spec.task != "qa":
         raise ValueError(f"--n-best applies to qa models, not to this model's task "
                          f"{spec.task!r}")
+    if listed is not None and n_best > listed:
+        raise ValueError(f"--n-best {n_best}: {path} lists {listed} answers per question; "
+                         f"export it again with tfbert export --n-best {n_best}")
     return n_best
 
 

@@ -29,13 +29,9 @@ class SavedModelPredictor(Predictor):
 
         exported = read_json(record, "tfbert's export record (an object)")
         self.spec = TaskSpec.from_dict(exported.get("task"), source=f"{record} ('task')")
-        self.n_best = check_n_best(n_best, self.spec)
         # Fixed at export (tfbert export --n-best); exports from before it list none.
         listed = exported.get("n_best", 0) if isinstance(exported.get("n_best"), int) else 0
-        if self.n_best and self.n_best > listed:
-            raise ValueError(f"--n-best {self.n_best}: {path} lists {listed} answers per "
-                             f"question; export it again with tfbert export --n-best "
-                             f"{self.n_best}")
+        self.n_best = check_n_best(n_best, self.spec, listed, path)
         check_untrusted_saved_model(path)
         if not os.path.isfile(os.path.join(path, "variables", "variables.index")):
             raise ValueError(f"{path}: no variables/variables.index; expected a complete "

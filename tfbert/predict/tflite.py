@@ -64,14 +64,10 @@ class LitePredictor(Predictor):
         else:
             raise ValueError(f"{path}: not a tfbert export (no {TASK_FILE} and "
                              "no classifier metadata packed in the file)")
-        self.n_best = check_n_best(n_best, self.spec)
         # Fixed at export (tfbert export --n-best); files from before it list none.
         outputs = self.runner.get_output_details()
         listed = int(outputs["nbest_scores"]["shape"][-1]) if "nbest_scores" in outputs else 0
-        if self.n_best and self.n_best > listed:
-            raise ValueError(f"--n-best {self.n_best}: {path} lists {listed} answers per "
-                             f"question; export it again with tfbert export --n-best "
-                             f"{self.n_best}")
+        self.n_best = check_n_best(n_best, self.spec, listed, path)
 
     def _batch(self, records) -> list:
         if self.tokenizer is not None:  # id inputs (metadata export)
