@@ -15,7 +15,7 @@ import tensorflow as tf
 from tfbert.data.features import encode_ner, encode_qa
 from tfbert.data.readers import QAExample
 from tfbert.predict.base import Predictor, check_n_best
-from tfbert.task.decoding import (DEFAULT_TOP_K, best_spans, class_probabilities,
+from tfbert.task.decoding import (DEFAULT_TOP_K, best_of, class_probabilities,
                                   entity_spans, label_result, nbest_list, ner_tags,
                                   pool_windows, softmax, span_candidates)
 from tfbert.tokenization.normalize import split_words
@@ -119,9 +119,10 @@ class KerasPredictor(Predictor):
         inputs, _, windows = encode_qa(self.tokenizer, examples, self.spec.max_length,
                                        self.spec.doc_stride, self.spec.max_query_length)
         outputs = self._outputs(inputs)
-        spans = best_spans(outputs["start_logits"], outputs["end_logits"], windows,
-                           len(records), no_answer=self.spec.no_answer,
-                           null_threshold=self.spec.null_threshold)
+        # The n best (or only the best) spans of each question, searched once.
+        candidates = span_candidates(outputs["start_logits"], outputs["end_logits"], windows,
+                                     len(records), self.n_best or 1)
+        spans = best_of(candidates, self.spec.no_answer, self.spec.null_threshold)
         char_spans = windows["char_spans"]
 
         def span_answer(record, span):
@@ -134,8 +135,6 @@ class KerasPredictor(Predictor):
                if span is None else {**record, **span_answer(record, span)}
                for record, span in zip(records, spans)]
         if self.n_best:
-            candidates = span_candidates(outputs["start_logits"], outputs["end_logits"],
-                                         windows, len(records), self.n_best)
             for answer, (_, found) in zip(out, candidates):
                 answer["n_best"] = nbest_list([span_answer(answer, s) for s in found])
         return out

@@ -250,9 +250,14 @@ def best_spans(start_logits, end_logits, windows, num_examples, max_pieces=MAX_A
     `no_answer` (a model trained on SQuAD v2 data), when the null score minus the best
     span's score is over `null_threshold` (google-research/bert's
     `null_score_diff_threshold`; `finetune` chooses it on dev, `TaskSpec.null_threshold`)."""
+    return best_of(span_candidates(start_logits, end_logits, windows, num_examples, 1,
+                                   max_pieces), no_answer, null_threshold)
+
+
+def best_of(candidates, no_answer=False, null_threshold=0.0) -> list:
+    """`best_spans` from `span_candidates`' output (of any `n_best`)."""
     best = []
-    for null, spans in span_candidates(start_logits, end_logits, windows, num_examples, 1,
-                                       max_pieces):
+    for null, spans in candidates:
         span = spans[0] if spans else None
         if no_answer and span is not None and null - span[0] > null_threshold:
             span = None
