@@ -17,9 +17,22 @@ from tfbert.task import MAX_LENGTH, MIN_LENGTH
               help="Record that training masks whole words (a piece and its ## pieces).")
 @click.option("--seed", type=int, default=12345, show_default=True)
 @click.option("--cased", is_flag=True, help="With a bare vocab.txt: keep case and accents.")
-def command(files, out_dir, vocab, seq_len, no_nsp, whole_word_masking, seed, cased):
+@click.option("--runner", help="Run as an Apache Beam pipeline on this runner: direct (local "
+              "processes), dataflow, flink, spark, portable, prism or a runner class name. "
+              "Needs the beam extra. Without it: one process, no Beam.")
+@click.option("--num-workers", type=click.IntRange(min=1),
+              help="With --runner: worker processes (direct) or machines (others).")
+@click.option("--pipeline-options", metavar="FLAGS",
+              help="With --runner: Beam pipeline flags passed through, as one string "
+                   "(e.g. \"--project=p --region=us-central1 --temp_location=gs://b/tmp\").")
+@click.option("--split-mb", type=click.FloatRange(min=0, min_open=True),
+              help="With --runner: each input file is read in byte ranges of this many MB, "
+                   "each range a unit of work and one shard  [default: 32]")
+def command(files, out_dir, vocab, seq_len, no_nsp, whole_word_masking, seed, cased, runner,
+            num_workers, pipeline_options, split_mb):
     """Turn raw text FILES (one sentence per line, a blank line between documents) into
-    pre-training instances in OUT_DIR. Re-running the same command skips finished shards."""
+    pre-training instances in OUT_DIR. Re-running the same command skips finished shards
+    (with --runner: makes an unfinished run's data again, or reports a finished one)."""
     import os
 
     from tfbert.data.pretraining import create_pretraining_data
@@ -27,8 +40,24 @@ def command(files, out_dir, vocab, seq_len, no_nsp, whole_word_masking, seed, ca
 
     tokenizer = BertTokenizer.from_file(vocab, lowercase=not cased) if os.path.isfile(vocab) \
         else load_tokenizer(vocab)
-    manifest = create_pretraining_data(
-        list(files), out_dir, tokenizer, seq_len=seq_len, next_sentence=not no_nsp, seed=seed,
-        whole_word_masking=whole_word_masking, echo=click.echo)
+    if runner is None:
+        for flag, value in (("--num-workers", num_workers),
+                            ("--pipeline-options", pipeline_options), ("--split-mb", split_mb)):
+            if value is not None:
+                raise click.BadParameter(f"{flag} goes with --runner (a Beam pipeline)")
+        manifest = create_pretraining_data(
+            list(files), out_dir, tokenizer, seq_len=seq_len, next_sentence=not no_nsp,
+            seed=seed, whole_word_masking=whole_word_masking, echo=click.echo)
+    else:
+        from tfbert.data import beam_pipeline
+
+        options = beam_pipeline.pipeline_options(runner, num_workers, pipeline_options,
+                                                 job_name="tfbert-pretrain-data")
+        from tfbert.data.beam_pretraining import SPLIT_MB, create_pretraining_data_beam
+
+        manifest = create_pretraining_data_beam(
+            list(files), out_dir, tokenizer, options, seq_len=seq_len,
+            next_sentence=not no_nsp, seed=seed, whole_word_masking=whole_word_masking,
+            split_mb=split_mb or SPLIT_MB, echo=click.echo)
     click.echo(f"{manifest['instances']} instances from {manifest['documents']} documents "
                f"in {len(manifest['shards'])} shards; manifest: {out_dir}/manifest.json")

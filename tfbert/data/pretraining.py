@@ -176,21 +176,29 @@ def _jieba():
     return lambda text: list(jieba.cut(text))
 
 
-def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentence=True,
-                            seed=12345, block_documents=2000, whole_word_masking=False,
-                            echo=print, warn=None):
-    """Writes `out_dir/shard-00000.tfrecord` ... and `manifest.json`. Returns the manifest.
-    `echo` reports progress; `warn` (default: a line on stderr) what looks wrong in the input."""
-    check_max_length(seq_len, "--seq-len")
-    files = [os.fspath(f) for f in files]
-    for path in files:
-        if not os.path.isfile(path):
-            raise ValueError(f"{path}: no such file")
-    os.makedirs(out_dir, exist_ok=True)
-    settings = {"seq_len": seq_len, "next_sentence": next_sentence, "seed": seed,
-                "whole_word_masking": whole_word_masking,
-                "block_documents": block_documents, "vocab_size": tokenizer.vocab_size,
-                "lowercase": tokenizer.lowercase, "files": [os.path.abspath(f) for f in files]}
+def block_records(block, tokenizer, seq_len, next_sentence, rng, whole_word_masking=False,
+                  segmenter=None):
+    """The serialized instances of one block of documents (lists of sentences), in order:
+    the block is tokenized in one call, then packed (`make_instances`) with `rng`, which
+    also draws the "random next" text from the block's other documents."""
+    sentences = [s for document in block for s in document]
+    if not sentences:
+        return
+    if whole_word_masking:
+        ids = word_starts(sentences, tokenizer, segmenter)
+    else:
+        ids = tokenizer.tokenize(tf.constant(sentences)).to_list()
+    it = iter(ids)
+    documents = [[next(it) for _ in document] for document in block]
+    documents = [[s for s in d if s] for d in documents]
+    documents = [d for d in documents if d]
+    for first, second, random_next in make_instances(documents, seq_len, rng, next_sentence):
+        yield _serialize(first, second, random_next, tokenizer.cls_id, tokenizer.sep_id)
+
+
+def claim_output_dir(out_dir, settings) -> None:
+    """Makes `out_dir` this run's (its `settings.json`), or checks that an earlier run with
+    the same settings made it: a re-run finishes the data, it never mixes two recipes."""
     settings_path = os.path.join(out_dir, "settings.json")
     if os.path.isfile(settings_path):
         previous = textfile.read_json(settings_path, "the settings of an earlier pretrain-data run")
@@ -202,6 +210,30 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
                          "(no settings.json); choose a new or empty output directory")
     else:
         write_json(settings_path, settings)
+
+
+def check_input_files(files) -> list:
+    """The input paths as strings; a missing one is a one-line error."""
+    files = [os.fspath(f) for f in files]
+    for path in files:
+        if not os.path.isfile(path):
+            raise ValueError(f"{path}: no such file")
+    return files
+
+
+def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentence=True,
+                            seed=12345, block_documents=2000, whole_word_masking=False,
+                            echo=print, warn=None):
+    """Writes `out_dir/shard-00000.tfrecord` ... and `manifest.json`. Returns the manifest.
+    `echo` reports progress; `warn` (default: a line on stderr) what looks wrong in the input."""
+    check_max_length(seq_len, "--seq-len")
+    files = check_input_files(files)
+    os.makedirs(out_dir, exist_ok=True)
+    settings = {"seq_len": seq_len, "next_sentence": next_sentence, "seed": seed,
+                "whole_word_masking": whole_word_masking,
+                "block_documents": block_documents, "vocab_size": tokenizer.vocab_size,
+                "lowercase": tokenizer.lowercase, "files": [os.path.abspath(f) for f in files]}
+    claim_output_dir(out_dir, settings)
     segmenter = _jieba() if whole_word_masking else None
     if whole_word_masking:
         echo("whole-word boundaries: " + ("jieba words for Chinese" if segmenter else
@@ -226,25 +258,13 @@ def create_pretraining_data(files, out_dir, tokenizer, seq_len=128, next_sentenc
         if os.path.isfile(path):
             echo(f"{name}: not the file that was written (SHA-256 differs); making it again")
         rng = random.Random(f"{seed}-{number}")
-        sentences = [s for document in block for s in document]
-        if not sentences:
-            ids = []
-        elif whole_word_masking:
-            ids = word_starts(sentences, tokenizer, segmenter)
-        else:
-            ids = tokenizer.tokenize(tf.constant(sentences)).to_list()
-        it = iter(ids)
-        documents = [[next(it) for _ in document] for document in block]
-        documents = [[s for s in d if s] for d in documents]
-        documents = [d for d in documents if d]
         count = 0
         with atomic_file(path) as staging:
             try:
                 with tf.io.TFRecordWriter(staging) as writer:
-                    for first, second, random_next in make_instances(documents, seq_len, rng,
-                                                                     next_sentence):
-                        writer.write(_serialize(first, second, random_next, tokenizer.cls_id,
-                                                tokenizer.sep_id))
+                    for record in block_records(block, tokenizer, seq_len, next_sentence, rng,
+                                                whole_word_masking, segmenter):
+                        writer.write(record)
                         count += 1
             except tf.errors.OpError as err:  # a full disk, a size limit
                 raise OSError(f"{path}: cannot write the shard "
