@@ -165,9 +165,10 @@ WORKER_ERROR = "tfbert-input-error: "
 
 
 def _tfbert_error(err) -> str | None:
-    text = str(err)
+    # Across processes the worker's traceback arrives as quoted text ("\\n", "\\'").
+    text = str(err).replace("\\n", "\n").replace("\\'", "'")
     at = text.find(WORKER_ERROR)
     if at < 0:
         return None
     line = text[at + len(WORKER_ERROR):].splitlines()[0]
-    return re.sub(r" \[while running '.*", "", line).strip().rstrip("'\"")
+    return re.sub(r" \[while running '.*", "", line).strip()

@@ -97,3 +97,31 @@ def split_documents(path, start: int, end: int):
                 document.append(line)
         if document:
             yield document
+
+
+def split_lines(path, start: int, end: int):
+    """Yields `(offset, raw line)` for the lines that start in `[start, end)` of `path`
+    (line endings kept; a first-line byte-order mark dropped)."""
+    with open(path, "rb") as f:
+        position = bom = 0       # a byte-order mark belongs to the first line
+        if start == 0:
+            if f.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8:
+                bom = len(codecs.BOM_UTF8)
+            else:
+                f.seek(0)
+        else:
+            f.seek(start - 1)
+            f.readline()
+            position = f.tell()
+        while position < end:
+            raw = f.readline()
+            if not raw:
+                return
+            yield position, raw
+            position += len(raw) + bom
+            bom = 0
+
+
+def count_lines(path, start: int, end: int) -> int:
+    """How many lines start in `[start, end)` of `path` (what `split_lines` yields)."""
+    return sum(1 for _ in split_lines(path, start, end))
