@@ -34,16 +34,17 @@ from tfbert.quiet import import_tensorflow
 import_tensorflow()
 
 from tfbert import textfile  # noqa: E402
-from tfbert.atomic import sha256_file, write_json
 from tfbert.data import beam_pipeline
-from tfbert.data.byte_ranges import plan_splits, split_documents
-from tfbert.data.pretraining import (MANIFEST, block_records, check_input_files,
-                                     claim_output_dir, read_manifest, verify_shards)
+from tfbert.data.byte_ranges import is_remote, plan_splits, split_documents
+from tfbert.data.output_store import Store
+from tfbert.data.pretraining import (MANIFEST, block_records, check_input_files, read_manifest,
+                                     verify_shards)
 from tfbert.task import check_max_length
 
 beam = beam_pipeline.import_beam()
 # (after the check that Beam is installed)
 from apache_beam.io import fileio  # noqa: E402
+from apache_beam.io.filesystems import FileSystems  # noqa: E402
 from apache_beam.options.value_provider import StaticValueProvider  # noqa: E402
 
 STAGING = ".beam-staging"
@@ -146,8 +147,6 @@ class TFRecordSink(fileio.FileSink):
 
 def _file_stats(directory, result):
     """SHA-256, size and record count of a file `WriteToFiles` wrote (read back)."""
-    from apache_beam.io.filesystems import FileSystems  # noqa: PLC0415
-
     path = FileSystems.join(directory, result.file_name)
     digest, size = hashlib.sha256(), 0
     with FileSystems.open(path) as f:
@@ -160,13 +159,55 @@ def _file_stats(directory, result):
                        "sha256": digest.hexdigest(), "bytes": size, "records": records})
 
 
-def _remove(path):
-    import shutil
+def _check_files(files) -> list:
+    """Absolute local paths, or URLs; one that is not there is a one-line error."""
+    checked = []
+    for path in map(os.fspath, files):
+        if is_remote(path):
+            if not FileSystems.exists(path):
+                raise ValueError(f"{path}: no such file")
+            checked.append(path)
+        else:
+            checked.append(os.path.abspath(check_input_files([path])[0]))
+    return checked
 
-    if os.path.isdir(path):
-        shutil.rmtree(path)
-    elif os.path.exists(path):
-        os.remove(path)
+
+def _claim(store, settings) -> None:
+    """`claim_output_dir` for a local or remote directory."""
+    if store.exists("settings.json"):
+        previous = store.read_json("settings.json", "the settings of an earlier pretrain-data run")
+        if previous != settings:
+            raise ValueError(f"{store.root}: holds data made with other settings ({previous}); "
+                             "use a new output directory")
+    elif [n for n in store.names() if not n.startswith(".")]:
+        raise ValueError(f"{store.root}: is not empty and holds no pretrain-data run "
+                         "(no settings.json); choose a new or empty output directory")
+    else:
+        store.write_json("settings.json", settings)
+
+
+def _finished(store, echo):
+    """The manifest of a finished run in `store`, its shards checked (SHA-256 locally,
+    sizes remotely), or None (and the manifest removed) if there is none to trust."""
+    if not store.exists(MANIFEST):
+        return None
+    try:
+        if store.remote:
+            manifest = store.read_json(MANIFEST, "a pretrain-data manifest")
+            for shard in manifest["shards"]:
+                if store.size(shard["file"]) != shard["bytes"]:
+                    raise ValueError(f"{store.path(shard['file'])}: not the size the manifest "
+                                     "recorded")
+        else:
+            manifest = read_manifest(store.root)
+            verify_shards(store.root, manifest)
+        echo(f"{store.root}: already complete ({manifest['instances']} instances)")
+        return manifest
+    except (ValueError, KeyError, TypeError, OSError) as err:
+        echo(f"{store.root}: the earlier run's output does not check out "
+             f"({textfile.first_line(err)}); making it again")
+    store.remove(MANIFEST)   # no manifest may vouch for shards being replaced
+    return None
 
 
 def create_pretraining_data_beam(files, out_dir, tokenizer, options, seq_len=128,
@@ -174,36 +215,27 @@ def create_pretraining_data_beam(files, out_dir, tokenizer, options, seq_len=128
                                  whole_word_masking=False, split_mb=SPLIT_MB, echo=print):
     """`create_pretraining_data` on Beam (`options`: `beam_pipeline.pipeline_options`).
     Writes `out_dir/shard-NNNNN.tfrecord` and `manifest.json` (last); returns the manifest.
-    A finished run's directory is returned as it is; an unfinished one is made again."""
+    A finished run's directory is returned as it is; an unfinished one is made again.
+    `files` and `out_dir` may be local paths or URLs Beam's file systems read (`gs://`)."""
     check_max_length(seq_len, "--seq-len")
     if not split_mb > 0:
         raise ValueError(f"--split-mb must be positive. Received: {split_mb}")
-    files = check_input_files(files)
-    os.makedirs(out_dir, exist_ok=True)
+    files = _check_files(files)
+    store = Store(out_dir)
     settings = {"seq_len": seq_len, "next_sentence": next_sentence, "seed": seed,
                 "whole_word_masking": whole_word_masking,
                 "block_documents": block_documents, "vocab_size": tokenizer.vocab_size,
-                "lowercase": tokenizer.lowercase, "files": [os.path.abspath(f) for f in files],
+                "lowercase": tokenizer.lowercase, "files": files,
                 "engine": "beam", "split_mb": split_mb}
-    claim_output_dir(out_dir, settings)
-    manifest_path = os.path.join(out_dir, MANIFEST)
-    if os.path.isfile(manifest_path):
-        try:
-            manifest = read_manifest(out_dir)
-            verify_shards(out_dir, manifest)
-            echo(f"{out_dir}: already complete ({manifest['instances']} instances)")
-            return manifest
-        except ValueError as err:
-            echo(f"{out_dir}: the earlier run's output does not check out "
-                 f"({textfile.first_line(err)}); making it again")
-        os.remove(manifest_path)   # no manifest may vouch for shards being replaced
-    staging = os.path.join(out_dir, STAGING)
-    _remove(staging)               # what a killed run left
+    _claim(store, settings)
+    manifest = _finished(store, echo)
+    if manifest:
+        return manifest
+    store.remove(STAGING)          # what a killed run left
     splits = plan_splits(files, max(1, int(split_mb * 1e6)))
-    echo(f"{len(splits)} byte range{'' if len(splits) == 1 else 's'} of at most {split_mb:g} MB in {len(files)} file(s)")
-    shard_dir = os.path.join(staging, "shards")
-    counts_prefix = os.path.join(staging, "counts")
-    stats_prefix = os.path.join(staging, "files")
+    echo(f"{len(splits)} byte range{'' if len(splits) == 1 else 's'} of at most "
+         f"{split_mb:g} MB in {len(files)} file(s)")
+    shard_dir = store.path(STAGING, "shards")
     instances = RangeInstances(tokenizer.vocab, tokenizer.lowercase, seq_len, next_sentence,
                                seed, block_documents, whole_word_masking)
 
@@ -216,72 +248,74 @@ def create_pretraining_data_beam(files, out_dir, tokenizer, options, seq_len=128
         written = outputs.records | "shards" >> fileio.WriteToFiles(
             shard_dir, destination=lambda element: element[0], sink=lambda _: TFRecordSink(),
             file_naming=fileio.destination_prefix_naming(".tfrecord"),
-            temp_directory=StaticValueProvider(str, os.path.join(staging, "tmp")),
+            temp_directory=StaticValueProvider(str, store.path(STAGING, "tmp")),
             # One file per range and bundle, never spilled to a grouped (in-memory) write.
             max_writers_per_bundle=1 << 20)
         (written | "checksums" >> beam.Map(lambda r: _file_stats(shard_dir, r))
-         | "write checksums" >> beam.io.WriteToText(stats_prefix, num_shards=1))
+         | "write checksums" >> beam.io.WriteToText(store.path(STAGING, "files"),
+                                                     num_shards=1))
         (outputs.counts | "counts json" >> beam.Map(json.dumps)
-         | "write counts" >> beam.io.WriteToText(counts_prefix, num_shards=1))
+         | "write counts" >> beam.io.WriteToText(store.path(STAGING, "counts"), num_shards=1))
 
-    beam_pipeline.run_pipeline(build, options, "pretrain-data",
-                               log_path=os.path.join(staging, "runner.log"))
-    manifest = _finish(out_dir, staging, shard_dir, settings, echo)
-    return manifest
-
-
-def _read_jsonl(prefix) -> list:
-    directory, name = os.path.split(prefix)
-    rows = []
-    for file_name in sorted(os.listdir(directory)):
-        if file_name.startswith(name + "-"):
-            with open(os.path.join(directory, file_name), encoding="utf-8") as f:
-                rows += [json.loads(line) for line in f if line.strip()]
-    return rows
+    # A local run's runner log goes beside the staging files; a remote one's to stderr.
+    log = None if store.remote else store.path(STAGING, "runner.log")
+    beam_pipeline.run_pipeline(build, options, "pretrain-data", log_path=log)
+    return _finish(store, settings, echo)
 
 
-def _finish(out_dir, staging, shard_dir, settings, echo) -> dict:
+def _rows(store, prefix) -> list:
+    """The JSON lines of the staging files `prefix-*` (Beam's text sink's shards)."""
+    return [json.loads(line) for name in store.names(f"{STAGING}/{prefix}-")
+            for line in store.lines(name)]
+
+
+def _finish(store, settings, echo) -> dict:
     """The driver's part after the pipeline: files checked against the instance counts,
     renamed into place in range order, stale shards removed, the manifest written last."""
     counts = {key: (documents, instances) for key, documents, instances
-              in _read_jsonl(os.path.join(staging, "counts"))}
+              in _rows(store, "counts")}
     files = {}
-    for stat in _read_jsonl(os.path.join(staging, "files")):
+    for stat in _rows(store, "files"):
         if stat["key"] in files:
-            raise beam_pipeline.PipelineError(f"{staging}: two files for {stat['key']}; the runner wrote a "
-                               "range twice (re-run to make the data again)")
+            raise beam_pipeline.PipelineError(
+                f"{store.root}: two files for {stat['key']}; the runner wrote a range twice "
+                "(re-run to make the data again)")
         files[stat["key"]] = stat
     with_instances = sorted(k for k, (_, n) in counts.items() if n)
     if sorted(files) != with_instances:
-        raise beam_pipeline.PipelineError(f"{staging}: the written files ({len(files)}) are not the ranges "
-                           f"with instances ({len(with_instances)}); re-run")
+        raise beam_pipeline.PipelineError(
+            f"{store.root}: the written files ({len(files)}) are not the ranges with "
+            f"instances ({len(with_instances)}); re-run")
     shards = []
     for number, key in enumerate(with_instances):
         stat, (documents, instances) = files[key], counts[key]
         if stat["records"] != instances:
-            raise beam_pipeline.PipelineError(f"{stat['file']}: {stat['records']} records, but {instances} "
-                               "instances were made for it; re-run")
+            raise beam_pipeline.PipelineError(
+                f"{stat['file']}: {stat['records']} records, but {instances} instances were "
+                "made for it; re-run")
         shards.append({"file": f"shard-{number:05d}.tfrecord", "instances": instances,
-                       "sha256": stat["sha256"], "documents": documents,
-                       "source": stat["file"]})
+                       "sha256": stat["sha256"], "bytes": stat["bytes"],
+                       "documents": documents, "source": stat["file"]})
     if not shards:
         raise ValueError(f"no documents in {settings['files']}")
     keep = {s["file"] for s in shards}
-    for name in os.listdir(out_dir):   # shards of an earlier, different run
-        if name.startswith("shard-") and name not in keep:
-            os.remove(os.path.join(out_dir, name))
+    for name in store.names("shard-"):   # shards of an earlier, different run
+        if name not in keep:
+            store.remove(name)
     for shard in shards:
-        os.replace(os.path.join(shard_dir, shard.pop("source")),
-                   os.path.join(out_dir, shard["file"]))
+        store.rename(store.path(STAGING, "shards", shard.pop("source")), shard["file"])
+    # The renamed files are checked before the manifest vouches for them.
+    for shard in shards:
+        moved = store.size(shard["file"]) == shard["bytes"] if store.remote else \
+            store.sha256(shard["file"]) == shard["sha256"]
+        if not moved:
+            raise beam_pipeline.PipelineError(f"{store.path(shard['file'])}: differs from what "
+                                              "the pipeline wrote; re-run")
     manifest = {"settings": settings, "shards": shards,
                 "instances": sum(s["instances"] for s in shards),
                 "documents": sum(s["documents"] for s in shards)}
-    # The renames are checked before the manifest vouches for them.
-    for shard in shards:
-        if sha256_file(os.path.join(out_dir, shard["file"])) != shard["sha256"]:
-            raise beam_pipeline.PipelineError(f"{shard['file']}: differs from what the pipeline wrote; re-run")
-    write_json(os.path.join(out_dir, MANIFEST), manifest)
-    _remove(staging)
+    store.write_json(MANIFEST, manifest)
+    store.remove(STAGING)
     echo(f"{len(shards)} shards, {manifest['instances']} instances from "
          f"{manifest['documents']} documents")
     return manifest

@@ -14,13 +14,37 @@ from __future__ import annotations
 import codecs
 import os
 
+
+def is_remote(path) -> bool:
+    """A URL (`gs://`, `s3://`, `hdfs://`...): read through Apache Beam's file systems,
+    which a Beam worker has; anything else is a local path."""
+    return "://" in os.fspath(path)
+
+
+def file_size(path) -> int:
+    if is_remote(path):
+        from apache_beam.io.filesystems import FileSystems
+
+        return FileSystems.match([path])[0].metadata_list[0].size_in_bytes
+    return os.path.getsize(path)
+
+
+def open_binary(path):
+    """`path` open for reading bytes, with seek and readline (local or remote)."""
+    if is_remote(path):
+        from apache_beam.io.filesystem import CompressionTypes
+        from apache_beam.io.filesystems import FileSystems
+
+        return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+    return open(path, "rb")
+
 def plan_splits(files, split_bytes: int) -> list:
     """`[(file_index, split_index, path, start, end)]` covering every byte of `files`."""
     if split_bytes < 1:
         raise ValueError(f"split_bytes must be positive. Received: {split_bytes}")
     splits = []
     for file_index, path in enumerate(files):
-        size = os.path.getsize(path)
+        size = file_size(path)
         count = max(1, -(-size // split_bytes))
         for split_index in range(count):
             start = split_index * split_bytes
@@ -59,7 +83,7 @@ def _decode(path, raw: bytes, offset: int) -> str:
 def split_documents(path, start: int, end: int):
     """Yields the documents (lists of stripped sentences) that `[start, end)` of `path`
     owns."""
-    with open(path, "rb") as f:
+    with open_binary(path) as f:
         bom = 0   # a UTF-8 byte-order mark belongs to the first line (and is dropped)
         if start == 0:
             position, previous_blank = 0, True
@@ -102,7 +126,7 @@ def split_documents(path, start: int, end: int):
 def split_lines(path, start: int, end: int):
     """Yields `(offset, raw line)` for the lines that start in `[start, end)` of `path`
     (line endings kept; a first-line byte-order mark dropped)."""
-    with open(path, "rb") as f:
+    with open_binary(path) as f:
         position = bom = 0       # a byte-order mark belongs to the first line
         if start == 0:
             if f.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8:
