@@ -192,3 +192,119 @@ def test_cli_runs_the_pipeline(corpus, vocab, tmp_path):
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "c" / "manifest.json").read_text())
     assert manifest["settings"]["engine"] == "beam" and manifest["documents"] == 80
+
+
+_KEEP = []
+
+
+class _FakeBucket:
+    """An object store (`fakegs://`, no directories, as Cloud Storage) kept in a local
+    directory, registered with Beam's file systems for the test below."""
+
+    @staticmethod
+    def register(root):
+        from apache_beam.io.filesystem import FileMetadata
+        from apache_beam.io.localfilesystem import LocalFileSystem
+
+        class FakeBucketFileSystem(LocalFileSystem):
+            @classmethod
+            def scheme(cls):
+                return "fakegs"
+
+            def _local(self, url):
+                return os.path.join(root, url[len("fakegs://"):])
+
+            def _url(self, path):
+                return "fakegs://" + os.path.relpath(path, root)
+
+            def join(self, basepath, *paths):
+                return "/".join([basepath.rstrip("/")] + [p.strip("/") for p in paths])
+
+            def split(self, path):
+                head, _, tail = path.rpartition("/")
+                return head, tail
+
+            def mkdirs(self, path):
+                pass
+
+            def has_dirs(self):
+                return False
+
+            def _list(self, prefix):
+                for directory, _, files in os.walk(root):
+                    for name in files:
+                        url = self._url(os.path.join(directory, name))
+                        if url.startswith(prefix):
+                            local = os.path.join(directory, name)
+                            yield FileMetadata(url, os.path.getsize(local),
+                                               os.path.getmtime(local))
+
+            def create(self, path, *args, **kwargs):
+                os.makedirs(os.path.dirname(self._local(path)), exist_ok=True)
+                return super().create(self._local(path), *args, **kwargs)
+
+            def open(self, path, *args, **kwargs):
+                return super().open(self._local(path), *args, **kwargs)
+
+            def rename(self, sources, destinations):
+                for destination in destinations:
+                    os.makedirs(os.path.dirname(self._local(destination)), exist_ok=True)
+                super().rename([self._local(s) for s in sources],
+                               [self._local(d) for d in destinations])
+
+            def copy(self, sources, destinations):
+                super().copy([self._local(s) for s in sources],
+                             [self._local(d) for d in destinations])
+
+            # (os directly: LocalFileSystem's own methods call these on local paths)
+            def exists(self, path):
+                return os.path.exists(self._local(path))
+
+            def size(self, path):
+                return os.path.getsize(self._local(path))
+
+            def last_updated(self, path):
+                return os.path.getmtime(self._local(path))
+
+            def checksum(self, path):
+                return str(os.path.getsize(self._local(path)))
+
+            def metadata(self, path):
+                local = self._local(path)
+                if not os.path.exists(local):
+                    from apache_beam.io.filesystem import BeamIOError
+
+                    raise BeamIOError(f"Path does not exist: {path}")
+                return FileMetadata(path, os.path.getsize(local), os.path.getmtime(local))
+
+            def delete(self, paths):
+                for path in paths:   # (no empty "directories" stay, as in a bucket)
+                    os.remove(self._local(path))
+                    parent = os.path.dirname(self._local(path))
+                    while parent != root and not os.listdir(parent):
+                        os.rmdir(parent)
+                        parent = os.path.dirname(parent)
+
+        return FakeBucketFileSystem
+
+
+def test_inputs_and_output_in_an_object_store(corpus, tmp_path):
+    """gs://-style URLs go through Beam's file systems (here a local stand-in for a
+    bucket): same shards as a local run, a re-run checks sizes and reports it finished."""
+    bucket = tmp_path / "bucket"
+    (bucket / "corpus").mkdir(parents=True)
+    (bucket / "corpus" / "part-0.txt").write_bytes(open(corpus, "rb").read())
+    _KEEP.append(_FakeBucket.register(str(bucket)))   # (Beam finds it among live subclasses)
+    local = _run(corpus, tmp_path / "local")
+    remote = _run("fakegs://corpus/part-0.txt", "fakegs://data/zh")
+    assert [(s["file"], s["sha256"]) for s in remote["shards"]] == \
+        [(s["file"], s["sha256"]) for s in local["shards"]]
+    # Objects, that is files: the stand-in's empty directories are not objects.
+    names = sorted(os.path.relpath(os.path.join(d, n), bucket / "data" / "zh")
+                   for d, _, files in os.walk(bucket / "data" / "zh") for n in files)
+    assert names == ["manifest.json", "settings.json"] + [s["file"] for s in local["shards"]]
+    messages = []
+    again = create_pretraining_data_beam(
+        ["fakegs://corpus/part-0.txt"], "fakegs://data/zh", BertTokenizer(WORDS), _options(),
+        seq_len=32, block_documents=10, split_mb=0.0005, echo=messages.append)
+    assert again == remote and any("already complete" in m for m in messages)

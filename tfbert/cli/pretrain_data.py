@@ -6,7 +6,8 @@ from tfbert.task import MAX_LENGTH, MIN_LENGTH
 
 
 @click.command("pretrain-data")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+# (not click.Path(exists=True): with --runner, FILES may be gs:// URLs; checked when run)
+@click.argument("files", nargs=-1, required=True)
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--vocab", "vocab", required=True, type=click.Path(exists=True),
               help="vocab.txt or a model directory holding one.")

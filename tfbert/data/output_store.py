@@ -79,7 +79,7 @@ class Store:
         """Removes a file or a whole directory tree; nothing if it is not there."""
         path = self.path(name)
         if self.remote:
-            found = self._fs.match([path + "*"])[0].metadata_list
+            found = self._fs.match([path + "**"])[0].metadata_list   # (** crosses "/")
             below = [m.path for m in found if m.path == path or m.path.startswith(path + "/")]
             if below:
                 self._fs.delete(below)

@@ -216,6 +216,9 @@ def check_input_files(files) -> list:
     """The input paths as strings; a missing one is a one-line error."""
     files = [os.fspath(f) for f in files]
     for path in files:
+        if os.path.isdir(path):
+            raise ValueError(f"{path}: is a directory; expected a text file (one sentence per "
+                             "line, a blank line between documents)")
         if not os.path.isfile(path):
             raise ValueError(f"{path}: no such file")
     return files
