@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 
-from tfbert.atomic import sha256_file, write_json
+from tfbert.atomic import remove_abandoned, sha256_file, write_json
 
 PROGRESS_FORMAT = "tfbert-predict-progress/1"
 
@@ -110,6 +110,8 @@ def open_staging(output, identity=None, log=print) -> Staging:
     try:
         os.makedirs(os.path.dirname(output), exist_ok=True)
         fd = os.open(staging_path(output), os.O_RDWR | os.O_CREAT, 0o666)
+        # A run killed while writing its progress left that write's temporary file.
+        remove_abandoned(os.path.dirname(output), f".{os.path.basename(progress_path(output))}.")
     except OSError as err:   # name the file asked for, not the staging name
         raise OSError(err.errno, err.strerror, output) from None
     file = os.fdopen(fd, "r+b")
