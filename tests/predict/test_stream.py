@@ -234,3 +234,20 @@ def test_a_second_writer_of_one_output_is_refused(tmp_path):
             resume.open_staging(tmp_path / "out.jsonl")
     finally:
         first.close(keep=False)
+
+
+def test_a_run_that_cannot_resume_drops_the_old_progress_first(predictor, tmp_path):
+    source = _jsonl(tmp_path / "in.jsonl", TEXTS)
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        predict_file(Counting(predictor, fail_at=3), source, out, chunk_size=5)
+    # A run that cannot resume (`--text` answers into the same output) killed mid-way: the
+    # progress of the run before must not vouch for its bytes.
+    other = resume.open_staging(out)
+    other.file.write(b'{"text": "another run"}\n' * 100)
+    other.file.close()
+    again = Counting(predictor)
+    predict_file(again, source, out, chunk_size=5)
+    assert again.answered == len(TEXTS)
+    predict_file(predictor, source, tmp_path / "reference.jsonl", chunk_size=5)
+    assert out.read_bytes() == (tmp_path / "reference.jsonl").read_bytes()

@@ -19,6 +19,7 @@ import fcntl
 import hashlib
 import json
 import os
+import sys
 
 from tfbert.atomic import remove_abandoned, sha256_file, write_json
 
@@ -102,16 +103,17 @@ def progress_path(output) -> str:
     return os.path.join(directory, f".{name}.progress.json")
 
 
-def open_staging(output, identity=None, log=print) -> Staging:
+def open_staging(output, identity=None, log=None) -> Staging:
     """The staging file of `output`, at the end of the answers a killed run with the same
     `identity` (input, model, options; None: never resume) recorded, else empty. `log`
-    gets one line when a run resumes, or starts over because something changed."""
+    gets one line when a run starts over because something changed (default: stderr)."""
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     output = os.path.abspath(os.fspath(output))
     try:
         os.makedirs(os.path.dirname(output), exist_ok=True)
         fd = os.open(staging_path(output), os.O_RDWR | os.O_CREAT, 0o666)
         # A run killed while writing its progress left that write's temporary file.
-        remove_abandoned(os.path.dirname(output), f".{os.path.basename(progress_path(output))}.")
+        remove_abandoned(*os.path.split(progress_path(output) + "."))
     except OSError as err:   # name the file asked for, not the staging name
         raise OSError(err.errno, err.strerror, output) from None
     file = os.fdopen(fd, "r+b")
@@ -130,6 +132,9 @@ def open_staging(output, identity=None, log=print) -> Staging:
     done = _resumable(staging, log)
     if done:
         staging.records, staging.bytes, staging.empty = done
+    else:   # first: a stale record must never vouch for what this run writes
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(progress_path(output))
     file.truncate(staging.bytes)
     file.seek(staging.bytes)
     return staging
