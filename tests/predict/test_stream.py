@@ -251,3 +251,42 @@ def test_a_run_that_cannot_resume_drops_the_old_progress_first(predictor, tmp_pa
     assert again.answered == len(TEXTS)
     predict_file(predictor, source, tmp_path / "reference.jsonl", chunk_size=5)
     assert out.read_bytes() == (tmp_path / "reference.jsonl").read_bytes()
+
+
+def test_the_command_streams_resumes_and_says_so(model, predictor, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from tfbert.cli.main import cli
+
+    def run(*args):
+        return CliRunner().invoke(cli, ["predict", str(model), "--input", str(source), *args])
+
+    source = tmp_path / "in.txt"
+    source.write_text("good film\n\nbad plot\nnot good\n")
+    result = run("--chunk-size", "2")
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [
+        predictor("good film"), {"text": "", "error": "empty text: nothing to predict"},
+        predictor("bad plot"), predictor("not good")]
+    assert run("--output", str(tmp_path / "reference.jsonl"), "--chunk-size", "1").exit_code == 0
+    # Interrupted while its third chunk is made durable (one fsync per chunk), run again.
+    real, calls = resume.os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        real(fd)
+
+    monkeypatch.setattr(resume.os, "fsync", fsync)
+    out = tmp_path / "out.jsonl"
+    assert run("--output", str(out), "--chunk-size", "1").exit_code == 130
+    assert not out.exists()
+    result = run("--output", str(out), "--chunk-size", "1")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"{out}: resuming after 2 of the input's 4 records",
+        f"4 predictions (1 blank, answered with an error record): {out}"]
+    assert out.read_bytes() == (tmp_path / "reference.jsonl").read_bytes()
+    help_text = CliRunner().invoke(cli, ["predict", "--help"]).output
+    assert "--chunk-size" in help_text and "no resume" in help_text
