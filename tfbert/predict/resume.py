@@ -86,7 +86,11 @@ class Staging:
     def close(self, keep: bool) -> None:
         """After a failure: keeps the staging file and its progress for the next run, or
         (`keep` false: nothing could resume them; or no chunk done) removes them."""
-        self.file.close()
+        # Closing flushes what a failed write left in the buffer, which fails again (a
+        # full disk); the first error is the one to report, and the bytes past the last
+        # progress record are cut by the next run anyway.
+        with contextlib.suppress(OSError):
+            self.file.close()
         if not (keep and self.records):
             for path in (self.path, progress_path(self.output)):
                 with contextlib.suppress(FileNotFoundError):
