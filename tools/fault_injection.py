@@ -15,11 +15,15 @@ partial looks complete:
   and `model.safetensors` load, and a directory with `task.json` has the reference weights;
 - export: every integer version under the base has `saved_model.pb`, `variables/`,
   `assets.extra/tfbert_export.json`, `assets.extra/tf_serving_warmup_requests` and loads
-  with `tf.saved_model.load`.
+  with `tf.saved_model.load`;
+- predict (`tfbert predict --input predict.txt --output OUT` streaming in chunks with a tiny
+  untrained classifier): no `predictions.jsonl` is visible unless it is the reference's,
+  and the progress record parses.
 
 Then it re-runs the command to completion and compares: bit-identical `model.safetensors`
 (training), identical shards and manifest (pretrain-data), exactly one new complete version
-(export). A concurrency trial runs two `tfbert export --name same` at once and expects two
+(export), a byte-identical `predictions.jsonl` whose re-run said it resumed when the killed
+run had finished a chunk (predict). A concurrency trial runs two `tfbert export --name same` at once and expects two
 distinct complete versions. Hidden temporary files a kill left behind must be gone once
 the re-run has finished (the next writer removes a dead writer's staging files); any left
 is "garbage" and fails the trial.
@@ -43,8 +47,9 @@ import subprocess
 import sys
 import time
 
-STAGES = ("pretrain-data", "pretrain", "finetune", "export")
+STAGES = ("pretrain-data", "pretrain", "finetune", "export", "predict")
 EXPORT_NAME = "m"
+PREDICTIONS = "predictions.jsonl"
 _ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
 _children: set = set()  # running Popen objects, killed on exit
 
@@ -126,12 +131,13 @@ class Plan:
     finetune_epochs: int = 3
     train_rows: int = 64
     dev_rows: int = 32
+    predict_lines: int = 20000      # lines of the corpus (blank ones too) `predict` answers
     timeout: float = 600.0          # one uninterrupted command
 
     @classmethod
     def small(cls):
         return cls(news_documents=0, review_documents=2300, learn_vocab=False,
-                   pretrain_steps=8, finetune_epochs=2)
+                   pretrain_steps=8, finetune_epochs=2, predict_lines=1500)
 
 
 def prepare_inputs(root, plan: Plan) -> dict:
@@ -142,7 +148,9 @@ def prepare_inputs(root, plan: Plan) -> dict:
     os.makedirs(root, exist_ok=True)
     inputs = {name: os.path.join(root, name)
               for name in ("corpus.txt", "vocab.txt", "train.jsonl", "dev.jsonl")}
-    if all(os.path.isfile(p) for p in inputs.values()):
+    inputs["predict.txt"] = os.path.join(root, "predict.txt")
+    inputs["predict-model"] = os.path.join(root, "predict-model")
+    if all(os.path.exists(p) for p in inputs.values()):
         return inputs
     documents = builtin.load_corpus("zh-corpus")
     # The corpus lists People's Daily's 20-sentence documents first, then the reviews.
@@ -151,6 +159,9 @@ def prepare_inputs(root, plan: Plan) -> dict:
         documents[news:news + plan.review_documents]
     with open(inputs["corpus.txt"], "w", encoding="utf-8") as f:
         f.write("\n\n".join("\n".join(d) for d in chosen) + "\n")
+    with open(inputs["corpus.txt"], encoding="utf-8") as f, \
+            open(inputs["predict.txt"], "w", encoding="utf-8") as out:
+        out.writelines(line for _, line in zip(range(plan.predict_lines), f))
     splits, _, _ = builtin.load_classification("chnsenti")
     for part, n in (("train", plan.train_rows), ("dev", plan.dev_rows)):
         rows = [r for r in splits[part] if r[1] == "neg"][:n // 2] + \
@@ -171,7 +182,25 @@ def prepare_inputs(root, plan: Plan) -> dict:
         chars = sorted({c for t in texts for c in t.lower() if not c.isspace()})
         with open(inputs["vocab.txt"], "w", encoding="utf-8") as f:
             f.write("\n".join(list(SPECIAL_TOKENS) + chars) + "\n")
+    _predict_model(inputs["vocab.txt"], inputs["predict-model"])
     return inputs
+
+
+def _predict_model(vocab, out) -> None:
+    """A tiny untrained classifier: predicting the corpus takes seconds, in many chunks."""
+    import keras
+
+    from tfbert.config import BertConfig
+    from tfbert.model_dir import build_model, save_model_dir
+    from tfbert.task import TaskSpec
+
+    with open(vocab, encoding="utf-8") as f:
+        size = sum(1 for _ in f)
+    config = BertConfig(vocab_size=size, hidden_size=16, num_layers=1, num_heads=2,
+                        intermediate_size=32, max_position_embeddings=64)
+    spec = TaskSpec(task="classify", labels=("neg", "pos"), max_length=32)
+    keras.utils.set_random_seed(0)
+    save_model_dir(build_model(config, spec), config, spec, out, vocab_file=vocab)
 
 
 def stage_command(stage, inputs, references, out, plan: Plan) -> list:
@@ -197,10 +226,17 @@ def stage_command(stage, inputs, references, out, plan: Plan) -> list:
     if stage == "export":
         return tfbert("export", references["finetune"]["out"], "--format", "saved_model",
                       "--name", EXPORT_NAME, "--base", out)
+    if stage == "predict":
+        # Small chunks: many progress records to be killed between.
+        return tfbert("predict", inputs["predict-model"], "--input", inputs["predict.txt"],
+                      "--output", os.path.join(out, PREDICTIONS), "--chunk-size", 64)
     raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
 
 
 def _has_output(stage, out) -> bool:
+    if stage == "predict":   # a chunk is complete, or the whole output
+        return os.path.exists(predict_progress(out)) or os.path.exists(
+            os.path.join(out, PREDICTIONS))
     path = os.path.join(out, EXPORT_NAME) if stage == "export" else out
     if stage in ("pretrain", "finetune"):
         path = os.path.join(out, "checkpoints")
@@ -335,6 +371,37 @@ def inspect_export(base) -> list:
     return problems
 
 
+def predict_progress(out) -> str:
+    return os.path.join(out, f".{PREDICTIONS}.progress.json")
+
+
+def inspect_predict(out, reference) -> list:
+    """Problems: a visible `predictions.jsonl` that is not the reference's, or an unreadable
+    progress record."""
+    problems = []
+    if os.path.exists(predict_progress(out)):
+        _json(predict_progress(out), problems)
+    path = os.path.join(out, PREDICTIONS)
+    if os.path.exists(path) and sha256(path) != reference["output_sha256"]:
+        problems.append(f"{PREDICTIONS}: visible but not the uninterrupted run's "
+                        f"({os.path.getsize(path)} bytes)")
+    return problems
+
+
+def compare_predict(out, reference, tail, resumable) -> list:
+    """Mismatches of the re-run's output; `resumable`: a chunk was complete at the kill, so
+    the re-run must have said it resumed (in its log `tail`)."""
+    path = os.path.join(out, PREDICTIONS)
+    if not os.path.isfile(path):
+        return [f"no {PREDICTIONS}"]
+    mismatches = []
+    if sha256(path) != reference["output_sha256"]:
+        mismatches.append(f"{PREDICTIONS}: bytes differ from the uninterrupted run's")
+    if resumable and "resuming after" not in tail:
+        mismatches.append("a chunk was complete at the kill but the re-run did not resume")
+    return mismatches
+
+
 def compare_training(out, reference) -> list:
     """Mismatches of `out/model.safetensors` against the reference weights."""
     from safetensors.numpy import load_file
@@ -400,7 +467,8 @@ def compare_pretrain_data(out, reference) -> list:
 
 
 INSPECT = {"pretrain-data": inspect_pretrain_data, "pretrain": inspect_training,
-           "finetune": inspect_training, "export": lambda out, reference: inspect_export(out)}
+           "finetune": inspect_training, "export": lambda out, reference: inspect_export(out),
+           "predict": inspect_predict}
 
 
 # === References and trials ===
@@ -426,6 +494,8 @@ def make_reference(stage, inputs, references, root, plan: Plan) -> dict:
     if stage == "pretrain-data":
         with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
             record["manifest"] = json.load(f)
+    elif stage == "predict":
+        record["output_sha256"] = sha256(os.path.join(out, PREDICTIONS))
     elif stage in ("pretrain", "finetune"):
         record["weights"] = os.path.join(out, "model.safetensors")
         record["weights_sha256"] = sha256(record["weights"])
@@ -497,6 +567,7 @@ def run_trial(stage, inputs, references, root, plan: Plan, rng=None, kill_after=
     before = versions(out) if stage == "export" else []
     result["partial"] = INSPECT[stage](out, reference)
     result["garbage"] = hidden_files(out) if os.path.isdir(out) else []
+    resumable = stage == "predict" and os.path.exists(predict_progress(out))
     done = run_to_end(command, log, plan.timeout)
     result["rerun_rc"], result["rerun_s"] = done["rc"], round(done["seconds"], 1)
     result["lost"] = done["rc"] != 0
@@ -504,6 +575,8 @@ def run_trial(stage, inputs, references, root, plan: Plan, rng=None, kill_after=
         result["mismatches"], result["error"] = [], done["tail"]
     elif stage == "pretrain-data":
         result["mismatches"] = compare_pretrain_data(out, reference)
+    elif stage == "predict":
+        result["mismatches"] = compare_predict(out, reference, done["tail"], resumable)
     elif stage == "export":
         after = versions(out)
         result["mismatches"] = inspect_export(out)

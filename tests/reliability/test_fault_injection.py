@@ -81,6 +81,27 @@ def test_training_comparison_finds_one_changed_bit(tmp_path):
         "1/2 tensors differ from the uninterrupted run (largest 1.19e-07 in b)"]
 
 
+def test_predict_inspector_flags_a_visible_partial_output(tmp_path):
+    reference = {"output_sha256": fi.sha256(_write(tmp_path / "ref.jsonl", b"a\nb\n"))}
+    out = tmp_path / "out"
+    out.mkdir()
+    _write(out / ".predictions.jsonl.partial", b"a\n")            # staging: fine while dead
+    _write(out / ".predictions.jsonl.progress.json", b'{"records": 1}')
+    assert fi.inspect_predict(str(out), reference) == []
+    _write(out / fi.PREDICTIONS, b"a\n")                           # visible and half
+    assert fi.inspect_predict(str(out), reference) == [
+        "predictions.jsonl: visible but not the uninterrupted run's (2 bytes)"]
+    _write(out / fi.PREDICTIONS, b"a\nb\n")
+    assert fi.compare_predict(str(out), reference, "100 predictions", resumable=False) == []
+    assert fi.compare_predict(str(out), reference, "100 predictions", resumable=True) == [
+        "a chunk was complete at the kill but the re-run did not resume"]
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
 def test_summary_counts_each_outcome():
     results = [{"stage": "finetune", "killed": True, "output_at_kill": True, "ok": True,
                 "partial": [], "mismatches": [], "lost": False, "garbage": [],
@@ -162,6 +183,17 @@ def test_export_killed_while_writing_publishes_no_version(world):
     _assert_survived(result)
     out = os.path.join(world["root"], "trials", f"export-{result['trial']:03d}")
     assert fi.versions(out) == [1]
+
+
+@pytest.mark.slow
+def test_predict_killed_after_a_chunk_resumes_to_the_same_output(world):
+    # Killed once a chunk's progress is recorded: the re-run resumes after it and ends with
+    # the uninterrupted run's bytes, no staging file left.
+    stage = "predict"
+    result = fi.run_trial(stage, world["inputs"], _reference(world, stage), world["root"],
+                          world["plan"], kill_when=_exists(".predictions.jsonl.progress.json"))
+    assert result["output_at_kill"]
+    _assert_survived(result)
 
 
 @pytest.mark.slow

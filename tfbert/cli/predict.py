@@ -1,54 +1,30 @@
 """`tfbert predict MODEL (--text T... | --input FILE) [--output out.jsonl]`."""
 
-import json
-import os
-import sys
+import functools
 
 import click
 
+from tfbert.predict.stream import DEFAULT_CHUNK_SIZE
 from tfbert.task.decoding import DEFAULT_TOP_K
 
 
-def _records(texts, pair, context, input_path, task, columns):
+def _text_records(texts, pair, context, input_path, task):
+    """The records of `--text` (None with `--input`), after the checks on how they combine."""
     if texts and input_path:
         raise click.BadParameter("give --text or --input, not both")
     if context is not None and task != "qa":
         raise click.BadParameter(f"--context is for qa models; this model's task is {task!r}")
     if pair is not None and task != "pair":
         raise click.BadParameter(f"--pair is for pair models; this model's task is {task!r}")
-    if texts:
-        if task == "qa":
-            if not context:
-                raise click.BadParameter("a qa model needs --context with --text questions")
-            return [{"question": t, "context": context} for t in texts]
-        return [{"text": t, **({"pair": pair} if pair is not None else {})} for t in texts]
-    if not input_path:
+    if input_path:
+        return None
+    if not texts:
         raise click.BadParameter("give --text or --input")
-    from tfbert.data.readers import records as file_records, table_format
-
-    ext = os.path.splitext(input_path)[1].lower().lstrip(".")
-    fmt = table_format(input_path)
-    if fmt is None:
-        if ext != "txt" or task == "qa":
-            raise ValueError(f"{input_path}: unknown format {ext!r}; expected .jsonl, .csv, "
-                             ".tsv" + ("" if task == "qa" else " or .txt (one text per line)")
-                             + (" with question and context columns" if task == "qa" else ""))
-        from tfbert.textfile import lines
-
-        return [{"text": line.rstrip("\n").rstrip("\r")} for line in lines(input_path)
-                if line.strip()]
-    wanted = ("question", "context") if task == "qa" else (columns[0],)
-    records = []
-    for number, row in file_records(input_path, fmt):
-        missing = [c for c in wanted if not isinstance(row.get(c), str)]
-        if missing:
-            raise ValueError(f"{input_path}: line {number}: no text column {missing[0]!r}")
-        if task != "qa":
-            row = {**row, "text": row[columns[0]]}
-            if columns[1] in row:
-                row["pair"] = row[columns[1]]
-        records.append(row)
-    return records
+    if task == "qa":
+        if not context:
+            raise click.BadParameter("a qa model needs --context with --text questions")
+        return [{"question": t, "context": context} for t in texts]
+    return [{"text": t, **({"pair": pair} if pair is not None else {})} for t in texts]
 
 
 @click.command("predict")
@@ -57,8 +33,17 @@ def _records(texts, pair, context, input_path, task, columns):
 @click.option("--pair", help="With --text on a pair model: the second text.")
 @click.option("--context", help="With --text on a qa model: the passage the questions ask about.")
 @click.option("--input", "input_path", type=click.Path(exists=True, dir_okay=False),
-              help=".jsonl/.csv/.tsv with a text column (qa: question and context), or .txt.")
-@click.option("--output", type=click.Path(dir_okay=False), help="JSONL out (default: stdout).")
+              help=".jsonl/.csv/.tsv with a text column (qa: question and context), or .txt "
+                   "(one text per line; a blank line gets an error record, so output line "
+                   "i answers input line i).")
+@click.option("--output", type=click.Path(dir_okay=False),
+              help="JSONL out, one line per input record, written when complete; a killed "
+                   "run resumes after its last complete chunk when run again unchanged "
+                   "[default: stdout, chunk by chunk, no resume].")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=DEFAULT_CHUNK_SIZE,
+              show_default=True,
+              help="Input records read, answered and written at a time (memory is bounded "
+                   "by it, not by the input's size).")
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--pair-column", default="pair", show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
@@ -70,27 +55,26 @@ def _records(texts, pair, context, input_path, task, columns):
 @click.option("--n-best", type=click.IntRange(min=1),
               help="qa: also list the N best answer spans (`n_best`), each with its score "
                    "and probability; an export lists at most its own --n-best.")
-def command(model, texts, pair, context, input_path, output, text_column, pair_column,
-            batch_size, top_k, doc_stride, n_best):
+def command(model, texts, pair, context, input_path, output, chunk_size, text_column,
+            pair_column, batch_size, top_k, doc_stride, n_best):
     """Predict with MODEL: one JSON object per input.
 
     MODEL: a model directory, checkpoint or checkpoint name (see `tfbert presets`), a
     SavedModel (or a TF Serving base directory: its newest version) or a .tflite export."""
-    from tfbert.atomic import atomic_file
     from tfbert.predict import load_predictor
+    from tfbert.predict.stream import predict_file, predict_records
 
     source = click.get_current_context().get_parameter_source
     given_top_k = top_k if source("top_k").name == "COMMANDLINE" else None
     predictor = load_predictor(model, batch_size=batch_size, top_k=given_top_k,
                                doc_stride=doc_stride, parameter="MODEL", n_best=n_best)
-    records = _records(list(texts), pair, context, input_path, predictor.task,
-                       (text_column, pair_column))
-    results = predictor.predict(records)
-    lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in results]
-    if output:
-        with atomic_file(output) as staging:
-            with open(staging, "w", encoding="utf-8") as f:
-                f.writelines(lines)
-        click.echo(f"{len(lines)} predictions: {output}", err=True)
+    records = _text_records(list(texts), pair, context, input_path, predictor.task)
+    note = functools.partial(click.echo, err=True)
+    if records is None:
+        done = predict_file(predictor, input_path, output, chunk_size=chunk_size,
+                            text_column=text_column, pair_column=pair_column, log=note)
     else:
-        sys.stdout.writelines(lines)
+        done = predict_records(predictor, records, output, chunk_size=chunk_size, log=note)
+    if output:
+        blank = f" ({done.empty} blank, answered with an error record)" if done.empty else ""
+        note(f"{done.records} predictions{blank}: {output}")

@@ -44,7 +44,8 @@ def load_predictor(path, batch_size=32, top_k=None, doc_stride=None,
     `doc_stride` (qa, ner and windowed classify/pair windows; default the model's) apply to
     model and checkpoint directories: an exported model answers as it was exported.
     `n_best`: qa answers gain the `n_best` best spans (an exported model lists at most as
-    many as it was exported with)."""
+    many as it was exported with). The predictor's `source` is the file or directory it
+    was loaded from: what a streaming run fingerprints to resume."""
     from tfbert.registry import checkpoint_path
 
     # A checkpoint name (tfbert presets) becomes its directory; `parameter` names the
@@ -65,14 +66,19 @@ def load_predictor(path, batch_size=32, top_k=None, doc_stride=None,
                 raise ValueError(f"{path}: a directory, not a .tflite file; {EXPECTED}")
             from tfbert.predict.tflite import LitePredictor
 
-            return LitePredictor(path, n_best=n_best)
+            return _from(path, LitePredictor(path, n_best=n_best))
         from tfbert.predict.saved_model import SavedModelPredictor
 
-        return SavedModelPredictor(saved_model, batch_size, n_best=n_best)
+        return _from(saved_model, SavedModelPredictor(saved_model, batch_size, n_best=n_best))
     if not os.path.isdir(path):
         raise ValueError(f"{path}: a file that is not a .tflite model; {EXPECTED}")
     from tfbert.predict.keras_model import KerasPredictor
 
-    return KerasPredictor(path, batch_size=batch_size,
-                          top_k=DEFAULT_TOP_K if top_k is None else top_k, doc_stride=doc_stride,
-                          n_best=n_best)
+    return _from(path, KerasPredictor(path, batch_size=batch_size,
+                                      top_k=DEFAULT_TOP_K if top_k is None else top_k,
+                                      doc_stride=doc_stride, n_best=n_best))
+
+
+def _from(source, predictor) -> Predictor:
+    predictor.source = source
+    return predictor
