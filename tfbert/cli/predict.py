@@ -4,6 +4,8 @@ import functools
 
 import click
 
+from tfbert.cli.beam_options import beam_options, check_without_runner
+from tfbert.cli.beam_options import pipeline_options as beam_pipeline_options
 from tfbert.predict.stream import DEFAULT_CHUNK_SIZE
 from tfbert.task.decoding import DEFAULT_TOP_K
 
@@ -55,21 +57,48 @@ def _text_records(texts, pair, context, input_path, task):
 @click.option("--n-best", type=click.IntRange(min=1),
               help="qa: also list the N best answer spans (`n_best`), each with its score "
                    "and probability; an export lists at most its own --n-best.")
+@beam_options
 def command(model, texts, pair, context, input_path, output, chunk_size, text_column,
-            pair_column, batch_size, top_k, doc_stride, n_best):
+            pair_column, batch_size, top_k, doc_stride, n_best, runner, num_workers,
+            pipeline_options):
     """Predict with MODEL: one JSON object per input.
 
     MODEL: a model directory, checkpoint or checkpoint name (see `tfbert presets`), a
-    SavedModel (or a TF Serving base directory: its newest version) or a .tflite export."""
+    SavedModel (or a TF Serving base directory: its newest version) or a .tflite export.
+
+    With --runner: a Beam pipeline (RunInference) reads --input (.txt or .jsonl) in
+    parallel and writes JSONL shards OUTPUT-SSSSS-of-NNNNN.jsonl, each answer with its
+    input's `line` number."""
     from tfbert.predict import load_predictor
     from tfbert.predict.stream import predict_file, predict_records
 
     source = click.get_current_context().get_parameter_source
     given_top_k = top_k if source("top_k").name == "COMMANDLINE" else None
+    if runner is None:
+        check_without_runner(num_workers=num_workers, pipeline_options=pipeline_options)
+    else:
+        if not (input_path and output) or texts:
+            raise click.BadParameter("--runner needs --input FILE and --output PREFIX (the "
+                                     "JSONL shards' name), not --text")
+        if source("chunk_size").name == "COMMANDLINE":
+            raise click.BadParameter("--chunk-size is for prediction in this process; with "
+                                     "--runner, Beam batches (--batch-size)")
+        options = beam_pipeline_options(runner, num_workers, pipeline_options,
+                                        "tfbert-predict")
     predictor = load_predictor(model, batch_size=batch_size, top_k=given_top_k,
                                doc_stride=doc_stride, parameter="MODEL", n_best=n_best)
     records = _text_records(list(texts), pair, context, input_path, predictor.task)
     note = functools.partial(click.echo, err=True)
+    if runner is not None:
+        from tfbert.predict.beam_predict import predict_on_beam
+
+        # The workers load the model themselves; this process loaded it to check it and
+        # learn its task before any worker starts.
+        predict_on_beam(model, input_path, output, options, predictor.task,
+                        batch_size=batch_size, text_column=text_column,
+                        pair_column=pair_column, echo=note, top_k=given_top_k,
+                        doc_stride=doc_stride, n_best=n_best)
+        return
     if records is None:
         done = predict_file(predictor, input_path, output, chunk_size=chunk_size,
                             text_column=text_column, pair_column=pair_column, log=note)

@@ -2,6 +2,8 @@
 
 import click
 
+from tfbert.cli.beam_options import beam_options, check_without_runner
+from tfbert.cli.beam_options import pipeline_options as beam_pipeline_options
 from tfbert.task import MAX_LENGTH, MIN_LENGTH
 
 
@@ -18,14 +20,7 @@ from tfbert.task import MAX_LENGTH, MIN_LENGTH
               help="Record that training masks whole words (a piece and its ## pieces).")
 @click.option("--seed", type=int, default=12345, show_default=True)
 @click.option("--cased", is_flag=True, help="With a bare vocab.txt: keep case and accents.")
-@click.option("--runner", help="Run as an Apache Beam pipeline on this runner: direct (local "
-              "processes), dataflow, flink, spark, portable, prism or a runner class name. "
-              "Needs the beam extra. Without it: one process, no Beam.")
-@click.option("--num-workers", type=click.IntRange(min=1),
-              help="With --runner: worker processes (direct) or machines (others).")
-@click.option("--pipeline-options", metavar="FLAGS",
-              help="With --runner: Beam pipeline flags passed through, as one string "
-                   "(e.g. \"--project=p --region=us-central1 --temp_location=gs://b/tmp\").")
+@beam_options
 @click.option("--split-mb", type=click.FloatRange(min=0, min_open=True),
               help="With --runner: each input file is read in byte ranges of this many MB, "
                    "each range a unit of work and one shard  [default: 32]")
@@ -42,18 +37,14 @@ def command(files, out_dir, vocab, seq_len, no_nsp, whole_word_masking, seed, ca
     tokenizer = BertTokenizer.from_file(vocab, lowercase=not cased) if os.path.isfile(vocab) \
         else load_tokenizer(vocab)
     if runner is None:
-        for flag, value in (("--num-workers", num_workers),
-                            ("--pipeline-options", pipeline_options), ("--split-mb", split_mb)):
-            if value is not None:
-                raise click.BadParameter(f"{flag} goes with --runner (a Beam pipeline)")
+        check_without_runner(num_workers=num_workers, pipeline_options=pipeline_options,
+                             split_mb=split_mb)
         manifest = create_pretraining_data(
             list(files), out_dir, tokenizer, seq_len=seq_len, next_sentence=not no_nsp,
             seed=seed, whole_word_masking=whole_word_masking, echo=click.echo)
     else:
-        from tfbert.data import beam_pipeline
-
-        options = beam_pipeline.pipeline_options(runner, num_workers, pipeline_options,
-                                                 job_name="tfbert-pretrain-data")
+        options = beam_pipeline_options(runner, num_workers, pipeline_options,
+                                        "tfbert-pretrain-data")
         from tfbert.data.beam_pretraining import SPLIT_MB, create_pretraining_data_beam
 
         manifest = create_pretraining_data_beam(

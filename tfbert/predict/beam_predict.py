@@ -26,6 +26,8 @@ from apache_beam.ml.inference.base import (KeyedModelHandler, ModelHandler,  # n
                                            PredictionResult, RunInference)
 
 from tfbert.data.byte_ranges import count_lines, plan_splits, split_lines  # noqa: E402
+from tfbert.predict.inputs import check_format, is_blank, row_record  # noqa: E402
+from tfbert.predict.stream import EMPTY, EMPTY_TEXT  # noqa: E402
 
 SPLIT_MB = 16
 FORMATS = ("txt", "jsonl")
@@ -58,34 +60,43 @@ class TfbertModelHandler(ModelHandler):
 
 class LineRecords(beam.DoFn):
     """One byte range -> `(line number, record)` for its lines; `first_lines` (a side
-    input) gives each range the number of lines before it."""
+    input) gives each range the number of lines before it. A record with blank text gets
+    no prediction: its answer line (with an `"error"`, as streaming `predict` writes it)
+    goes to the `"blank"` output."""
 
-    def __init__(self, fmt, to_record):
-        self.fmt, self.to_record = fmt, to_record
+    def __init__(self, fmt, task, text_column="text", pair_column="pair"):
+        self.fmt, self.task = fmt, task
+        self.text_column, self.pair_column = text_column, pair_column
 
     def process(self, split, first_lines):
         _, split_index, path, start, end = split
         number = first_lines[split_index]
         try:
-            for offset, raw in split_lines(path, start, end):
+            for _, raw in split_lines(path, start, end):
                 number += 1
                 record = self._record(path, number, raw)
-                if record is not None:
+                if record is None:
+                    continue
+                if is_blank(record, self.task):
+                    error = EMPTY.get(self.task, EMPTY_TEXT)
+                    yield beam.pvalue.TaggedOutput("blank", json.dumps(
+                        {"line": number, **record, "error": error}, ensure_ascii=False))
+                else:
                     yield number, record
         except ValueError as err:
             raise ValueError(beam_pipeline.WORKER_ERROR + str(err).splitlines()[0]) from None
 
     def _record(self, path, number, raw: bytes):
         if b"\x00" in raw:
-            raise ValueError(f"{path}: line {number}: holds a NUL byte; expected UTF-8 text, "
-                             "not a binary or UTF-16 file")
+            raise ValueError(f"{path}: line {number}: a NUL byte; expected UTF-8 text (a "
+                             "binary file? UTF-16 text: re-save it as UTF-8)")
         try:
             line = raw.decode("utf-8").rstrip("\n").rstrip("\r")
         except UnicodeDecodeError as err:
             raise ValueError(f"{path}: line {number}: not UTF-8 (byte 0x{raw[err.start]:02x}); "
                              "expected UTF-8 text, re-save the file as UTF-8") from None
         if self.fmt == "txt":
-            return self.to_record({"text": line}, path, number)
+            return {"text": line}
         if not line.strip():
             return None                 # a blank line of a JSONL file is no record
         try:
@@ -95,7 +106,7 @@ class LineRecords(beam.DoFn):
                              "JSON object per line") from None
         if not isinstance(row, dict):
             raise ValueError(f"{path}: line {number}: expected a JSON object")
-        return self.to_record(row, path, number)
+        return row_record(row, path, number, self.task, self.text_column, self.pair_column)
 
 
 def _answer(element) -> str:
@@ -112,20 +123,24 @@ def _first_lines(counts) -> dict:
     return first
 
 
-def predict_on_beam(model, input_path, output_prefix, options, to_record, batch_size=32,
-                    split_mb=SPLIT_MB, echo=print, **predictor_options):
-    """Runs the pipeline; returns the paths of the JSONL shards written. `to_record(row,
-    path, line)` turns a `.txt` line (`{"text": line}`) or a `.jsonl` object into the
-    record the predictor takes (a ValueError naming the line if it cannot)."""
-    fmt = os.path.splitext(input_path)[1].lower().lstrip(".")
+def predict_on_beam(model, input_path, output_prefix, options, task, batch_size=32,
+                    text_column="text", pair_column="pair", split_mb=SPLIT_MB, echo=print,
+                    **predictor_options):
+    """Runs the pipeline; returns the paths of the JSONL shards written. `task`: the
+    model's (records are read and checked for it, as `tfbert.predict.inputs` reads them);
+    `predictor_options` go to `load_predictor` on each worker."""
+    fmt = check_format(input_path, task)
     if fmt not in FORMATS:
         raise ValueError(f"--input {input_path}: with --runner, expected a .txt (one text per "
                          "line) or .jsonl (one record per line) file, which workers can read "
-                         "in parallel")
+                         "in parallel; .csv/.tsv rows may span lines")
     output_prefix = os.path.abspath(output_prefix)
     directory, base = os.path.split(output_prefix)
-    if not os.path.isdir(directory):
-        raise ValueError(f"--output {output_prefix}: its directory does not exist")
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"--output {output_prefix}: cannot create its directory "
+                         f"({err.strerror})") from None
     splits = plan_splits([input_path], max(1, int(split_mb * 1e6)))
     handler = KeyedModelHandler(TfbertModelHandler(model, batch_size, **predictor_options))
     # The shards are written under a staging directory and moved beside PREFIX only when
@@ -138,10 +153,12 @@ def predict_on_beam(model, input_path, output_prefix, options, to_record, batch_
         counts = ranges | "count lines" >> beam.Map(
             lambda s: (s[1], count_lines(s[2], s[3], s[4])))
         first = counts | "line numbers" >> beam.combiners.ToList() | beam.Map(_first_lines)
-        (ranges
-         | "records" >> beam.ParDo(LineRecords(fmt, to_record), beam.pvalue.AsSingleton(first))
-         | "predict" >> RunInference(handler)
-         | "json" >> beam.Map(_answer)
+        records = ranges | "records" >> beam.ParDo(
+            LineRecords(fmt, task, text_column, pair_column),
+            beam.pvalue.AsSingleton(first)).with_outputs("blank", main="records")
+        answers = records.records | "predict" >> RunInference(handler) | "json" >> beam.Map(
+            _answer)
+        ((answers, records.blank) | "all lines" >> beam.Flatten()
          | "write" >> beam.io.WriteToText(os.path.join(staging, base),
                                           file_name_suffix=".jsonl"))
 
@@ -158,19 +175,3 @@ def predict_on_beam(model, input_path, output_prefix, options, to_record, batch_
     shutil.rmtree(staging, ignore_errors=True)
     echo(f"{len(written)} JSONL shard(s): {output_prefix}-*.jsonl")
     return written
-
-
-def record_from_row(task, text_column, pair_column, row, path, number) -> dict:
-    """The record a predictor takes from one input row (`functools.partial` the first three
-    for `to_record`): qa rows need `question` and `context`; others the text column, and
-    the pair column when present."""
-    wanted = ("question", "context") if task == "qa" else (text_column,)
-    missing = [c for c in wanted if not isinstance(row.get(c), str)]
-    if missing:
-        raise ValueError(f"{path}: line {number}: no text column {missing[0]!r}")
-    if task == "qa":
-        return row
-    record = {**row, "text": row[text_column]}
-    if isinstance(row.get(pair_column), str):
-        record["pair"] = row[pair_column]
-    return record

@@ -45,23 +45,31 @@ def input_records(path, task, text_column="text", pair_column="pair"):
     if fmt == "txt":
         yield from _lines(path)
         return
+    for number, row in table_records(path, fmt):
+        yield number, row_record(row, path, number, task, text_column, pair_column)
+
+
+def row_record(row: dict, path, number, task, text_column="text", pair_column="pair") -> dict:
+    """The record of one table row (a JSON object, a CSV row), checked: qa needs string
+    `question` and `context`, pair `text_column` and `pair_column`, any other task
+    `text_column`; the row's columns are kept, the text copied to `text` (and the pair,
+    where the row has one, to `pair`)."""
     wanted = {"qa": ("question", "context"), "pair": (text_column, pair_column)}.get(
         task, (text_column,))
     hint = "" if task == "qa" else "; choose it with --text-column" + (
         "/--pair-column" if task == "pair" else "")
-    for number, row in table_records(path, fmt):
-        for column in wanted:
-            if column not in row:
-                raise ValueError(f"{path}: line {number}: no text column {column!r}; the row "
-                                 f"has {sorted(row)[:8]}{hint}")
-            if not isinstance(row[column], str):
-                raise ValueError(f"{path}: line {number}: column {column!r} must be a "
-                                 f"string, got {type(row[column]).__name__}")
-        if task != "qa":
-            row = {**row, "text": row[text_column]}
-            if isinstance(row.get(pair_column), str):
-                row["pair"] = row[pair_column]
-        yield number, row
+    for column in wanted:
+        if column not in row:
+            raise ValueError(f"{path}: line {number}: no text column {column!r}; the row "
+                             f"has {sorted(row)[:8]}{hint}")
+        if not isinstance(row[column], str):
+            raise ValueError(f"{path}: line {number}: column {column!r} must be a "
+                             f"string, got {type(row[column]).__name__}")
+    if task != "qa":
+        row = {**row, "text": row[text_column]}
+        if isinstance(row.get(pair_column), str):
+            row["pair"] = row[pair_column]
+    return row
 
 
 def _lines(path):
