@@ -18,10 +18,14 @@ partial looks complete:
   with `tf.saved_model.load`;
 - predict (`tfbert predict --input predict.txt --output OUT` streaming in chunks with a tiny
   untrained classifier): no `predictions.jsonl` is visible unless it is the reference's,
-  and the progress record parses.
+  and the progress record parses;
+- pretrain-data-beam (the same data as a Beam pipeline, `--runner direct --num-workers 2`):
+  as pretrain-data, the driver and its workers killed together; pretrain-data-beam-worker:
+  one worker process killed alone, then the driver is waited for (it may finish, Beam
+  redoing the lost work, or fail; hanging fails the trial).
 
 Then it re-runs the command to completion and compares: bit-identical `model.safetensors`
-(training), identical shards and manifest (pretrain-data), exactly one new complete version
+(training), identical shards and manifest (pretrain-data, both Beam stages), exactly one new complete version
 (export), a byte-identical `predictions.jsonl` whose re-run said it resumed when the killed
 run had finished a chunk (predict). A concurrency trial runs two `tfbert export --name same` at once and expects two
 distinct complete versions. Hidden temporary files a kill left behind must be gone once
@@ -47,7 +51,11 @@ import subprocess
 import sys
 import time
 
-STAGES = ("pretrain-data", "pretrain", "finetune", "export", "predict")
+STAGES = ("pretrain-data", "pretrain", "finetune", "export", "predict", "pretrain-data-beam",
+          "pretrain-data-beam-worker")
+# The Beam pipeline (`pretrain-data --runner direct`, 2 worker processes): killed whole
+# (driver and workers, as a preempted machine), or one worker alone (the driver lives on).
+BEAM_STAGES = ("pretrain-data-beam", "pretrain-data-beam-worker")
 EXPORT_NAME = "m"
 PREDICTIONS = "predictions.jsonl"
 _ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
@@ -208,6 +216,10 @@ def stage_command(stage, inputs, references, out, plan: Plan) -> list:
     if stage == "pretrain-data":
         return tfbert("pretrain-data", inputs["corpus.txt"], out, "--vocab", inputs["vocab.txt"],
                       "--seq-len", 32)
+    if stage in BEAM_STAGES:   # ranges of 20 kB: many units of work for two workers
+        return tfbert("pretrain-data", inputs["corpus.txt"], out, "--vocab", inputs["vocab.txt"],
+                      "--seq-len", 32, "--runner", "direct", "--num-workers", 2,
+                      "--split-mb", "0.02")
     if stage == "pretrain":
         return tfbert("pretrain", references["pretrain-data"]["out"], "--vocab",
                       inputs["vocab.txt"], "--preset", "tiny", "--out", out, "--max-steps",
@@ -468,13 +480,17 @@ def compare_pretrain_data(out, reference) -> list:
 
 INSPECT = {"pretrain-data": inspect_pretrain_data, "pretrain": inspect_training,
            "finetune": inspect_training, "export": lambda out, reference: inspect_export(out),
-           "predict": inspect_predict}
+           "predict": inspect_predict, "pretrain-data-beam": inspect_pretrain_data,
+           "pretrain-data-beam-worker": inspect_pretrain_data}
 
 
 # === References and trials ===
 
 def make_reference(stage, inputs, references, root, plan: Plan) -> dict:
     """Runs `stage` uninterrupted into `root/reference/<stage>` (once; reused after)."""
+    if stage in BEAM_STAGES and stage != BEAM_STAGES[0]:   # one command, one reference
+        return references.get(BEAM_STAGES[0]) or make_reference(BEAM_STAGES[0], inputs,
+                                                                references, root, plan)
     out = os.path.join(root, "reference", stage)
     record_path = out + ".json"
     digest = library_digest()
@@ -491,7 +507,7 @@ def make_reference(stage, inputs, references, root, plan: Plan) -> dict:
         raise RuntimeError(f"reference {stage} failed ({done['rc']}): {done['tail']}")
     record = {"stage": stage, "out": out, "seconds": done["seconds"], "library": digest,
               "first_output_s": done["first_output_s"] or 0.0, "command": command}
-    if stage == "pretrain-data":
+    if stage == "pretrain-data" or stage in BEAM_STAGES:
         with open(os.path.join(out, "manifest.json"), encoding="utf-8") as f:
             record["manifest"] = json.load(f)
     elif stage == "predict":
@@ -559,11 +575,23 @@ def run_trial(stage, inputs, references, root, plan: Plan, rng=None, kill_after=
         time.sleep(0.02)
     kill_after = time.monotonic() - start
     killed = process.poll() is None
+    extra = {}
+    if stage == "pretrain-data-beam-worker":
+        # One worker process dies; the driver goes on (Beam may retry the work) or fails.
+        workers = beam_workers(process.pid) if killed else []
+        killed = bool(workers)
+        if workers:
+            os.kill(workers[0], signal.SIGKILL)
+        try:
+            process.wait(timeout=plan.timeout)
+            extra["driver_rc"] = process.returncode
+        except subprocess.TimeoutExpired:
+            extra["driver_rc"] = "hung"
     _kill(process)
     result = {"stage": stage, "trial": number, "library": library_digest()[:12],
               "kill_after_s": round(kill_after, 2),
               "killed": killed, "exit_before_kill": None if killed else process.returncode,
-              "output_at_kill": _has_output(stage, out)}
+              "output_at_kill": _has_output(stage, out), **extra}
     before = versions(out) if stage == "export" else []
     result["partial"] = INSPECT[stage](out, reference)
     result["garbage"] = hidden_files(out) if os.path.isdir(out) else []
@@ -573,7 +601,7 @@ def run_trial(stage, inputs, references, root, plan: Plan, rng=None, kill_after=
     result["lost"] = done["rc"] != 0
     if result["lost"]:
         result["mismatches"], result["error"] = [], done["tail"]
-    elif stage == "pretrain-data":
+    elif stage == "pretrain-data" or stage in BEAM_STAGES:
         result["mismatches"] = compare_pretrain_data(out, reference)
     elif stage == "predict":
         result["mismatches"] = compare_predict(out, reference, done["tail"], resumable)
@@ -589,8 +617,28 @@ def run_trial(stage, inputs, references, root, plan: Plan, rng=None, kill_after=
         result["mismatches"] = compare_training(out, reference)
     result["garbage_after_rerun"] = hidden_files(out)
     result["ok"] = not (result["partial"] or result["mismatches"] or result["lost"]
-                        or result["garbage_after_rerun"])
+                        or result["garbage_after_rerun"] or extra.get("driver_rc") == "hung")
     return result
+
+
+def beam_workers(pid) -> list:
+    """The Beam SDK worker processes among `pid`'s descendants (DirectRunner's
+    multi-processing mode starts them as `python -m ...sdk_worker_main`)."""
+    parents, commands = {}, {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    parents[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{name}/cmdline", "rb") as f:
+                    commands[int(name)] = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {c for c, p in parents.items() if p in frontier} - found
+        found |= frontier
+    return sorted(p for p in found if "sdk_worker_main" in commands.get(p, ""))
 
 
 def concurrent_export_trial(references, root, plan: Plan) -> dict:

@@ -197,6 +197,20 @@ def test_predict_killed_after_a_chunk_resumes_to_the_same_output(world):
 
 
 @pytest.mark.slow
+def test_beam_pipeline_killed_whole_or_one_worker_ends_with_the_same_manifest(world):
+    # Killed once a worker has opened its first shard: the driver with its workers (as a
+    # preempted machine), then one worker alone. Either way the re-run's shards and
+    # manifest are the uninterrupted run's, byte for byte, and no staging is left.
+    pytest.importorskip("apache_beam")
+    started = _exists(".beam-staging", "tmp")
+    for stage in fi.BEAM_STAGES:
+        result = fi.run_trial(stage, world["inputs"], _reference(world, stage), world["root"],
+                              world["plan"], kill_when=started)
+        _assert_survived(result)
+        assert result.get("driver_rc", 0) != "hung"
+
+
+@pytest.mark.slow
 def test_two_exports_to_one_name_get_distinct_versions(world):
     result = fi.concurrent_export_trial(_reference(world, "export"), world["root"],
                                         world["plan"])
