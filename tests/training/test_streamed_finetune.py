@@ -182,7 +182,7 @@ def test_a_killed_streamed_run_resumes_to_the_same_weights(data, tmp_path, monke
     ({"vocab": "other"}, r"--train \S+features: was encoded with another vocabulary "
                          r"\(SHA-256 \w+…\) than --vocab \S+other.txt \(\w+…\); make the "
                          r"features with --vocab"),
-])
+], ids=["task", "max_length", "multi_label", "windows", "cased", "vocab"])
 def test_features_that_do_not_match_the_run_are_refused(data, tmp_path, changes, message):
     if changes.get("vocab") == "other":
         (tmp_path / "other.txt").write_text("\n".join(VOCAB + ["lambda"]) + "\n")
