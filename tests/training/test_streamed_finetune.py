@@ -234,3 +234,56 @@ def test_the_features_command_writes_shards_and_names_a_bad_line(data, tmp_path)
     assert result.exit_code == 2
     assert result.output.strip().startswith(f"Error: {bad}: line 2: no column 'label'")
     assert "\n" not in result.output.strip()
+
+
+@pytest.mark.parametrize("task, options", [
+    ("ner", {"doc_stride": 10}), ("qa", {"doc_stride": 8, "max_query_length": 6}),
+    ("classify", {"multi_label": True})])
+def test_streamed_batches_hold_the_in_memory_rows_of_every_task(tmp_path, task, options):
+    """Per-piece NER tags are cut with their rows, multi-label rows keep a 0/1 per label,
+    QA keeps its span: one epoch of batches of 1 holds every in-memory row once."""
+    rng = random.Random(3)
+    words = lambda n: [rng.choice(WORDS) for _ in range(rng.randint(1, n))]  # noqa: E731
+    (tmp_path / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
+    if task == "ner":
+        path = tmp_path / "train.conll"
+        path.write_text("".join("".join(f"{w}\t{rng.choice(['O', 'B-X', 'I-X'])}\n"
+                                        for w in words(40)) + "\n" for _ in range(12)))
+    elif task == "qa":
+        path = tmp_path / "train.json"
+        contexts = [" ".join(words(40)) for _ in range(8)]
+        path.write_text(json.dumps({"data": [{"paragraphs": [
+            {"context": c, "qas": [{"id": str(i), "question": " ".join(words(4)),
+                                    "answers": [{"text": c.split()[0], "answer_start": 0}]}]}
+            for i, c in enumerate(contexts)]}]}))
+    else:
+        path = tmp_path / "train.jsonl"
+        path.write_text("".join(json.dumps({"text": " ".join(words(40)), "labels": rng.sample(
+            ["x", "y", "z"], rng.randint(0, 3))}) + "\n" for _ in range(12)))
+    features = tmp_path / "features"
+    job = FeatureJob(task=task, train=str(path), out=str(features),
+                     vocab=str(tmp_path / "vocab.txt"), max_length=32, examples_per_shard=5,
+                     columns=tasks.Columns(label=None), **options)   # (None: the default)
+    manifest = write_features(job, echo=lambda *_: None)
+    memory = tasks.load_task_data(task, str(path), BertTokenizer.from_file(job.vocab),
+                                  manifest["settings"]["labels"], 32, job.columns,
+                                  job.doc_stride, job.max_query_length, job.multi_label)
+
+    def key(inputs, targets, i):
+        n = int(np.asarray(inputs["padding_mask"][i]).sum())
+        width = np.asarray(inputs["token_ids"]).shape[1]
+        row = tuple(np.asarray(inputs["token_ids"][i])[:n]) + \
+            tuple(np.asarray(inputs["segment_ids"][i])[:n])
+        for name in sorted(targets):
+            value = np.asarray(targets[name][i])
+            # a per-piece target is -1 (ignored) beyond the row's length
+            if value.ndim and task == "ner":
+                assert (value[n:] == -1).all() and value.shape[0] == width
+                value = value[:n]
+            row += tuple(np.atleast_1d(value))
+        return row
+
+    expected = Counter(key(memory.inputs, memory.targets, i) for i in range(memory.size))
+    batches = list(streamed_datasets(str(features), manifest, seed=0)(0, 1))
+    assert len(batches) == memory.size == manifest["rows"]
+    assert Counter(key(*b, 0) for b in batches) == expected
