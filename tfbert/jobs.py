@@ -12,7 +12,8 @@ and dev data as a file or as records in memory:
 - qa: SQuAD records `[{"question", "context", "answers": [{"text", "answer_start"}]}]`.
 
 Records are written to `OUT/data/` (the file's name holds its digest, so running again with
-the same records resumes the same run) and read as files are.
+the same records resumes the same run) and read as files are. `train` may also be a
+directory `tfbert features` wrote: its shards are streamed, for data larger than memory.
 """
 
 from __future__ import annotations

@@ -18,6 +18,11 @@ MASKING = "tests/data/test_pretraining.py::test_masking_rates_and_special_tokens
 TOKENIZER = "tests/tokenization/test_bert_tokenizer.py"
 METADATA_EXPORT = "tests/export/test_tflite.py::test_float_export_matches_keras[classify-metadata]"
 
+SHARDS = "tfbert/data/feature_shards.py"
+STREAMED = "tfbert/training/train_data.py"
+SHARD_TESTS = "tests/data/test_feature_shards.py::"
+STREAM_TESTS = "tests/training/test_streamed_finetune.py::"
+
 MUTATIONS = [
     # --- the audit's ten ------------------------------------------------------------------
     Mutation("trainer-loss-not-all-reduced", TRAINER, "Trainer._replica_step",
@@ -218,17 +223,16 @@ MUTATIONS = [
              "raw = raw[len(codecs.BOM_UTF8):]", "raw = raw",
              ("tests/reliability/test_properties.py::test_a_byte_order_mark_is_ignored",),
              "a BOM becomes part of the first column's name"),
-    Mutation("whitespace-text-kept", "tfbert/data/readers.py", "read_classification",
+    Mutation("whitespace-text-kept", "tfbert/data/readers.py", "iter_classification",
              'if not text.strip() or (pair_column and not (pair or "").strip()):',
              "if not text or (pair_column and not pair):",
              ("tests/data/test_readers.py::test_jsonl_csv_tsv_agree",),
              "rows of only spaces kept as examples"),
-    Mutation("conll-tag-from-second-column", "tfbert/data/readers.py", "read_conll",
+    Mutation("conll-tag-from-second-column", "tfbert/data/readers.py", "iter_conll",
              "tag = parts[-1]", "tag = parts[1]", ("tests/data/test_readers.py::test_conll",),
              "CoNLL-2003's POS column read as the tag"),
-    Mutation("conll-last-sentence-dropped", "tfbert/data/readers.py", "read_conll",
-             "    if tokens:\n        sentences.append((tokens, tags))\n    if not sentences:",
-             "    if not sentences:", ("tests/data/test_readers.py::test_conll",),
+    Mutation("conll-last-sentence-dropped", "tfbert/data/readers.py", "iter_conll",
+             "    if tokens:\n        yield tokens, tags\n", "", ("tests/data/test_readers.py::test_conll",),
              "a file without a final blank line loses its last sentence"),
     Mutation("squad-impossible-by-presence", "tfbert/data/readers.py", "read_squad",
              'impossible = bool(qa.get("is_impossible", False))',
@@ -255,4 +259,55 @@ MUTATIONS = [
              ("tests/convert/test_trim.py::"
               "test_a_trimmed_tflite_carries_the_trimmed_vocab_and_runs_in_mediapipe",),
              "the vocabulary (and so the TFLite metadata) disagrees with the embedding"),
+    # --- tfbert features / finetune --train DIR (streamed) --------------------------------
+    Mutation("features-row-dropped", SHARDS, "serialize_rows",
+             'for row, n in enumerate(np.asarray(inputs["padding_mask"]).sum(axis=1)):',
+             'for row, n in list(enumerate(np.asarray(inputs["padding_mask"]).sum(axis=1)))'
+             '[:-1]:',
+             (f"{SHARD_TESTS}test_shards_decode_to_the_in_memory_rows[classify]",),
+             "each chunk's last row never reaches its shard"),
+    Mutation("features-row-cut-short", SHARDS, "serialize_rows",
+             '_feature(inputs[key][row, :n])', '_feature(inputs[key][row, :n - 1])',
+             (f"{SHARD_TESTS}test_shards_decode_to_the_in_memory_rows[classify]",),
+             "rows lose their last piece ([SEP]) when trimmed to their length"),
+    Mutation("features-label-counts-of-one-shard", SHARDS, "write_shards",
+             'counts = np.sum([s["label_counts"] for s in shards], axis=0)',
+             'counts = np.sum([s["label_counts"] for s in shards[-1:]], axis=0)',
+             (f"{SHARD_TESTS}test_shards_decode_to_the_in_memory_rows[classify]",),
+             "--class-weights balanced would weigh by the last shard's labels only"),
+    Mutation("features-shard-written-in-place", SHARDS, "write_shards",
+             "with tf.io.TFRecordWriter(staging) as writer:",
+             "with tf.io.TFRecordWriter(path) as writer:",
+             (f"{SHARD_TESTS}test_a_killed_run_leaves_no_shard_the_manifest_does_not_vouch_for",),
+             "a killed run leaves a half-written shard under its final name"),
+    Mutation("features-rerun-remakes-every-shard", SHARDS, "write_shards",
+             "if _complete(record, name) and os.path.isfile(path) and",
+             "if False and _complete(record, name) and os.path.isfile(path) and",
+             (f"{SHARD_TESTS}test_a_rerun_skips_finished_shards_and_remakes_a_damaged_one",),
+             "a re-run encodes everything again instead of skipping finished shards"),
+    Mutation("features-shuffle-not-by-epoch", STREAMED, "streamed_datasets.make_dataset",
+             "rng = np.random.default_rng([seed, epoch])",
+             "rng = np.random.default_rng([seed, 0])",
+             (f"{STREAM_TESTS}test_the_order_is_fixed_by_seed_and_epoch",),
+             "every epoch sees the rows in the same order"),
+    Mutation("features-short-last-batch-kept", STREAMED, "streamed_datasets.make_dataset",
+             ".take(rows // batch * batch)", ".take(rows)",
+             (f"{STREAM_TESTS}test_batches_per_epoch_are_rows_over_batch_grouped_by_length",),
+             "an epoch ends with a short batch: not rows // batch batches, resume skips wrong"),
+    Mutation("features-batch-order-unseeded", STREAMED,
+             "streamed_datasets.make_dataset.window_batches",
+             "seed=tf.stack([tf.constant(shuffle_seed, tf.int64), index])",
+             "seed=tf.stack([tf.random.uniform([], 0, 2 ** 31, tf.int64), index])",
+             (f"{STREAM_TESTS}test_the_order_is_fixed_by_seed_and_epoch",
+              f"{STREAM_TESTS}test_a_killed_streamed_run_resumes_to_the_same_weights"),
+             "the batches of a window come in a random order: a resumed run differs"),
+    Mutation("features-vocab-check-skipped", STREAMED, "check_features",
+             'if settings["vocab_sha256"] != vocab_digest(tokenizer):', "if False:",
+             (f"{STREAM_TESTS}test_features_that_do_not_match_the_run_are_refused[vocab]",),
+             "ids of another vocabulary train the model"),
+    Mutation("features-shards-not-verified", STREAMED, "streamed",
+             "feature_shards.verify_shards(job.train, manifest)", "pass",
+             (f"{STREAM_TESTS}test_a_damaged_shard_or_missing_manifest_stops_before_the_first_"
+              "step",),
+             "a truncated shard is found in the middle of training, not before it"),
 ]

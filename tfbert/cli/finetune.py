@@ -9,8 +9,9 @@ from tfbert.training.choices import FINETUNE_DEFAULTS
 
 @click.command("finetune")
 @click.option("--task", required=True, type=click.Choice(FINETUNE_TASKS))
-@click.option("--train", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="classify/pair: .jsonl/.csv/.tsv; ner: CoNLL; qa: SQuAD JSON.")
+@click.option("--train", required=True, type=click.Path(exists=True),
+              help="classify/pair: .jsonl/.csv/.tsv; ner: CoNLL; qa: SQuAD JSON; or a "
+                   "`tfbert features` directory, streamed (data larger than memory).")
 @click.option("--dev", type=click.Path(exists=True, dir_okay=False),
               help="Scored each epoch; the best weights are kept.")
 @click.option("--out", required=True, type=click.Path(file_okay=False),

@@ -126,6 +126,20 @@ def read_classification(path, text_column="text", label_column="label", pair_col
     label names (maybe empty): a JSON list, or a CSV/TSV cell of names joined by
     `label_separator`.
     """
+    summary = ReadSummary(os.fspath(path))
+    examples = list(iter_classification(path, text_column, label_column, pair_column,
+                                        require_labels, multi_label, label_separator, summary))
+    if not examples:
+        raise ValueError(f"{summary.path}: no examples ({summary})")
+    return examples, summary
+
+
+def iter_classification(path, text_column="text", label_column="label", pair_column=None,
+                        require_labels=True, multi_label=False,
+                        label_separator=LABEL_SEPARATOR, summary=None):
+    """`read_classification`, streaming: yields the examples one by one (memory bounded by
+    a row, for files larger than memory) and counts them in `summary` (a `ReadSummary`)
+    as it goes; an empty file yields nothing."""
     path = os.fspath(path)
     fmt = table_format(path)
     if fmt is None:
@@ -133,7 +147,7 @@ def read_classification(path, text_column="text", label_column="label", pair_col
         raise ValueError(f"{path}: unknown format {extension!r}; expected .jsonl, .csv or .tsv")
     if not os.path.isfile(path):
         raise ValueError(f"{path}: no such file")
-    summary, examples = ReadSummary(path), []
+    summary = summary if summary is not None else ReadSummary(path)
     wanted = [text_column] + ([label_column] if require_labels else []) + (
         [pair_column] if pair_column else [])
     for number, row in _rows(path, fmt):
@@ -164,12 +178,9 @@ def read_classification(path, text_column="text", label_column="label", pair_col
         if not text.strip() or (pair_column and not (pair or "").strip()):
             summary.skipped_empty += 1
             continue
-        examples.append(TextExample(text, None if label is None else str(label), pair, number,
-                                    label_set))
-    summary.kept = len(examples)
-    if not examples:
-        raise ValueError(f"{path}: no examples ({summary})")
-    return examples, summary
+        summary.kept += 1
+        yield TextExample(text, None if label is None else str(label), pair, number,
+                          label_set)
 
 
 def label_ids(examples, labels, path):
@@ -198,13 +209,22 @@ def label_ids(examples, labels, path):
 def read_conll(path):
     """`[(tokens, tags)]` from a CoNLL file: a token and its tag per line (the tag last,
     separated by a tab or spaces), a blank line between sentences."""
+    sentences = list(iter_conll(path))
+    if not sentences:
+        raise ValueError(f"{os.fspath(path)}: no sentences")
+    return sentences
+
+
+def iter_conll(path):
+    """`read_conll`, streaming: yields the sentences one by one; an empty file yields
+    nothing."""
     path = os.fspath(path)
-    sentences, tokens, tags = [], [], []
+    tokens, tags = [], []
     for number, line in enumerate(textfile.lines(path), 1):
         line = line.rstrip("\n").rstrip("\r")
         if not line.strip():
             if tokens:
-                sentences.append((tokens, tags))
+                yield tokens, tags
                 tokens, tags = [], []
             continue
         if line.startswith("-DOCSTART-"):
@@ -220,10 +240,7 @@ def read_conll(path):
         tokens.append(parts[0])
         tags.append(tag)
     if tokens:
-        sentences.append((tokens, tags))
-    if not sentences:
-        raise ValueError(f"{path}: no sentences")
-    return sentences
+        yield tokens, tags
 
 
 @dataclasses.dataclass(frozen=True)

@@ -53,25 +53,40 @@ def parse_class_weights(value):
     return weights
 
 
+def label_counts(label_ids, num_labels) -> list:
+    """How many training rows carry each label: `label_ids` `(rows,)` class ids, or
+    `(rows, num_labels)` 0/1 rows of a multi-label model (a label's positives)."""
+    label_ids = np.asarray(label_ids)
+    if label_ids.ndim == 2:
+        return label_ids.sum(axis=0).astype("int64").tolist()
+    return np.bincount(label_ids, minlength=num_labels).astype("int64").tolist()
+
+
 def class_weights_for(value, labels, label_ids) -> list:
     """The weight of each of `labels` (in their order) for `value` (see
     `parse_class_weights`); `label_ids`: the training targets, `(examples,)` class ids or
     `(examples, classes)` 0/1 for a multi-label model."""
+    label_ids = np.asarray(label_ids)
+    return class_weights_from_counts(value, labels, label_counts(label_ids, len(labels)),
+                                     len(label_ids), multi_label=label_ids.ndim == 2)
+
+
+def class_weights_from_counts(value, labels, counts, rows, multi_label=False) -> list:
+    """`class_weights_for` from the label counts alone (`label_counts`: what a `tfbert
+    features` manifest records) and the number of training `rows`."""
     weights = parse_class_weights(value)
     source = _source(value)
     if weights == BALANCED:
-        label_ids = np.asarray(label_ids)
-        if label_ids.ndim == 2:   # multi-label: each label's negatives over its positives
-            positives = label_ids.sum(axis=0).astype("float64")
-            negatives = len(label_ids) - positives
-            for label, n, p in zip(labels, negatives, positives):
+        counts = np.asarray(counts, "float64")
+        if multi_label:   # each label's negatives over its positives
+            negatives = rows - counts
+            for label, n, p in zip(labels, negatives, counts):
                 if not n or not p:
                     raise ValueError(f"{source}: label {label!r} is on {'every' if p else 'no'}"
                                      " training example; balanced weights need both")
-            return (negatives / positives).tolist()
-        counts = np.bincount(label_ids, minlength=len(labels)).astype("float64")
+            return (negatives / counts).tolist()
         # (every label is read from the training file, so no count is 0)
-        return (len(label_ids) / (len(labels) * counts)).tolist()
+        return (rows / (len(labels) * counts)).tolist()
     unknown = [label for label in weights if label not in labels]
     if unknown:
         raise ValueError(f"{source}: label {unknown[0]!r} is not a label of the training "

@@ -19,13 +19,13 @@ from tfbert.config import BertConfig
 from tfbert.model_dir import task_model, write_model_files
 from tfbert.registry import checkpoint_path
 from tfbert.task import (FINETUNE_TASKS, POOLED_TASKS, POOLINGS, TaskSpec, WINDOW_POOLINGS,
-                         check_doc_stride, check_max_length, default_max_length, default_stride,
-                         detect_tag_scheme)
+                         check_doc_stride, check_max_length)
 from tfbert.data.readers import LABEL_SEPARATOR
-from tfbert.training import checkpoints, losses, scoring, tasks
+from tfbert.data.feature_shards import MANIFEST, is_features_dir
+from tfbert.training import checkpoints, losses, scoring, tasks, train_data
 from tfbert.training.calibration import calibrate as fit_calibration, calibration_details, \
     calibration_note
-from tfbert.training.class_weights import class_weights_for, parse_class_weights
+from tfbert.training.class_weights import class_weights_from_counts, parse_class_weights
 from tfbert.training.optimization import layer_rate_factors
 from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
 from tfbert.training.trainer import Trainer, TrainSettings, prepare
@@ -75,16 +75,8 @@ class FinetuneJob:
     def __post_init__(self):
         if self.task not in FINETUNE_TASKS:
             raise ValueError(f"--task must be one of {FINETUNE_TASKS}. Received: {self.task!r}")
-        if self.max_length is None:
-            self.max_length = default_max_length(self.task)
-        check_max_length(self.max_length)   # before the stride is worked out from it
-        if self.window_pooling is None:
-            self.window_pooling = "mean" if self.task in POOLED_TASKS and \
-                self.doc_stride is not None else ""
-        if self.doc_stride is None:
-            # classify/pair without windows record the TaskSpec default, as before windows.
-            self.doc_stride = default_stride(self.task, self.max_length) \
-                if self.task not in POOLED_TASKS or self.window_pooling else TaskSpec.doc_stride
+        self.max_length, self.doc_stride, self.window_pooling = tasks.task_defaults(
+            self.task, self.max_length, self.doc_stride, self.window_pooling)
         if self.columns.label is None:
             self.columns = dataclasses.replace(
                 self.columns, label="labels" if self.multi_label else "label")
@@ -109,9 +101,14 @@ class FinetuneJob:
                              "checkpoint's own vocabulary and casing")
         if not self.dev and (self.settings.early_stopping or self.settings.eval_every):
             raise ValueError("--early-stopping and --eval-every need --dev")
+        if os.path.isdir(self.train) and not os.path.isfile(
+                os.path.join(self.train, MANIFEST)):
+            raise ValueError(f"--train {self.train}: a directory without {MANIFEST}; expected a "
+                             "task file or a finished tfbert features directory")
         for flag, path in (("--train", self.train), ("--dev", self.dev),
                            ("--vocab", self.vocab)):
-            if path and not os.path.isfile(path):
+            if path and not os.path.isfile(path) and not (
+                    flag == "--train" and os.path.isdir(path)):
                 raise ValueError(f"{flag} {path}: no such file")
         if self.init and not os.path.exists(self.init):
             raise ValueError(f"--init {self.init}: no such file or directory")
@@ -167,7 +164,9 @@ class FinetuneJob:
     def identity(self) -> dict:
         """What defines the run: a resumed run must match it exactly."""
         return {"command": "finetune", "task": self.task,
-                "train": sha256_file(self.train),
+                # features: their manifest, which holds every shard's SHA-256
+                "train": sha256_file(os.path.join(self.train, MANIFEST)
+                                     if is_features_dir(self.train) else self.train),
                 "dev": sha256_file(self.dev) if self.dev else None,
                 "init": checkpoints.fingerprint(self.init) if self.init else None,
                 "preset": self.preset, "vocab": sha256_file(self.vocab) if self.vocab else None,
@@ -225,25 +224,15 @@ def finetune(job: FinetuneJob, verbose=True):
         check_max_length(job.max_length,
                          max_position_embeddings=config.max_position_embeddings)
     tokenizer = BertTokenizer.from_file(vocab_file, lowercase=lowercase)
-    # The training file is read once: its labels, then its encoding.
-    examples, summary = tasks.read_task_examples(job.task, job.train, job.columns,
-                                                 job.multi_label, job.label_separator)
-    labels = tasks.labels_of(job.task, examples)
-    windows = bool(job.window_pooling)
-    if job.multi_label and not labels:
-        raise ValueError(f"--train {job.train}: no example has a label in column "
-                         f"{job.columns.label!r}; expected lists of labels")
-    train = tasks.encode_task_data(job.task, job.train, examples, summary, tokenizer, labels,
-                                   job.max_length, job.doc_stride, job.max_query_length,
-                                   windows)
+    # A task file is read once (its labels, then its encoding); features are streamed.
+    train = train_data.streamed(job, tokenizer) if is_features_dir(job.train) \
+        else train_data.in_memory(job, tokenizer)
+    labels, windows = train.labels, bool(job.window_pooling)
     dev = tasks.load_task_data(job.task, job.dev, tokenizer, labels, job.max_length,
                                job.columns, job.doc_stride, job.max_query_length,
                                job.multi_label, job.label_separator, windows) \
         if job.dev else None
-    no_answer = job.task == "qa" and any(e.is_impossible or not e.answers
-                                         for e in train.examples)
-    scheme, first_iob1 = detect_tag_scheme(train.examples) if job.task == "ner" \
-        else ("", None)
+    no_answer, scheme, first_iob1 = train.no_answer, train.tag_scheme, train.first_iob1
     spec = TaskSpec(task=job.task, labels=tuple(labels), max_length=job.max_length,
                     lowercase=lowercase, doc_stride=job.doc_stride,
                     max_query_length=job.max_query_length, no_answer=no_answer,
@@ -256,7 +245,8 @@ def finetune(job: FinetuneJob, verbose=True):
                                   tag_scheme=scheme, multi_label=job.multi_label,
                                   window_pooling=job.window_pooling) \
         if dev else None
-    weights = class_weights_for(job.class_weights, labels, train.targets["labels"]) \
+    weights = class_weights_from_counts(job.class_weights, labels, train.label_counts,
+                                        train.size, job.multi_label) \
         if job.class_weights is not None else None
     # What the loss weighs, for the log and the dev report: the weights as resolved.
     imbalance = {**({"class_weights": dict(zip(labels, weights))} if weights else {}),
@@ -280,12 +270,10 @@ def finetune(job: FinetuneJob, verbose=True):
                 print(f"loss: {json.dumps(imbalance, ensure_ascii=False)}", flush=True)
             if job.task == "ner":
                 print("tags: IOB2; predictions are the best valid IOB2 sequence" if not
-                      first_iob1 else f"tags: IOB1 ({job.train}: sentence {first_iob1[0]} "
+                      first_iob1 else f"tags: IOB1 ({train.source}: sentence {first_iob1[0]} "
                       f"opens an entity with {first_iob1[1]}); predictions are each word's "
                       "most probable tag", flush=True)
-    # Only NER's targets have a sequence axis (a multi-label target row is per label).
-    result = trainer.fit(tasks.epoch_datasets(
-        train, job.settings.seed, sequence_targets=("labels",) if job.task == "ner" else ()))
+    result = trainer.fit(train.make_dataset(job.settings.seed))
     model = trainer.final_weights()
     metrics = None
     if is_chief(strategy):

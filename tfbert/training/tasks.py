@@ -12,7 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfbert.data import features, readers
-from tfbert.task import default_stride
+from tfbert.task import POOLED_TASKS, TaskSpec, check_max_length, default_max_length, \
+    default_stride
 
 
 @dataclasses.dataclass
@@ -38,6 +39,22 @@ class TaskData:
     @property
     def size(self) -> int:
         return len(self.inputs["token_ids"])
+
+
+def task_defaults(task, max_length=None, doc_stride=None, window_pooling=None) -> tuple:
+    """`(max_length, doc_stride, window_pooling)` with the task's defaults filled in, as
+    `finetune` and `features` both record them: `max_length` 384 for qa, else 128;
+    classify/pair read windows (`window_pooling` "mean") only when `doc_stride` is given."""
+    if max_length is None:
+        max_length = default_max_length(task)
+    check_max_length(max_length)   # before the stride is worked out from it
+    if window_pooling is None:
+        window_pooling = "mean" if task in POOLED_TASKS and doc_stride is not None else ""
+    if doc_stride is None:
+        # classify/pair without windows record the TaskSpec default, as before windows.
+        doc_stride = default_stride(task, max_length) \
+            if task not in POOLED_TASKS or window_pooling else TaskSpec.doc_stride
+    return max_length, doc_stride, window_pooling
 
 
 def _sorted_labels(values):
