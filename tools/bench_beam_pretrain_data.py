@@ -25,7 +25,8 @@ import tempfile
 import threading
 import time
 
-from tools.bench_pretrain_data import build_corpus
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tools.bench_pretrain_data import build_corpus  # noqa: E402 - run as a script too
 
 CONFIGS = {"single process": [],
            "beam direct, 1 worker": ["--runner", "direct", "--num-workers", "1"],

@@ -64,6 +64,13 @@ BENCHMARKS = {
                                ("--small-mb", "0.5", "--large-mb", "2")),
     "startup": Benchmark("bench_startup.py", "Start-up: the tfbert command vs import tensorflow",
                          (), ("--runs", "1", "--warmup", "0")),
+    "beam-pretrain-data": Benchmark(
+        "bench_beam_pretrain_data.py", "Pre-training data on Apache Beam: 1 and 2 workers vs "
+        "one process", ("--sizes", "20", "100", "--rounds", "2"),
+        ("--sizes", "0.5", "--rounds", "1", "--split-mb", "0.2")),
+    "predict-stream": Benchmark(
+        "bench_predict_stream.py", "Streaming predict: peak memory on 10k vs 1M lines",
+        ("--small", "10000", "--large", "1000000"), ("--small", "200", "--large", "2000")),
 }
 
 
@@ -302,9 +309,47 @@ def startup_section(data):
     return lines
 
 
+def beam_pretrain_data_section(data):
+    summary, machine = data["summary"], data["cpu"]
+    lines = [f"CPU as the script saw it: {machine['model']}, {machine['cpus']} cores; flags "
+             f"{', '.join(machine['flags']) or 'none of avx/amx'}.", "",
+             "Anchor: **the single process** (`tfbert pretrain-data` without `--runner`) on "
+             "the same corpus in the same run. MB of text per second of the whole command "
+             "(start-up included), median of the rounds; peak RSS is the largest of the "
+             "rounds, of the command's own process and of its largest worker process "
+             "(VmHWM).", "",
+             "| corpus MB | configuration | MB/s (median) | × single process | peak RSS MB, "
+             "driver | peak RSS MB, largest worker |", "|---|---|---|---|---|---|"]
+    for row in summary:
+        worker = f"{row['worker_peak_mb']:.0f}" if row["worker_peak_mb"] else "(in the driver)"
+        lines.append(f"| {row['mb']:.1f} | {row['config']} | {row['median_mb_per_s']:.2f} | "
+                     f"{row['ratio']:.2f} | {row['driver_peak_mb']:.0f} | {worker} |")
+    return lines
+
+
+def predict_stream_section(data):
+    rows, machine = data["rows"], data["cpu"]
+    small = rows[0]
+    lines = [f"CPU as the script saw it: {machine.get('model', '?')}; flags "
+             f"{', '.join(machine.get('flags', [])) or 'none of avx/amx'}.", "",
+             "Anchor: **the small input** of the same run; memory is bounded if the large "
+             "input's peak RSS stays near it (target: ratio ≤ 1.2). One fresh `tfbert "
+             "predict --input F --output O` process per input.", "",
+             "| input | lines | MB | seconds | lines/s | peak RSS (MB) | × small RSS |",
+             "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row['input']} | {row['lines']} | {row['mb']:.1f} | "
+                     f"{row['seconds']:.1f} | {row['lines_per_s']:.0f} | "
+                     f"{row['peak_rss_mb']:.0f} | "
+                     f"{row['peak_rss_mb'] / small['peak_rss_mb']:.3f} |")
+    return lines
+
+
 SECTIONS = {"training": training_section, "tokenizer": tokenizer_section,
             "encoder": encoder_section, "export": export_section,
-            "pretrain-data": pretrain_data_section, "startup": startup_section}
+            "pretrain-data": pretrain_data_section, "startup": startup_section,
+            "beam-pretrain-data": beam_pretrain_data_section,
+            "predict-stream": predict_stream_section}
 
 
 def machine_section(meta):

@@ -95,6 +95,10 @@ SKIPS = [
     ("serving", "docker run", "needs docker and the tensorflow/serving image (no network)"),
     ("training", "TF_CONFIG=", "needs two hosts"),
     ("training", "TPU_NAME=", "needs a Cloud TPU"),
+    ("scale", "--runner dataflow", "needs a Google Cloud project, a bucket and a worker "
+     "container"),
+    ("scale", "--runner flink", "needs a Flink cluster (and Beam's Java job server)"),
+    ("scale", "--runner spark", "needs a Spark cluster (and Beam's Java job server)"),
 ]
 
 # Pages whose blocks take more than about a minute (seconds on 2 cores with `-n 2`,
