@@ -48,7 +48,11 @@ def _close(got, expected, task):
 def test_float_export_matches_keras(model_dirs, tmp_path, task, kind):
     out = str(tmp_path / f"{task}.tflite")
     result = tflite.export_tflite(model_dirs[task], out, "none", kind)
-    assert result["max_abs_difference_vs_tensorflow"] <= 1e-5
+    # float32 both sides, summed in other orders by XNNPACK and TensorFlow's kernels, which
+    # differ by CPU: below 1e-5 with AVX-512 (Intel Xeon), 1.07e-5 on an AVX2-only AMD EPYC
+    # (qa n-best scores of 1.3 inside a model whose activations are in the tens: 8e-6
+    # relative). A lost or transposed weight differs by 1e-1 and more.
+    assert result["max_abs_difference_vs_tensorflow"] <= 2e-5
     assert os.path.getsize(out) == result["bytes"]
     records = _records(task)
     _close(LitePredictor(out).predict(records), KerasPredictor(model_dirs[task]).predict(records),

@@ -99,7 +99,9 @@ def test_keras_models_are_never_deserialized_from_files():
     the file name the class to build; tfbert builds its classes itself."""
     for path in (ROOT / "tfbert").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
-        assert "load_model(" not in text, path
+        # (Beam's ModelHandler API has a `load_model` method tfbert defines: a definition
+        # is no call; its body loads through tfbert's own loader.)
+        assert not re.search(r"(?<!def )\bload_model\(", text), path
         assert "from_preset(" not in text, path
         for match in re.finditer(r"deserialize_keras_object\(", text):
             # Allowed only in get_config/from_config of tfbert's own layers.
