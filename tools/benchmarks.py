@@ -405,9 +405,25 @@ def read_docstring(script):
         '"""') else ""
 
 
-def render(results, rerun):
+def previous_sections(text) -> dict:
+    """`{heading: section text}` of an earlier BENCHMARKS.md (`## ` headings)."""
+    sections, heading = {}, None
+    for line in (text or "").splitlines():
+        if line.startswith("## "):
+            heading = line[3:].strip()
+            sections[heading] = []
+        elif heading:
+            sections[heading].append(line)
+    return {h: "\n".join(body).strip() for h, body in sections.items()}
+
+
+def render(results, rerun, previous=None):
     """BENCHMARKS.md's text from the JSON files in `results`; `rerun` is the command that
-    measures everything again (missing sections name it with `--only`)."""
+    measures everything again (missing sections name it with `--only`). `previous`: the
+    earlier BENCHMARKS.md; a benchmark with no JSON here keeps its section from it,
+    marked as such, with that run's machine table (results directories are not kept
+    between machines, BENCHMARKS.md is)."""
+    kept_from = previous_sections(previous)
     meta = read_json(os.path.join(results, "run.json"), {"runs": {}})
     runs = {n: r for n, r in meta["runs"].items() if os.path.isfile(
         os.path.join(results, f"{n}.json"))}
@@ -429,8 +445,22 @@ def render(results, rerun):
               "benchmarks, run one after another). Every figure below comes from those files; "
               "each ratio is to an anchor measured in the same run.", "", "## Machine", ""]
     lines += machine_section(meta) + [""]
+    kept = []
     for name in BENCHMARKS:
-        lines += section(name, results, meta, rerun)
+        title = BENCHMARKS[name].title
+        old = kept_from.get(title)
+        if name not in runs and old and "_Not measured" not in old:
+            if old.startswith("_Kept from an earlier run"):   # kept twice: once marked
+                old = old.split("\n", 1)[1].lstrip()
+            lines += [f"## {title}", "", "_Kept from an earlier run (no JSON for it in "
+                      f"`{shown(results)}`): measured on the machine of \"Machine of the kept "
+                      "sections\" below, not the one above._", "", old, ""]
+            kept.append(name)
+        else:
+            lines += section(name, results, meta, rerun)
+    machine = kept_from.get("Machine of the kept sections") or kept_from.get("Machine")
+    if kept and machine:
+        lines += ["## Machine of the kept sections", "", machine, ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -470,9 +500,13 @@ def main(argv=None):
         if "export" in names:
             check_export_inputs(args)  # before an hour of other benchmarks
         failed = run_benchmarks(names, args)
+    previous = None
+    if os.path.isfile(args.output):
+        with open(args.output, encoding="utf-8") as f:
+            previous = f.read()
     with atomic_file(args.output) as staging:
         with open(staging, "w", encoding="utf-8") as f:
-            f.write(render(args.results, regenerate_command(args)))
+            f.write(render(args.results, regenerate_command(args), previous))
     print(f"wrote {shown(args.output)}")
     if failed:
         raise SystemExit(f"benchmarks: {', '.join(failed)} failed (logs in {shown(args.results)}); "

@@ -70,8 +70,20 @@ STARTUP = {  # bench_startup.py
               "spread_s": 2.0},
              {"command": "tfbert --help", "seconds": [0.2, 0.25, 0.3], "median_s": 0.25,
               "spread_s": 0.1}]}
+BEAM = {"args": {"sizes": [20.0], "rounds": 2}, "cpu": {"model": "Test CPU", "flags": ["avx2"],
+                                                       "cpus": 2},
+        "summary": [{"mb": 20.0, "config": "single process", "median_mb_per_s": 0.5,
+                     "ratio": 1.0, "driver_peak_mb": 900.0, "worker_peak_mb": 0},
+                    {"mb": 20.0, "config": "beam direct, 2 workers", "median_mb_per_s": 0.9,
+                     "ratio": 1.8, "driver_peak_mb": 950.0, "worker_peak_mb": 1000.0}]}
+STREAM = {"args": {"small": 10, "large": 100}, "cpu": {"model": "Test CPU", "flags": ["avx2"]},
+          "rows": [{"input": "small", "lines": 10, "mb": 0.1, "seconds": 2.0,
+                    "lines_per_s": 5.0, "peak_rss_mb": 800.0},
+                   {"input": "large", "lines": 100, "mb": 1.0, "seconds": 4.0,
+                    "lines_per_s": 25.0, "peak_rss_mb": 820.0}]}
 FIXTURES = {"training": TRAINING, "tokenizer": TOKENIZER, "encoder": ENCODER,
-            "export": EXPORT, "pretrain-data": PRETRAIN, "startup": STARTUP}
+            "export": EXPORT, "pretrain-data": PRETRAIN, "startup": STARTUP,
+            "beam-pretrain-data": BEAM, "predict-stream": STREAM}
 
 
 def _run(quick=False):
@@ -102,7 +114,7 @@ def rendered(tmp_path):
 def test_header_and_machine(rendered):
     assert rendered.startswith("# Benchmarks\n")
     assert "    REGENERATE\n" in rendered
-    assert "total wall time 6.0 min (6 of 6 benchmarks" in rendered  # 6 x 60 s
+    assert "total wall time 8.0 min (8 of 8 benchmarks" in rendered  # 8 x 60 s
     assert "| CPU | Test CPU @ 2.50GHz |" in rendered
     assert "avx512f yes, avx512_bf16 **no**" in rendered
     assert "| load average (1 / 5 / 15 min), first start → last end | 0.50 / 0.60 / 0.70 → " \
@@ -153,7 +165,26 @@ def test_missing_json_says_how_to_produce_it(tmp_path):
     assert "| tfbert Trainer | 9.00 |" in text
     assert f"_Not measured: there is no `{tmp_path}/export.json`._" in text
     assert "Produce it with `RERUN --only export`" in text
-    assert "(1 of 6 benchmarks" in text
+    assert "(1 of 8 benchmarks" in text
+
+
+def test_beam_and_stream_sections(rendered):
+    assert "| 20.0 | beam direct, 2 workers | 0.90 | 1.80 | 950 | 1000 |" in rendered
+    assert "| 20.0 | single process | 0.50 | 1.00 | 900 | (in the driver) |" in rendered
+    assert "| large | 100 | 1.0 | 4.0 | 25 | 820 | 1.025 |" in rendered
+
+
+def test_a_section_without_json_is_kept_from_the_previous_file_and_marked(tmp_path):
+    _write(tmp_path / "old", FIXTURES)
+    previous = benchmarks.render(str(tmp_path / "old"), "RERUN")
+    _write(tmp_path / "new", ["startup"])
+    text = benchmarks.render(str(tmp_path / "new"), "RERUN", previous)
+    assert "| tfbert Trainer | 9.00 |" in text            # training: kept
+    assert text.count("_Kept from an earlier run") == len(FIXTURES) - 1
+    assert "## Machine of the kept sections" in text
+    assert "_Not measured" not in text
+    again = benchmarks.render(str(tmp_path / "new"), "RERUN", text)
+    assert again.count("_Kept from an earlier run") == len(FIXTURES) - 1   # marked once
 
 
 def test_quick_run_is_flagged_at_the_top(tmp_path):
