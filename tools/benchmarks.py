@@ -66,7 +66,7 @@ BENCHMARKS = {
                          (), ("--runs", "1", "--warmup", "0")),
     "beam-pretrain-data": Benchmark(
         "bench_beam_pretrain_data.py", "Pre-training data on Apache Beam: 1 and 2 workers vs "
-        "one process", ("--sizes", "20", "100", "--rounds", "2"),
+        "one process", ("--sizes", "20", "100", "500", "--rounds", "1"),
         ("--sizes", "0.5", "--rounds", "1", "--split-mb", "0.2")),
     "predict-stream": Benchmark(
         "bench_predict_stream.py", "Streaming predict: peak memory on 10k vs 1M lines",

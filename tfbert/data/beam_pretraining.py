@@ -85,8 +85,8 @@ def _key(file_index, split_index) -> str:
 
 
 class RangeInstances(beam.DoFn):
-    """One byte range -> its serialized instances `(key, record)`, and one
-    `("counts", (key, documents, instances))` at the end."""
+    """One byte range -> its serialized instances, a block's at a time `(key, [records])`,
+    and one `("counts", (key, documents, instances))` at the end."""
 
     def __init__(self, vocab, lowercase, seq_len, next_sentence, seed, block_documents,
                  whole_word_masking):
@@ -123,23 +123,24 @@ class RangeInstances(beam.DoFn):
         yield beam.pvalue.TaggedOutput("counts", (key, documents, instances))
 
     def _block(self, key, block, file_index, split_index, number):
+        """One element per block, `(key, [records])`: the sink writes a block's records in
+        one call (an element per record cost the pipeline a fifth of its time)."""
         rng = random.Random(f"{self.seed}-{file_index}-{split_index}-{number}")
-        count = 0
-        for record in block_records(block, self.tokenizer, self.seq_len, self.next_sentence,
-                                    rng, self.whole_word_masking, self.segmenter):
-            yield key, record
-            count += 1
-        return count
+        records = list(block_records(block, self.tokenizer, self.seq_len, self.next_sentence,
+                                     rng, self.whole_word_masking, self.segmenter))
+        if records:
+            yield key, records
+        return len(records)
 
 
 class TFRecordSink(fileio.FileSink):
-    """Beam file sink writing each `(key, record)` element's record, TFRecord-framed."""
+    """Beam file sink writing each `(key, records)` element's records, TFRecord-framed."""
 
     def open(self, fh):
         self._fh = fh
 
     def write(self, element):
-        self._fh.write(tfrecord_frame(element[1]))
+        self._fh.write(b"".join(tfrecord_frame(record) for record in element[1]))
 
     def flush(self):
         self._fh.flush()
