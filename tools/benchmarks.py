@@ -442,8 +442,11 @@ def render(results, rerun, previous=None):
               f"Rendered {now()}. Measured "
               + (f"{dates[0]} to {dates[-1]}" if dates else "never")
               + f"; total wall time {total / 60:.1f} min ({len(runs)} of {len(BENCHMARKS)} "
-              "benchmarks, run one after another). Every figure below comes from those files; "
-              "each ratio is to an anchor measured in the same run.", "", "## Machine", ""]
+              "benchmarks, run one after another). Every figure below comes from those files"
+              + (", except in the sections marked as kept from an earlier run" if any(
+                  n not in runs and BENCHMARKS[n].title in kept_from for n in BENCHMARKS)
+                 else "")
+              + "; each ratio is to an anchor measured in the same run.", "", "## Machine", ""]
     lines += machine_section(meta) + [""]
     kept = []
     for name in BENCHMARKS:
