@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from tfbert import textfile
 from tfbert.atomic import atomic_file, sha256_file, write_json
+from tfbert.data.pretraining import verify_shard_files
 from tfbert.task import FINETUNE_TASKS, MAX_LENGTH, MIN_LENGTH
 
 MANIFEST = "manifest.json"
@@ -176,15 +177,7 @@ def read_manifest(out_dir, flag="--train") -> dict:
 def verify_shards(out_dir, manifest, flag="--train") -> None:
     """Every shard is there and is the file `tfbert features` wrote (SHA-256), so a
     truncated or replaced shard stops training before its first step, not in the middle."""
-    for shard in manifest["shards"]:
-        path = os.path.join(out_dir, shard["file"])
-        if not os.path.isfile(path):
-            raise ValueError(f"{flag} {out_dir}: {shard['file']} is missing; {MANIFEST} lists "
-                             "it (re-run tfbert features)")
-        if sha256_file(path) != shard["sha256"]:
-            raise ValueError(f"{flag} {out_dir}: {shard['file']} differs from what {MANIFEST} "
-                             "recorded (SHA-256): truncated or changed since tfbert features "
-                             "wrote it; re-run tfbert features into a new directory")
+    verify_shard_files(out_dir, manifest, "tfbert features", f"{flag} ")
 
 
 def parse_rows(serialized, settings):

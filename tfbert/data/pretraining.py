@@ -344,15 +344,24 @@ def check_vocab_size(out_dir, manifest, vocab_size, vocabulary, data_flag="") ->
 def verify_shards(out_dir, manifest) -> None:
     """Every shard is there and is the file `pretrain-data` wrote (SHA-256), so a truncated
     or replaced shard stops training before its first step, not in the middle."""
+    verify_shard_files(out_dir, manifest, "tfbert pretrain-data")
+
+
+def verify_shard_files(out_dir, manifest, command, flag="") -> None:
+    """The check `verify_shards` makes, for any directory of shards a `command` wrote with
+    a `manifest.json` listing each `file` and its `sha256`. `flag` (e.g. "--train "): names
+    the directory in the message, else each shard's path does."""
     for shard in manifest["shards"]:
         path = os.path.join(out_dir, shard["file"])
+        # "--train DIR: FILE is missing" / "DIR/FILE: missing"
+        where = f"{flag}{out_dir}: {shard['file']} " if flag else f"{path}: "
         if not os.path.isfile(path):
-            raise ValueError(f"{path}: missing; {MANIFEST} lists it (re-run tfbert "
-                             "pretrain-data)")
+            raise ValueError(f"{where}{'is ' if flag else ''}missing; {MANIFEST} lists it "
+                             f"(re-run {command})")
         if sha256_file(path) != shard["sha256"]:
-            raise ValueError(f"{path}: differs from what {MANIFEST} recorded (SHA-256): "
-                             "truncated or changed since pretrain-data wrote it; re-run "
-                             "tfbert pretrain-data into a new directory")
+            raise ValueError(f"{where}differs from what {MANIFEST} recorded (SHA-256): "
+                             f"truncated or changed since {command} wrote it; re-run "
+                             f"{command} into a new directory")
 
 
 def load_pretraining_dataset(out_dir):
