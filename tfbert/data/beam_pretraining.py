@@ -66,17 +66,26 @@ def tfrecord_frame(data: bytes) -> bytes:
         struct.pack("<I", masked_crc(data))
 
 
-def count_records(f) -> int:
-    """The number of records in an open TFRecord file (lengths only, data skipped)."""
-    count = 0
+def read_back(f) -> tuple:
+    """`(records, bytes, SHA-256)` of an open TFRecord file, in one pass over it (a
+    truncated record is an error)."""
+    digest, count, size = hashlib.sha256(), 0, 0
     while True:
         header = f.read(12)
         if not header:
-            return count
+            return count, size, digest.hexdigest()
         if len(header) < 12:
             raise ValueError("truncated record header")
+        digest.update(header)
         (length,) = struct.unpack("<Q", header[:8])
-        f.seek(length + 4, os.SEEK_CUR)
+        remaining = length + 4          # the data and its checksum
+        while remaining:
+            chunk = f.read(min(remaining, 1 << 20))
+            if not chunk:
+                raise ValueError("truncated record")
+            digest.update(chunk)
+            remaining -= len(chunk)
+        size += 12 + length + 4
         count += 1
 
 
@@ -147,17 +156,11 @@ class TFRecordSink(fileio.FileSink):
 
 
 def _file_stats(directory, result):
-    """SHA-256, size and record count of a file `WriteToFiles` wrote (read back)."""
-    path = FileSystems.join(directory, result.file_name)
-    digest, size = hashlib.sha256(), 0
-    with FileSystems.open(path) as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    with FileSystems.open(path) as f:
-        records = count_records(f)
+    """SHA-256, size and record count of a file `WriteToFiles` wrote (read back once)."""
+    with FileSystems.open(FileSystems.join(directory, result.file_name)) as f:
+        records, size, sha256 = read_back(f)
     return json.dumps({"key": result.destination, "file": result.file_name,
-                       "sha256": digest.hexdigest(), "bytes": size, "records": records})
+                       "sha256": sha256, "bytes": size, "records": records})
 
 
 def _check_files(files) -> list:

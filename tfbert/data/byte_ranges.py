@@ -80,27 +80,37 @@ def _decode(path, raw: bytes, offset: int) -> str:
                          "UTF-8") from None
 
 
+def _lines_from(f, start: int):
+    """Yields `(offset, raw line)` from the first line that starts at or after `start` to
+    the end of the open file `f`. A UTF-8 byte-order mark belongs to the first line (its
+    offset is 0) and is dropped from it."""
+    position = bom = 0
+    if start == 0:
+        if f.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8:
+            bom = len(codecs.BOM_UTF8)
+        else:
+            f.seek(0)
+    else:
+        f.seek(start - 1)
+        f.readline()                  # to the first line start at or after `start`
+        position = f.tell()
+    for raw in iter(f.readline, b""):
+        yield position, raw
+        position += len(raw) + bom
+        bom = 0
+
+
 def split_documents(path, start: int, end: int):
     """Yields the documents (lists of stripped sentences) that `[start, end)` of `path`
     owns."""
     with open_binary(path) as f:
-        bom = 0   # a UTF-8 byte-order mark belongs to the first line (and is dropped)
-        if start == 0:
-            position, previous_blank = 0, True
-            if f.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8:
-                bom = len(codecs.BOM_UTF8)
-            else:
-                f.seek(0)
-        else:
-            f.seek(start - 1)
-            f.readline()              # to the first line start at or after `start`
-            position = f.tell()
-            previous_blank = _previous_line_blank(f, position)
-            f.seek(position)
-        document, inside = [], False
-        for raw in f:
-            offset, position = position, position + len(raw) + bom
-            bom = 0
+        previous_blank, document, inside = None, [], False
+        for offset, raw in _lines_from(f, start):
+            if previous_blank is None:    # the line before the first one read
+                previous_blank = offset == 0
+                if offset:                # (it looks back, then returns to where it was)
+                    previous_blank = _previous_line_blank(f, offset)
+                    f.seek(offset + len(raw))
             if b"\x00" in raw:
                 raise ValueError(f"{path}: the line at byte {offset + 1}: holds a NUL byte; "
                                  "expected UTF-8 text (one sentence per line), not a binary "
@@ -127,23 +137,10 @@ def split_lines(path, start: int, end: int):
     """Yields `(offset, raw line)` for the lines that start in `[start, end)` of `path`
     (line endings kept; a first-line byte-order mark dropped)."""
     with open_binary(path) as f:
-        position = bom = 0       # a byte-order mark belongs to the first line
-        if start == 0:
-            if f.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8:
-                bom = len(codecs.BOM_UTF8)
-            else:
-                f.seek(0)
-        else:
-            f.seek(start - 1)
-            f.readline()
-            position = f.tell()
-        while position < end:
-            raw = f.readline()
-            if not raw:
+        for offset, raw in _lines_from(f, start):
+            if offset >= end:
                 return
-            yield position, raw
-            position += len(raw) + bom
-            bom = 0
+            yield offset, raw
 
 
 def count_lines(path, start: int, end: int) -> int:
