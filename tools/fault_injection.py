@@ -10,8 +10,8 @@ partial looks complete:
 - pretrain-data: every visible `shard-*.tfrecord` is byte-identical to the reference's shard
   of that name (a re-run skips it), a `manifest.json` lists only shards with their recorded
   SHA-256 and instance count, `settings.json` parses;
-- pretrain / finetune: `checkpoints/run.json` and `state.json` parse, every checkpoint the
-  `checkpoint` file lists (with its `.index`) reads back tensor by tensor, `best.safetensors`
+- pretrain / finetune: `checkpoints/run.json` and `state.json` parse, every
+  `ckpt-<step>.safetensors` reads back whole, `best.safetensors`
   and `model.safetensors` load, and a directory with `task.json` has the reference weights;
 - export: every integer version under the base has `saved_model.pb`, `variables/`,
   `assets.extra/tfbert_export.json`, `assets.extra/tf_serving_warmup_requests` and loads
@@ -310,17 +310,14 @@ def inspect_pretrain_data(out, reference) -> list:
 
 
 def _checkpoint_problems(directory) -> list:
-    import tensorflow as tf
+    from safetensors.numpy import load_file
+
+    from tfbert.training.checkpoints import checkpoint_files
 
     problems = []
-    state = tf.train.get_checkpoint_state(directory)
-    for path in (list(state.all_model_checkpoint_paths) if state else []):
-        if not tf.io.gfile.exists(path + ".index"):
-            continue  # listed but not yet written: restore skips it
+    for step, path in sorted(checkpoint_files(directory).items()):
         try:
-            reader = tf.train.load_checkpoint(path)
-            for key in reader.get_variable_to_shape_map():
-                reader.get_tensor(key)
+            load_file(path)   # every tensor, read back whole
         except Exception as err:  # noqa: BLE001 - any failure to read is the finding
             problems.append(f"checkpoint {os.path.basename(path)}: unreadable "
                             f"({type(err).__name__}: {str(err)[:200]})")

@@ -186,9 +186,10 @@ def test_killed_run_with_layer_decay_resumes_to_the_same_weights(tmp_path):
 
 def test_tensorboard_scalars_history_and_keep_last(tmp_path):
     train(tmp_path / "r", epochs=2, checkpoint_every=1, keep_checkpoints=2)
-    checkpoints = tf.train.get_checkpoint_state(str(tmp_path / "r/checkpoints"))
-    assert [os.path.basename(p) for p in checkpoints.all_model_checkpoint_paths] == \
-        ["ckpt-11", "ckpt-12"]
+    kept = sorted(n for n in os.listdir(tmp_path / "r/checkpoints") if n.startswith("ckpt-"))
+    assert kept == ["ckpt-11.safetensors", "ckpt-12.safetensors"]
+    states = json.loads((tmp_path / "r/checkpoints/state.json").read_text())
+    assert sorted(states) == ["11", "12"]
     tags = set()
     for name in os.listdir(tmp_path / "r/logs"):
         for event in tf.compat.v1.train.summary_iterator(str(tmp_path / "r/logs" / name)):

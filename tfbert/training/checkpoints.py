@@ -1,24 +1,23 @@
 """Checkpoints of a training run: resumable state, the best dev weights, the run's identity.
 
-`checkpoints/` holds TensorFlow checkpoints (`ckpt-<step>`: weights, optimizer slots,
-step) managed by `tf.train.CheckpointManager`, `state.json` (per checkpoint step: the
+`checkpoints/` holds the last checkpoints (`ckpt-<step>.safetensors`: weights, optimizer
+state, dropout seed states; see `CheckpointStore`), `state.json` (per checkpoint step: the
 history, best metric and early-stopping count), `best.safetensors` and `run.json`, the
-settings and inputs that define the run. Under `MultiWorkerMirroredStrategy` every worker
-takes part in saving; only the chief's files are kept.
+settings and inputs that define the run. Only the chief (worker 0, or the only process)
+writes them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import re
 import warnings
 
-import tensorflow as tf
+import numpy as np
 
 from tfbert.atomic import atomic_file, write_json
 from tfbert.textfile import first_line
-from tfbert.training.strategy import is_chief
 
 RUN_FILE = "run.json"
 STATE_FILE = "state.json"
@@ -76,20 +75,51 @@ def write_run(out_dir, identity: dict) -> None:
         write_json(path, identity)
 
 
-class CheckpointStore:
-    """Saves and restores a run's checkpoints (see the module docstring)."""
+CHECKPOINT_PREFIX, CHECKPOINT_SUFFIX = "ckpt-", ".safetensors"
 
-    def __init__(self, directory, strategy, keep, **objects):
+
+def checkpoint_files(directory) -> dict:
+    """`{step: path}` of the `ckpt-<step>.safetensors` files in `directory`."""
+    found = {}
+    for name in os.listdir(directory) if os.path.isdir(directory) else ():
+        step = name[len(CHECKPOINT_PREFIX):-len(CHECKPOINT_SUFFIX)]
+        if name.startswith(CHECKPOINT_PREFIX) and name.endswith(CHECKPOINT_SUFFIX) \
+                and step.isdigit():
+            found[int(step)] = os.path.join(directory, name)
+    return found
+
+
+def _tensors(prefix, variables) -> dict:
+    # Keyed by position and path: two variables may share a path (a distiller's teacher
+    # and student), and the position keeps each in its place.
+    # (np.ascontiguousarray would make a scalar, the step count, one-dimensional.)
+    return {f"{prefix}/{i:05d}/{v.path}": np.require(np.asarray(v.numpy()), requirements="C")
+            for i, v in enumerate(variables)}
+
+
+def _stable(prefix, path):
+    """A variable's path without the names Keras numbers per process: the optimizer's
+    (`adam_w_2/...`) and the dropout seed generators' (`seed_generator_151`)."""
+    if prefix == "optimizer":
+        path = path.split("/", 1)[-1]
+    return re.sub(r"(^|/)(seed_generator)_\d+(?=/|$)", r"\1\2", path)
+
+
+class CheckpointStore:
+    """Saves and restores a run's checkpoints (see the module docstring).
+
+    A checkpoint is one safetensors file, `ckpt-<step>.safetensors`: every variable of
+    `model` (weights and the dropout seed generators' states) under `model/<i>/<path>` and
+    every variable of `optimizer` (step count, moments, loss scale) under
+    `optimizer/<i>/<path>`, as NumPy arrays. It depends on no backend: a run trained on
+    TensorFlow resumes on JAX and the other way round. Only the chief writes.
+    """
+
+    def __init__(self, directory, keep, model, optimizer, chief=True):
         self.directory = directory
-        self.chief = is_chief(strategy)
-        self.checkpoint = tf.train.Checkpoint(**objects)
-        if self.chief:
-            save_dir = directory
-        else:  # A worker's copy goes to a scratch directory that is removed after saving.
-            task_id = strategy.cluster_resolver.task_id
-            save_dir = os.path.join(directory, f".worker-{task_id}")
-        self.save_dir = save_dir
-        self.manager = tf.train.CheckpointManager(self.checkpoint, save_dir, max_to_keep=keep)
+        self.keep = keep
+        self.model, self.optimizer = model, optimizer
+        self.chief = chief
         self.best_path = os.path.join(directory, BEST_FILE)
         self.state_path = os.path.join(directory, STATE_FILE)
 
@@ -101,47 +131,83 @@ class CheckpointStore:
             return {}
         return states if isinstance(states, dict) else {}
 
+    def _groups(self):
+        return (("model", self.model.variables), ("optimizer", self.optimizer.variables))
+
+    def _read(self, path) -> list:
+        """The values to assign, checked against the variables: `[(variable, array)]`."""
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
+
+        try:
+            tensors = load_file(path)
+        except (OSError, SafetensorError, ValueError) as err:
+            raise ValueError(first_line(err)) from None
+        pairs = []
+        for prefix, variables in self._groups():
+            names = sorted(k for k in tensors if k.startswith(prefix + "/"))
+            if len(names) != len(variables):
+                raise ValueError(f"{len(names)} {prefix} variables, this run has "
+                                 f"{len(variables)}")
+            for name, variable in zip(names, variables):
+                value = tensors[name]
+                if _stable(prefix, name.split("/", 2)[2]) != _stable(prefix, variable.path) or \
+                        tuple(value.shape) != tuple(variable.shape):
+                    raise ValueError(f"{name} {tuple(value.shape)} does not fit "
+                                     f"{variable.path} {tuple(variable.shape)}")
+                pairs.append((variable, value))
+        return pairs
+
     def restore(self) -> dict:
         """Restores the newest checkpoint that has its state and reads back whole; returns
         that state ({} when there is none). A damaged checkpoint (a disk that filled up,
         a file cut short) is skipped with a warning for the one before it."""
         states = self._states()
-        candidates = tf.train.get_checkpoint_state(self.directory)
-        paths = list(candidates.all_model_checkpoint_paths) if candidates else []
+        files = checkpoint_files(self.directory)
+        names = os.listdir(self.directory) if os.path.isdir(self.directory) else []
+        if not files and any(n.startswith(CHECKPOINT_PREFIX) and n.endswith(".index")
+                             for n in names):
+            raise ValueError(f"{self.directory}: holds TensorFlow-format checkpoints of an "
+                             "earlier tfbert; finish that run with it, or use a new --out")
         tried = []
-        for path in reversed(paths):
-            name = os.path.basename(path)
-            # Only this run's own ckpt-<step> files, whatever the `checkpoint` file says.
-            path = os.path.join(self.directory, name)
-            step = name.rsplit("-", 1)[-1]
-            if not (name == f"ckpt-{step}" and step.isdigit() and step in states
-                    and tf.io.gfile.exists(path + ".index")):
+        for step in sorted(files, reverse=True):
+            if str(step) not in states:
                 continue
             try:
-                self.checkpoint.restore(path).assert_existing_objects_matched()
-            except (tf.errors.OpError, AssertionError, ValueError) as err:
-                tried.append(path)
-                warnings.warn(f"{path}: unreadable ({first_line(err)[:160]}); trying the "
+                pairs = self._read(files[step])
+            except ValueError as err:
+                tried.append(files[step])
+                warnings.warn(f"{files[step]}: unreadable ({str(err)[:160]}); trying the "
                               "checkpoint before it", stacklevel=2)
                 continue
-            return states[step]
+            # Every file is read and checked before the first variable is set.
+            for variable, value in pairs:
+                variable.assign(value)
+            return states[str(step)]
         if tried:
-            # A failed restore may have set some variables already: starting over from
-            # them would mix two runs.
             raise ValueError(f"{self.directory}: no checkpoint reads back ({len(tried)} "
                              "tried); remove the directory to start the run again")
         return {}
 
     def save(self, step: int, state: dict) -> None:
-        path = self.manager.save(checkpoint_number=step)
         if not self.chief:
-            shutil.rmtree(self.save_dir, ignore_errors=True)
             return
-        kept = {p.rsplit("-", 1)[-1] for p in self.manager.checkpoints}
-        states = {k: v for k, v in self._states().items() if k in kept}
+        from safetensors.numpy import save_file
+
+        tensors = {}
+        for prefix, variables in self._groups():
+            tensors.update(_tensors(prefix, variables))
+        path = os.path.join(self.directory, f"{CHECKPOINT_PREFIX}{step}{CHECKPOINT_SUFFIX}")
+        os.makedirs(self.directory, exist_ok=True)
+        with atomic_file(path) as staging:
+            save_file(tensors, staging, metadata={"step": str(step)})
+        files = checkpoint_files(self.directory)
+        kept = sorted(files)[-self.keep:]
+        states = {k: v for k, v in self._states().items() if k.isdigit() and int(k) in kept}
         states[str(step)] = state
         write_json(self.state_path, states)
-        assert os.path.basename(path) == f"ckpt-{step}", path
+        for old in set(files) - set(kept):   # after the state that no longer names them
+            os.remove(files[old])
 
     def save_best(self, model) -> None:
         if not self.chief:

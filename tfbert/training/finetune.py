@@ -27,7 +27,7 @@ from tfbert.training.calibration import calibrate as fit_calibration, calibratio
     calibration_note
 from tfbert.training.class_weights import class_weights_from_counts, parse_class_weights
 from tfbert.training.optimization import layer_rate_factors
-from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
+from tfbert.training.strategy import describe, is_chief, make_strategy, per_replica_batch
 from tfbert.training.trainer import Trainer, TrainSettings, prepare
 
 @dataclasses.dataclass
@@ -263,6 +263,7 @@ def finetune(job: FinetuneJob, verbose=True):
     if is_chief(strategy):
         checkpoints.write_run(job.out, identity)
         if verbose:
+            print(f"training on {describe(strategy)}", flush=True)
             print(f"{'resuming' if resuming else 'starting'} {job.task} fine-tuning on "
                   f"{strategy.num_replicas_in_sync} replica(s); {train.note}"
                   + (f"; dev: {dev.note}" if dev else ""), flush=True)

@@ -7,20 +7,25 @@ exactly the loss of one batch of the same global size on one device.
 
 `counts(targets)` needs only the targets; `sums(outputs, targets)` the model outputs too.
 Both return `{component: float32 scalar}`; the loss is `sum(sums[c] / counts[c])`.
+Written in `keras.ops`, so the TensorFlow and JAX backends train on the same losses.
 """
 
 from __future__ import annotations
 
-import tensorflow as tf
+from keras import ops
 
 
 def _count(x):
-    return tf.reduce_sum(tf.cast(x, tf.float32))
+    return ops.sum(ops.cast(x, "float32"))
+
+
+def _rows(x):
+    return ops.cast(ops.shape(x)[0], "float32")
 
 
 def _sparse_ce(labels, logits):
-    return tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=tf.cast(labels, tf.int32), logits=tf.cast(logits, tf.float32))
+    return ops.sparse_categorical_crossentropy(
+        ops.cast(labels, "int32"), ops.cast(logits, "float32"), from_logits=True)
 
 
 class ClassificationLoss:
@@ -40,33 +45,36 @@ class ClassificationLoss:
     def __init__(self, multi_label=False, class_weights=None, focal_gamma=0.0):
         self.multi_label = multi_label
         self.class_weights = None if class_weights is None else \
-            tf.constant(class_weights, tf.float32)   # (classes,)
+            [float(w) for w in class_weights]        # (classes,)
         self.focal_gamma = float(focal_gamma)
 
     def counts(self, targets):
-        return {"loss": tf.cast(tf.shape(targets["labels"])[0], tf.float32)}
+        return {"loss": _rows(targets["labels"])}
 
     def sums(self, outputs, targets):
-        logits = tf.cast(outputs["logits"], tf.float32)
+        logits = ops.cast(outputs["logits"], "float32")
+        class_weights = None if self.class_weights is None else \
+            ops.convert_to_tensor(self.class_weights, "float32")
         if self.multi_label:
-            labels = tf.cast(targets["labels"], tf.float32)           # (batch, classes)
-            losses = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
-            weights = None if self.class_weights is None else \
-                labels * self.class_weights + (1.0 - labels)          # 1 on negatives
+            labels = ops.cast(targets["labels"], "float32")           # (batch, classes)
+            # max(x, 0) - x z + log(1 + exp(-|x|)): the stable form of sigmoid cross-entropy.
+            losses = ops.relu(logits) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
+            weights = None if class_weights is None else \
+                labels * class_weights + (1.0 - labels)               # 1 on negatives
         else:
             losses = _sparse_ce(targets["labels"], logits)            # (batch,)
-            weights = None if self.class_weights is None else \
-                tf.gather(self.class_weights, tf.cast(targets["labels"], tf.int32))
+            weights = None if class_weights is None else \
+                ops.take(class_weights, ops.cast(targets["labels"], "int32"))
         if self.focal_gamma:
             # 1 - p_t from the cross-entropy (-log p_t) without cancellation. Floored so
             # that the power's gradient stays finite where p_t rounds to 1 (gamma < 1).
-            hard = tf.maximum(-tf.math.expm1(-losses), 1e-12)
-            losses = tf.pow(hard, self.focal_gamma) * losses
+            hard = ops.maximum(-ops.expm1(-losses), 1e-12)
+            losses = ops.power(hard, self.focal_gamma) * losses
         if weights is not None:
             losses = losses * weights
         if self.multi_label:
-            losses = tf.reduce_mean(losses, axis=-1)
-        return {"loss": tf.reduce_sum(losses)}
+            losses = ops.mean(losses, axis=-1)
+        return {"loss": ops.sum(losses)}
 
 
 class TokenLoss:
@@ -77,21 +85,21 @@ class TokenLoss:
 
     def sums(self, outputs, targets):
         labels = targets["labels"]
-        weights = tf.cast(labels >= 0, tf.float32)
-        losses = _sparse_ce(tf.maximum(labels, 0), outputs["logits"])
-        return {"loss": tf.reduce_sum(losses * weights)}
+        weights = ops.cast(labels >= 0, "float32")
+        losses = _sparse_ce(ops.maximum(labels, 0), outputs["logits"])
+        return {"loss": ops.sum(losses * weights)}
 
 
 class SpanLoss:
     """The mean of the start and end position cross-entropies (google-research/bert)."""
 
     def counts(self, targets):
-        return {"loss": tf.cast(tf.shape(targets["start_positions"])[0], tf.float32)}
+        return {"loss": _rows(targets["start_positions"])}
 
     def sums(self, outputs, targets):
         start = _sparse_ce(targets["start_positions"], outputs["start_logits"])
         end = _sparse_ce(targets["end_positions"], outputs["end_logits"])
-        return {"loss": tf.reduce_sum(start + end) / 2.0}
+        return {"loss": ops.sum(start + end) / 2.0}
 
 
 class PretrainLoss:
@@ -104,15 +112,14 @@ class PretrainLoss:
     def counts(self, targets):
         counts = {"mlm_loss": _count(targets["masked_weights"])}
         if self.next_sentence:
-            counts["nsp_loss"] = tf.cast(tf.shape(targets["next_sentence_label"])[0],
-                                         tf.float32)
+            counts["nsp_loss"] = _rows(targets["next_sentence_label"])
         return counts
 
     def sums(self, outputs, targets):
         mlm = _sparse_ce(targets["masked_ids"], outputs["mlm_logits"])
-        sums = {"mlm_loss": tf.reduce_sum(mlm * tf.cast(targets["masked_weights"], tf.float32))}
+        sums = {"mlm_loss": ops.sum(mlm * ops.cast(targets["masked_weights"], "float32"))}
         if self.next_sentence:
-            sums["nsp_loss"] = tf.reduce_sum(
+            sums["nsp_loss"] = ops.sum(
                 _sparse_ce(targets["next_sentence_label"], outputs["nsp_logits"]))
         return sums
 

@@ -19,7 +19,7 @@ from tfbert.data.pretraining import check_vocab_size, read_manifest, verify_shar
 from tfbert.model_dir import task_model, write_model_files
 from tfbert.task import TaskSpec
 from tfbert.training import checkpoints, losses
-from tfbert.training.strategy import is_chief, make_strategy, per_replica_batch
+from tfbert.training.strategy import describe, is_chief, make_strategy, per_replica_batch
 from tfbert.training.trainer import Trainer, TrainSettings, prepare
 
 DEV_BATCH = 32
@@ -158,6 +158,7 @@ def pretrain(job: PretrainJob, verbose=True):
     if is_chief(strategy):
         checkpoints.write_run(job.out, identity)
         if verbose:
+            print(f"training on {describe(strategy)}", flush=True)
             print(f"{'resuming' if resuming else 'starting'} pre-training: "
                   f"{manifest['instances']} instances of {settings['seq_len']} tokens, "
                   f"{strategy.num_replicas_in_sync} replica(s)", flush=True)

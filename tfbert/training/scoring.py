@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import weakref
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -22,6 +23,21 @@ MAIN_METRIC = {"classify": "accuracy", "pair": "accuracy", "ner": "f1", "qa": "f
                "pretrain": "mlm_accuracy"}
 
 
+def _jax_call(held):
+    """`model(x, training=False)` on the JAX backend, compiled once per batch shape, on
+    the variables' values at the call."""
+    import jax
+
+    compiled = jax.jit(lambda trainable, non_trainable, x: held().stateless_call(
+        trainable, non_trainable, x, training=False)[0])
+
+    def call(x):
+        model = held()
+        return compiled([v.value for v in model.trainable_variables],
+                        [v.value for v in model.non_trainable_variables], x)
+    return call
+
+
 def model_outputs(model, inputs, batch_size=64, progress=False) -> dict:
     """Runs `model` (inference mode) over numpy `inputs` in batches; numpy outputs.
     `progress`: show a bar over the examples."""
@@ -32,9 +48,13 @@ def model_outputs(model, inputs, batch_size=64, progress=False) -> dict:
     call = functions.get(structure)
     if call is None:
         held = weakref.ref(model)  # the function must not keep its own key alive
-        signature = [{k: tf.TensorSpec([None] * v.ndim, tf.as_dtype(v.dtype))
-                      for k, v in inputs.items()}]
-        call = tf.function(lambda x: held()(x, training=False), input_signature=signature)
+        if keras.backend.backend() == "jax":
+            call = _jax_call(held)
+        else:
+            signature = [{k: tf.TensorSpec([None] * v.ndim, tf.as_dtype(v.dtype))
+                          for k, v in inputs.items()}]
+            call = tf.function(lambda x: held()(x, training=False),
+                               input_signature=signature)
         functions[structure] = call
     size, full = inputs["token_ids"].shape
     parts = []

@@ -1,4 +1,5 @@
-"""Choosing a `tf.distribute` strategy by name.
+"""Choosing a `tf.distribute` strategy (or, on Keras's JAX backend, a
+`keras.distribution.DataParallel`) by name.
 
 `auto` picks what the environment offers: a TPU cluster resolver (`TPU_NAME`), a
 multi-worker cluster (`TF_CONFIG`), several GPUs, else one device. Every strategy is used
@@ -47,10 +48,86 @@ def read_tf_config() -> dict:
     return config
 
 
-def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
-    """The strategy called `name` (one of `STRATEGIES`)."""
+class JaxDataParallel:
+    """What the training loop needs of a strategy, on Keras's JAX backend:
+    `keras.distribution.DataParallel` over `devices` (set as Keras's distribution, so the
+    variables built next are replicated and each batch is split over the devices by rows).
+    Several processes (hosts) form one run when `keras.distribution.initialize` has
+    joined them; process 0 is the chief."""
+
+    def __init__(self, devices, kind):
+        import keras
+
+        self.devices = devices
+        self.kind = kind
+        self.distribution = keras.distribution.DataParallel(devices=devices)
+        keras.distribution.set_distribution(self.distribution)
+        self.num_replicas_in_sync = len(devices)
+
+    def scope(self):
+        import contextlib
+
+        return contextlib.nullcontext()
+
+    @property
+    def chief(self) -> bool:
+        import jax
+
+        return jax.process_index() == 0
+
+    def describe(self) -> str:
+        import jax
+
+        kinds = sorted({d.platform for d in self.devices})
+        hosts = jax.process_count()
+        return (f"{len(self.devices)} {'/'.join(kinds)} device(s)"
+                + (f" on {hosts} hosts" if hosts > 1 else "")
+                + f", keras.distribution.DataParallel ({self.kind})")
+
+
+# Multi-host JAX runs: the variables `keras.distribution.initialize` reads.
+JAX_CLUSTER_VARIABLES = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
+                         "KERAS_DISTRIBUTION_PROCESS_ID")
+
+
+def _jax_strategy(name: str) -> JaxDataParallel:
+    import jax
+    import keras
+
+    cluster = [v for v in JAX_CLUSTER_VARIABLES if os.environ.get(v, "").strip()]
+    if name == "multiworker" and len(cluster) < len(JAX_CLUSTER_VARIABLES):
+        missing = [v for v in JAX_CLUSTER_VARIABLES if v not in cluster]
+        raise ValueError("--strategy multiworker on the JAX backend joins the hosts with "
+                         f"keras.distribution.initialize; set {', '.join(missing)} "
+                         "(TF_CONFIG is tf.distribute's)")
+    if name in ("auto", "multiworker") and cluster:
+        keras.distribution.initialize()
+    if name == "tpu":
+        try:
+            devices = jax.devices("tpu")
+        except RuntimeError:
+            raise ValueError("--strategy tpu: JAX finds no TPU; run on a TPU VM with "
+                             "jax[tpu] installed") from None
+    elif name == "one":
+        devices = jax.local_devices()[:1]
+    elif name == "mirrored":
+        devices = jax.local_devices()
+    else:
+        devices = jax.devices()
+    return JaxDataParallel(devices, name)
+
+
+def make_strategy(name: str = "auto"):
+    """The strategy called `name` (one of `STRATEGIES`): a `tf.distribute.Strategy` on the
+    TensorFlow backend; on the JAX backend a `JaxDataParallel` (`one`: the first device,
+    `mirrored`: this host's devices, `auto`: every device of every host, `multiworker`:
+    the hosts that `KERAS_DISTRIBUTION_*` name, `tpu`: the TPU cores)."""
     if name not in STRATEGIES:
         raise ValueError(f"--strategy must be one of {STRATEGIES}. Received: {name!r}")
+    import keras
+
+    if keras.backend.backend() == "jax":
+        return _jax_strategy(name)
     if name == "auto":
         if os.environ.get("TPU_NAME"):
             name = "tpu"
@@ -82,8 +159,22 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     return tf.distribute.TPUStrategy(resolver)
 
 
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
+def describe(strategy) -> str:
+    """Which backend and devices a run trains on, for its first line."""
+    import keras
+
+    if isinstance(strategy, JaxDataParallel):
+        return f"Keras backend jax, {strategy.describe()}"
+    devices = sorted(getattr(strategy.extended, "worker_devices", ()) or ())
+    return (f"Keras backend {keras.backend.backend()}, {type(strategy).__name__} over "
+            f"{strategy.num_replicas_in_sync} replica(s)"
+            + (f" ({', '.join(devices)})" if devices else ""))
+
+
+def is_chief(strategy) -> bool:
     """Whether this process writes outputs (the only process, or worker 0 / the chief)."""
+    if isinstance(strategy, JaxDataParallel):
+        return strategy.chief
     resolver = getattr(strategy, "cluster_resolver", None)
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
         return True

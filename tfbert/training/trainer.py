@@ -133,20 +133,23 @@ class Trainer:
             if rate_factors is not None:
                 getattr(self.optimizer, "inner_optimizer", self.optimizer).set_rate_factors(
                     model.trainable_variables, rate_factors)
-            self._saved_step = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self._gradients = tf.function(self._micro_step, jit_compile=settings.xla)
-        # Fine-tuning batches are cut to their longest row: a few shapes, then one
-        # shape-generic trace.
-        self._train_step = tf.function(self._distributed_step, reduce_retracing=True)
-        # Dropout's seed-generator states are variables of the model but not of its
-        # weights, and tf.train.Checkpoint does not find them through the layers: save them
-        # explicitly so a resumed run draws the masks an uninterrupted one would.
-        weight_ids = {id(v) for v in model.weights}
-        rng_states = [v for v in model.variables if id(v) not in weight_ids]
+        self._jax = None
+        if keras.backend.backend() == "jax":
+            from tfbert.training.jax_steps import JaxSteps
+
+            # The whole step is one XLA program on JAX, whatever --xla says.
+            self._jax = JaxSteps(model, loss, self.optimizer, settings.accumulation_steps,
+                                 getattr(strategy, "distribution", None))
+        else:
+            self._gradients = tf.function(self._micro_step, jit_compile=settings.xla)
+            # Fine-tuning batches are cut to their longest row: a few shapes, then one
+            # shape-generic trace.
+            self._train_step = tf.function(self._distributed_step, reduce_retracing=True)
+        # The checkpoints hold every variable of the model, the dropout seed generators'
+        # states included, so a resumed run draws the masks an uninterrupted one would.
         self.store = checkpoints.CheckpointStore(
-            os.path.join(self.out_dir, "checkpoints"), strategy, settings.keep_checkpoints,
-            model=model, optimizer=self.optimizer, step=self._saved_step,
-            rng_states=rng_states)
+            os.path.join(self.out_dir, "checkpoints"), settings.keep_checkpoints,
+            model=model, optimizer=self.optimizer, chief=self.chief)
 
     # === The step ===
 
@@ -202,6 +205,8 @@ class Trainer:
     def _epoch_batches(self, make_dataset, epoch, skip):
         dataset = make_dataset(epoch, self.step_batch).take(self.steps_per_epoch).skip(skip) \
             .prefetch(tf.data.AUTOTUNE)
+        if self._jax is not None:
+            return self._jax.batches(dataset)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = \
             tf.data.experimental.AutoShardPolicy.DATA
@@ -212,6 +217,8 @@ class Trainer:
         """`make_dataset(epoch, batch)`: the epoch's `(inputs, targets)` batches of `batch`
         examples, in an order fixed by the seed and `epoch`, dropping a short last batch."""
         state = self.store.restore()
+        if self._jax is not None:
+            self._jax.load()
         step, history = state.get("step", 0), state.get("history", [])
         best, stale = state.get("best_metric"), state.get("evaluations_without_improvement", 0)
         stopped = state.get("stopped_early", False)
@@ -227,7 +234,8 @@ class Trainer:
             epoch, skip = divmod(step, self.steps_per_epoch)
             epoch_start = step
             for inputs, targets in self._epoch_batches(make_dataset, epoch, skip):
-                loss = float(self._train_step(inputs, targets))
+                loss = self._jax.step(inputs, targets) if self._jax is not None else \
+                    float(self._train_step(inputs, targets))
                 if not math.isfinite(loss) and self.settings.precision != "float16":
                     raise FloatingPointError(
                         f"step {step + 1}: the loss is {loss}; lower --learning-rate, or "
@@ -242,7 +250,8 @@ class Trainer:
                 last = step >= self.total_steps
                 # The rate the optimizer applies next (its own step count: float16's skipped
                 # steps do not advance it).
-                learning_rate = float(self.optimizer.learning_rate)
+                learning_rate = self._jax.learning_rate() if self._jax is not None else \
+                    float(self.optimizer.learning_rate)
                 if step % self.settings.log_every == 0 or last:
                     seconds = time.perf_counter() - window_start
                     row = {"step": step, "loss": window_loss / max(window_steps, 1),
@@ -260,6 +269,7 @@ class Trainer:
                 every = self.settings.eval_every
                 if self.evaluate and ((every and step % every == 0) or
                                       (not every and end_of_epoch) or last):
+                    self._sync()
                     scores = self.evaluate(self.kept)
                     row = {"step": step, **{f"dev_{k}": v for k, v in scores.items()
                                             if isinstance(v, (int, float))}}
@@ -280,7 +290,7 @@ class Trainer:
                 every = self.settings.checkpoint_every
                 if (every and step % every == 0) or (not every and end_of_epoch) or last \
                         or stopped:
-                    self._saved_step.assign(step)
+                    self._sync()
                     self.store.save(step, {
                         "step": step, "history": history, "best_metric": best,
                         "evaluations_without_improvement": stale, "stopped_early": stopped})
@@ -291,9 +301,15 @@ class Trainer:
                                  f"the data must give {self.steps_per_epoch} batches of "
                                  f"{self.step_batch} per epoch")
         writer.close()
+        self._sync()
         if self.chief:
             self._write_history(history)
         return TrainResult(step, self.total_steps, history, best, stopped)
+
+    def _sync(self):
+        """On JAX, the state the steps carry as arrays into the model's variables."""
+        if self._jax is not None:
+            self._jax.sync()
 
     def _summaries(self, writer, row):
         # `tf.summary.scalar` needs the tensorboard package; this writes the same scalar

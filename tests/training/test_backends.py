@@ -1,0 +1,126 @@
+"""The same training on Keras's TensorFlow and JAX backends: one tiny model, the same
+initial weights and data, a few steps each (backend_worker.py, one process per backend,
+JAX with two host devices). Dropout is off: the backends draw different masks."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+pytest.importorskip("jax")
+
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "backend_worker.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(WORKER)))
+STEPS = dict(max_steps=6, clip_norm=1.0, weight_decay=0.01)
+
+
+def on_backend(backend, runs, tmp_path):
+    runs_file, result_file = tmp_path / f"{backend}-runs.json", tmp_path / f"{backend}.json"
+    runs_file.write_text(json.dumps(runs))
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=ROOT,
+               XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, WORKER, str(runs_file), str(result_file)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(result_file.read_text())
+    assert result["backend"] == backend
+    return result
+
+
+def weights(result):
+    return load_file(result["final"])
+
+
+def assert_close(a, b, atol):
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], atol=atol, rtol=0, err_msg=key)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("backends")
+    init, init_token = str(tmp / "init.safetensors"), str(tmp / "init_token.safetensors")
+    resumed_dir = str(tmp / "tf-then-jax")
+
+    def spec(side, name, **kw):
+        return {"name": name, "out": str(tmp / side / name), "init": init, **kw}
+
+    tf_runs = [
+        {"name": "init", "write_init": init, "out": ""},
+        {"name": "init_token", "write_init": init_token, "head": "token", "out": ""},
+        spec("tf", "plain", settings=STEPS),
+        spec("tf", "token", head="token", init=init_token, settings=STEPS),
+        # Killed after 3 steps, the last checkpoint at step 2: JAX resumes it.
+        spec("tf", "first_steps", out=resumed_dir, interrupt_after=3,
+             settings=dict(STEPS, checkpoint_every=2)),
+    ]
+    jax_runs = [
+        spec("jax", "plain", settings=STEPS),
+        spec("jax", "two_devices", strategy="mirrored", settings=STEPS),
+        spec("jax", "accumulated", settings=dict(STEPS, batch_size=4, accumulation_steps=2)),
+        spec("jax", "token", head="token", init=init_token, settings=STEPS),
+        spec("jax", "killed", interrupt_after=3, settings=dict(STEPS, checkpoint_every=2)),
+        spec("jax", "killed", settings=dict(STEPS, checkpoint_every=2)),
+        spec("jax", "from_tf", out=resumed_dir, settings=dict(STEPS, checkpoint_every=2)),
+    ]
+    tf_result = on_backend("tensorflow", tf_runs, tmp)
+    jax_result = on_backend("jax", jax_runs, tmp)
+    return tf_result, jax_result, load_file(init), load_file(init_token)
+
+
+def test_jax_trains_to_the_losses_and_weights_of_tensorflow(runs):
+    tf_result, jax_result, init, _ = runs
+    tf_run, jax_run = tf_result["plain"], jax_result["plain"]
+    assert tf_run["step"] == jax_run["step"] == 6
+    # Per-step losses: float32 on both, summed in another order.
+    np.testing.assert_allclose(jax_run["losses"], tf_run["losses"], rtol=2e-5)
+    # It trained: the losses fell and the weights moved.
+    assert jax_run["losses"][-1] < jax_run["losses"][0]
+    assert max(np.abs(weights(jax_run)[k] - init[k]).max() for k in init) > 1e-3
+    assert_close(weights(jax_run), weights(tf_run), atol=5e-5)
+
+
+def test_two_jax_devices_and_accumulation_match_one_device(runs):
+    _, jax_result, _, _ = runs
+    one = jax_result["plain"]
+    assert jax_result["two_devices"]["devices"] == 2 and one["devices"] == 1
+    for name in ("two_devices", "accumulated"):
+        np.testing.assert_allclose(jax_result[name]["losses"], one["losses"], rtol=1e-5,
+                                   err_msg=name)
+        assert_close(weights(jax_result[name]), weights(one), atol=2e-6)
+
+
+def test_weights_the_loss_does_not_reach_stay_as_they_were(runs):
+    # A token head does not use the pooler: no update and no weight decay on either backend.
+    tf_result, jax_result, _, init_token = runs
+    tf_run, jax_run = tf_result["token"], jax_result["token"]
+    np.testing.assert_allclose(jax_run["losses"], tf_run["losses"], rtol=2e-5)
+    pooler = [k for k in init_token if k.startswith("pooler/")]
+    assert pooler
+    for key in pooler:
+        np.testing.assert_array_equal(weights(jax_run)[key], init_token[key], err_msg=key)
+        np.testing.assert_array_equal(weights(tf_run)[key], init_token[key], err_msg=key)
+
+
+def test_a_killed_jax_run_resumes_to_the_uninterrupted_weights(runs):
+    _, jax_result, _, _ = runs
+    resumed, plain = jax_result["killed"], jax_result["plain"]
+    assert resumed["step"] == 6
+    assert_close(weights(resumed), weights(plain), atol=1e-6)
+    np.testing.assert_allclose(resumed["losses"], plain["losses"], rtol=1e-6)
+
+
+def test_a_tensorflow_checkpoint_resumes_on_jax(runs):
+    tf_result, jax_result, _, _ = runs
+    assert tf_result["first_steps"] == {"killed": True}
+    resumed, tf_run = jax_result["from_tf"], tf_result["plain"]
+    assert resumed["step"] == 6
+    # Steps 1-2 on TensorFlow (from the checkpoint's history), 3-6 on JAX.
+    np.testing.assert_allclose(resumed["losses"], tf_run["losses"], rtol=2e-5)
+    assert_close(weights(resumed), weights(tf_run), atol=5e-5)
