@@ -26,8 +26,10 @@ _OPTIONS = [
                  help="Global gradient-norm cap (0: off)."),
     click.option("--precision", type=click.Choice(PRECISIONS), default="float32",
                  show_default=True, help="bfloat16/float16: mixed precision (float16 with "
-                                         "dynamic loss scaling)."),
-    click.option("--xla", is_flag=True, help="Compile the step with XLA."),
+                                         "dynamic loss scaling); auto: bfloat16 where the "
+                                         "CPU, GPU or TPU computes it natively, else float32."),
+    click.option("--xla", is_flag=True, help="Compile the step with XLA (always on with "
+                                                           "KERAS_BACKEND=jax)."),
     click.option("--checkpoint-every", type=click.IntRange(min=0), default=0,
                  help="Steps between checkpoints (0: each epoch)."),
     click.option("--keep-checkpoints", type=click.IntRange(min=1), default=3,

@@ -4,7 +4,7 @@ anything heavy loads. `strategy`, `optimization` and `trainer` check against the
 STRATEGIES = ("auto", "one", "mirrored", "multiworker", "tpu")
 OPTIMIZERS = ("adamw", "lamb")
 DECAYS = ("linear", "polynomial", "constant")
-PRECISIONS = ("float32", "bfloat16", "float16")
+PRECISIONS = ("float32", "bfloat16", "float16", "auto")
 
 # The fields of `TrainSettings` (a test keeps them in step): the training options of both
 # commands and keyword arguments of `tfbert.finetune` / `tfbert.pretrain`.

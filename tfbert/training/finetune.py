@@ -264,6 +264,8 @@ def finetune(job: FinetuneJob, verbose=True):
         checkpoints.write_run(job.out, identity)
         if verbose:
             print(f"training on {describe(strategy)}", flush=True)
+            if job.settings.precision_note:
+                print(job.settings.precision_note, flush=True)
             print(f"{'resuming' if resuming else 'starting'} {job.task} fine-tuning on "
                   f"{strategy.num_replicas_in_sync} replica(s); {train.note}"
                   + (f"; dev: {dev.note}" if dev else ""), flush=True)

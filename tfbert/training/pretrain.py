@@ -159,6 +159,8 @@ def pretrain(job: PretrainJob, verbose=True):
         checkpoints.write_run(job.out, identity)
         if verbose:
             print(f"training on {describe(strategy)}", flush=True)
+            if job.settings.precision_note:
+                print(job.settings.precision_note, flush=True)
             print(f"{'resuming' if resuming else 'starting'} pre-training: "
                   f"{manifest['instances']} instances of {settings['seq_len']} tokens, "
                   f"{strategy.num_replicas_in_sync} replica(s)", flush=True)

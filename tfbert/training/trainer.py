@@ -22,6 +22,7 @@ from tfbert.atomic import write_json
 from tfbert.progress import progress_bar
 from tfbert.training import checkpoints, optimization
 from tfbert.training.choices import PRECISIONS
+from tfbert.training.precision import resolve as resolve_precision
 from tfbert.training.strategy import is_chief, per_replica_batch
 
 
@@ -54,6 +55,9 @@ class TrainSettings:
         if self.precision not in PRECISIONS:
             raise ValueError(f"--precision must be one of {PRECISIONS}. "
                              f"Received: {self.precision!r}")
+        # `auto` becomes what the hardware runs natively (the run's identity records it);
+        # `precision_note` says why, for the run's first lines.
+        self.precision, self.precision_note = resolve_precision(self.precision)
         for name in ("batch_size", "accumulation_steps", "keep_checkpoints", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1. "
