@@ -100,7 +100,7 @@ ALLOWED = {
     "tfbert.export": ("tfbert.export", "tfbert.modeling", "tfbert.tokenization", "tfbert.task",
                       "tfbert.model_dir", "tfbert.convert", "tfbert.config", "tfbert.data",
                       "tfbert.evaluation", "tfbert.atomic", "tfbert.textfile",
-                      "tfbert.progress", "tfbert.quiet"),
+                      "tfbert.progress", "tfbert.quiet", "tfbert.backends"),
     "tfbert.task": ("tfbert.task", "tfbert.config", "tfbert.textfile"),
     "tfbert.modeling": ("tfbert.modeling",),
     "tfbert.applications": ("tfbert.applications", "tfbert.convert", "tfbert.modeling",

@@ -95,6 +95,7 @@ SKIPS = [
     ("serving", "docker run", "needs docker and the tensorflow/serving image (no network)"),
     ("training", "TF_CONFIG=", "needs two hosts"),
     ("training", "TPU_NAME=", "needs a Cloud TPU"),
+    ("training", "KERAS_DISTRIBUTION_JOB_ADDRESSES=", "needs two hosts"),
     ("scale", "--runner dataflow", "needs a Google Cloud project, a bucket and a worker "
      "container"),
     ("scale", "--runner flink", "needs a Flink cluster (and Beam's Java job server)"),

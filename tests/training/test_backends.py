@@ -124,3 +124,20 @@ def test_a_tensorflow_checkpoint_resumes_on_jax(runs):
     # Steps 1-2 on TensorFlow (from the checkpoint's history), 3-6 on JAX.
     np.testing.assert_allclose(resumed["losses"], tf_run["losses"], rtol=2e-5)
     assert_close(weights(resumed), weights(tf_run), atol=5e-5)
+
+
+@pytest.mark.parametrize("call", ["export_saved_model", "export_tflite", "distill"])
+def test_commands_that_need_tensorflow_say_so_on_jax(monkeypatch, tmp_path, call):
+    import keras
+
+    import tfbert
+    from tfbert.training.distill import DistillJob, distill
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    run = {"export_saved_model": lambda: tfbert.export_saved_model(str(tmp_path), "m"),
+           "export_tflite": lambda: tfbert.export_tflite(str(tmp_path), str(tmp_path / "m")),
+           "distill": lambda: distill(DistillJob.__new__(DistillJob))}[call]
+    with pytest.raises(ValueError, match=r"needs Keras's TensorFlow backend; this process "
+                                         r"runs on jax \(KERAS_BACKEND=jax\)"):
+        run()
+    assert os.listdir(tmp_path) == []

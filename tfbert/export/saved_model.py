@@ -78,6 +78,9 @@ def export_saved_model(model_dir, name, base="savedmodels",
     bad name, unreadable warm-up data, an unwritable base, or an op the targeted TF
     Serving release lacks.
     """
+    from tfbert.backends import require_tensorflow_backend
+
+    require_tensorflow_backend("tfbert export --format saved_model")
     if not _NAME.match(name or ""):
         raise ValueError(f"--name must be letters, digits, '_', '.' or '-' (a directory name "
                          f"under the base). Received: {name!r}")

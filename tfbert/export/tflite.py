@@ -73,6 +73,9 @@ def export_tflite(model_dir, out, quantize="none", tokenizer="in-model", calibra
     `out`, covering every variant of this tokenizer kind (`progress`: a bar per variant).
     `n_best`: a qa model's spans listed per question.
     """
+    from tfbert.backends import require_tensorflow_backend
+
+    require_tensorflow_backend("tfbert export --format tflite")
     if isinstance(n_best, bool) or not isinstance(n_best, int) or n_best < 1:
         raise ValueError(f"--n-best must be a positive integer. Received: {n_best!r}")
     _check_out(out)

@@ -200,6 +200,9 @@ def _agreement(task, student_logits, teacher_logits, data) -> float:
 def distill(job: DistillJob, verbose=True):
     """Runs (or resumes) `job`; returns `(TrainResult, report dict)`: the student's and
     teacher's dev metrics and agreement (None without `--dev`) and their sizes."""
+    from tfbert.backends import require_tensorflow_backend
+
+    require_tensorflow_backend("tfbert distill")
     from tfbert.convert.loader import model_from_checkpoint
     from tfbert.model_dir import assign_weights, build_model, encoder_parameters, model_weights
     from tfbert.modeling import Distiller, uniform_layer_map

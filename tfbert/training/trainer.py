@@ -145,7 +145,15 @@ class Trainer:
             self._jax = JaxSteps(model, loss, self.optimizer, settings.accumulation_steps,
                                  getattr(strategy, "distribution", None))
         else:
-            self._gradients = tf.function(self._micro_step, jit_compile=settings.xla)
+            # --xla on one replica compiles the whole step (gradients and update) into one
+            # XLA program, as on JAX; across replicas the all-reduce stays outside XLA, so
+            # only the forward and backward pass are compiled.
+            whole = settings.xla and strategy.num_replicas_in_sync == 1 and \
+                settings.precision != "float16"
+            self._gradients = tf.function(self._micro_step,
+                                          jit_compile=settings.xla and not whole)
+            if whole:
+                self._replica_step = tf.function(self._replica_step, jit_compile=True)
             # Fine-tuning batches are cut to their longest row: a few shapes, then one
             # shape-generic trace.
             self._train_step = tf.function(self._distributed_step, reduce_retracing=True)
