@@ -36,8 +36,10 @@ EXAMPLES = 48
 rng = np.random.default_rng(0)
 IDS = rng.integers(5, 60, (EXAMPLES, 12)).astype("int32")
 LABELS = (IDS[:, 1] > 30).astype("int32")
-TAGS = np.where(IDS > 40, 1, 0).astype("int32")
-TAGS[:, -2:] = -1   # unlabelled tokens
+# Rows of 8 to 12 tokens, the rest padding (masked keys in every attention).
+MASK = (np.arange(12)[None, :] < rng.integers(8, 13, (EXAMPLES, 1))).astype("int32")
+TAGS = np.where((IDS > 40) & (MASK > 0), 1, 0).astype("int32")
+TAGS[MASK == 0] = -1   # unlabelled tokens
 
 
 def model_for(head):
@@ -53,15 +55,30 @@ def model_for(head):
 def dataset_for(head):
     def make_dataset(epoch, batch):
         order = np.random.default_rng([0, epoch]).permutation(EXAMPLES)
-        inputs = {"token_ids": IDS[order], "segment_ids": np.zeros_like(IDS),
-                  "padding_mask": np.ones_like(IDS)}
+        inputs = {"token_ids": IDS[order] * MASK[order], "segment_ids": np.zeros_like(IDS),
+                  "padding_mask": MASK[order]}
         labels = TAGS[order] if head == "token" else LABELS[order]
         return tf.data.Dataset.from_tensor_slices(
             (inputs, {"labels": labels})).batch(batch, drop_remainder=True)
     return make_dataset
 
 
+def attention_paths():
+    """The largest difference between the attention this backend runs in inference (on
+    JAX the fused `dot_product_attention`) and the explicit form that returns the
+    probabilities, on padded rows."""
+    from tfbert.modeling import SelfAttention
+
+    layer = SelfAttention(hidden_size=32, num_heads=4)
+    x = np.random.default_rng(1).normal(size=(4, 12, 32)).astype("float32")
+    plain = keras.ops.convert_to_numpy(layer(x, MASK[:4], training=False))
+    explicit, _ = layer(x, MASK[:4], training=False, return_probs=True)
+    return float(np.abs(plain - keras.ops.convert_to_numpy(explicit)).max())
+
+
 def run(spec):
+    if spec.get("attention"):
+        return {"max_difference": attention_paths()}
     settings = TrainSettings(**{"batch_size": 8, "epochs": 1, "learning_rate": 1e-3,
                                 "log_every": 1, "seed": 3, **spec.get("settings", {})})
     prepare(settings)

@@ -61,6 +61,7 @@ def runs(tmp_path_factory):
              settings=dict(STEPS, checkpoint_every=2)),
     ]
     jax_runs = [
+        {"name": "attention", "attention": True, "out": ""},
         spec("jax", "plain", settings=STEPS),
         spec("jax", "two_devices", strategy="mirrored", settings=STEPS),
         spec("jax", "accumulated", settings=dict(STEPS, batch_size=4, accumulation_steps=2)),
@@ -84,6 +85,11 @@ def test_jax_trains_to_the_losses_and_weights_of_tensorflow(runs):
     assert jax_run["losses"][-1] < jax_run["losses"][0]
     assert max(np.abs(weights(jax_run)[k] - init[k]).max() for k in init) > 1e-3
     assert_close(weights(jax_run), weights(tf_run), atol=5e-5)
+
+
+def test_jax_fused_attention_equals_the_explicit_form(runs):
+    # Padded keys masked in both; what the cross-backend losses above rest on.
+    assert runs[1]["attention"]["max_difference"] < 1e-6
 
 
 def test_two_jax_devices_and_accumulation_match_one_device(runs):

@@ -15,7 +15,9 @@ class SelfAttention(keras.layers.Layer):
 
     Query, key and value are three dense projections of the same input (the layout of
     every BERT checkpoint); the scores and softmax are computed in float32 whatever the
-    dtype policy, so padded keys get exactly zero weight under float16 and bfloat16.
+    dtype policy, so padded keys get exactly zero weight under float16 and bfloat16. Off the
+    TensorFlow backend, where neither the probabilities nor dropout on them are needed,
+    the attention is `keras.ops.dot_product_attention` (fused; flash attention on GPUs).
 
     Args:
         hidden_size: width of the input and output.
@@ -57,20 +59,27 @@ class SelfAttention(keras.layers.Layer):
             layer.build(inputs_shape)
         self.built = True
 
-    def _split_heads(self, x):
-        # (batch, seq, hidden) -> (batch, heads, seq, head_size)
-        batch, seq = ops.shape(x)[0], ops.shape(x)[1]
-        x = ops.reshape(x, (batch, seq, self.num_heads, self.head_size))
-        return ops.transpose(x, (0, 2, 1, 3))
-
     def call(self, inputs, padding_mask, training=None, return_probs=False):
         """`(batch, seq, hidden)`; with `return_probs=True` also the attention
         probabilities `(batch, heads, seq_q, seq_k)` in float32, before dropout (what
         distillation transfers)."""
-        q = self._split_heads(self.query(inputs))
-        k = self._split_heads(self.key(inputs))
-        v = self._split_heads(self.value(inputs))
-        # (batch, heads, seq_q, seq_k), in float32 for a stable softmax.
+        batch, seq = ops.shape(inputs)[0], ops.shape(inputs)[1]
+        # (batch, seq, heads, head_size) each.
+        q, k, v = (ops.reshape(layer(inputs), (batch, seq, self.num_heads, self.head_size))
+                   for layer in (self.query, self.key, self.value))
+        dropping = bool(training) and self.dropout > 0
+        if keras.backend.backend() != "tensorflow" and not (return_probs or dropping):
+            # Keras's fused attention (JAX: cuDNN flash attention on a GPU where Keras
+            # supports it, else one XLA computation; the softmax in float32), padded keys
+            # masked out. On TensorFlow Keras has no fused kernel, and the exports (SavedModel,
+            # TFLite) keep the explicit graph below, which they are checked against.
+            key_mask = ops.cast(padding_mask, "bool")[:, None, None, :]
+            context = ops.dot_product_attention(q, k, v, mask=key_mask,
+                                                scale=1.0 / math.sqrt(self.head_size))
+            return ops.reshape(context, (batch, seq, self.hidden_size))
+        # The explicit form, where the probabilities are needed (dropout on them, or
+        # returned): (batch, heads, seq_q, seq_k) scores, softmax in float32.
+        q, k, v = (ops.transpose(x, (0, 2, 1, 3)) for x in (q, k, v))
         scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2)))
         scores = ops.cast(scores, "float32") / math.sqrt(self.head_size)
         # (batch, 1, 1, seq_k): padded keys get a large negative bias.
@@ -80,7 +89,6 @@ class SelfAttention(keras.layers.Layer):
         probs = self.dropout_layer(ops.cast(attention, self.compute_dtype), training=training)
         # (batch, heads, seq, head_size) -> (batch, seq, hidden)
         context = ops.transpose(ops.matmul(probs, v), (0, 2, 1, 3))
-        batch, seq = ops.shape(context)[0], ops.shape(context)[1]
         context = ops.reshape(context, (batch, seq, self.hidden_size))
         return (context, attention) if return_probs else context
 
