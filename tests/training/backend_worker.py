@@ -81,8 +81,8 @@ def run(spec):
         return {"max_difference": attention_paths()}
     settings = TrainSettings(**{"batch_size": 8, "epochs": 1, "learning_rate": 1e-3,
                                 "log_every": 1, "seed": 3, **spec.get("settings", {})})
+    strategy = make_strategy(spec.get("strategy", "one"))   # (JAX: before its backends start)
     prepare(settings)
-    strategy = make_strategy(spec.get("strategy", "one"))
     with strategy.scope():
         model, loss = model_for(spec.get("head", "classify"))
     if spec.get("write_init"):
@@ -117,7 +117,9 @@ def run(spec):
             return {"killed": True}
         raise AssertionError("the run was not interrupted")
     result = trainer.fit(dataset_for(spec.get("head", "classify")))
-    final = os.path.join(spec["out"], "final.safetensors")
+    # (One file per process when several train together.)
+    process = os.environ.get("KERAS_DISTRIBUTION_PROCESS_ID", "")
+    final = os.path.join(spec["out"], f"final{process}.safetensors")
     save_file(model_weights(model), final)
     return {"step": result.step, "final": final, "devices": strategy.num_replicas_in_sync,
             "losses": [row["loss"] for row in result.history if "loss" in row]}

@@ -72,11 +72,11 @@ def runs(tmp_path_factory):
     ]
     tf_result = on_backend("tensorflow", tf_runs, tmp)
     jax_result = on_backend("jax", jax_runs, tmp)
-    return tf_result, jax_result, load_file(init), load_file(init_token)
+    return tf_result, jax_result, load_file(init), load_file(init_token), init
 
 
 def test_jax_trains_to_the_losses_and_weights_of_tensorflow(runs):
-    tf_result, jax_result, init, _ = runs
+    tf_result, jax_result, init, _, _ = runs
     tf_run, jax_run = tf_result["plain"], jax_result["plain"]
     assert tf_run["step"] == jax_run["step"] == 6
     # Per-step losses: float32 on both, summed in another order.
@@ -93,7 +93,7 @@ def test_jax_fused_attention_equals_the_explicit_form(runs):
 
 
 def test_two_jax_devices_and_accumulation_match_one_device(runs):
-    _, jax_result, _, _ = runs
+    _, jax_result, _, _, _ = runs
     one = jax_result["plain"]
     assert jax_result["two_devices"]["devices"] == 2 and one["devices"] == 1
     for name in ("two_devices", "accumulated"):
@@ -104,7 +104,7 @@ def test_two_jax_devices_and_accumulation_match_one_device(runs):
 
 def test_weights_the_loss_does_not_reach_stay_as_they_were(runs):
     # A token head does not use the pooler: no update and no weight decay on either backend.
-    tf_result, jax_result, _, init_token = runs
+    tf_result, jax_result, _, init_token, _ = runs
     tf_run, jax_run = tf_result["token"], jax_result["token"]
     np.testing.assert_allclose(jax_run["losses"], tf_run["losses"], rtol=2e-5)
     pooler = [k for k in init_token if k.startswith("pooler/")]
@@ -115,7 +115,7 @@ def test_weights_the_loss_does_not_reach_stay_as_they_were(runs):
 
 
 def test_a_killed_jax_run_resumes_to_the_uninterrupted_weights(runs):
-    _, jax_result, _, _ = runs
+    _, jax_result, _, _, _ = runs
     resumed, plain = jax_result["killed"], jax_result["plain"]
     assert resumed["step"] == 6
     assert_close(weights(resumed), weights(plain), atol=1e-6)
@@ -123,7 +123,7 @@ def test_a_killed_jax_run_resumes_to_the_uninterrupted_weights(runs):
 
 
 def test_a_tensorflow_checkpoint_resumes_on_jax(runs):
-    tf_result, jax_result, _, _ = runs
+    tf_result, jax_result, _, _, _ = runs
     assert tf_result["first_steps"] == {"killed": True}
     resumed, tf_run = jax_result["from_tf"], tf_result["plain"]
     assert resumed["step"] == 6
@@ -147,3 +147,40 @@ def test_commands_that_need_tensorflow_say_so_on_jax(monkeypatch, tmp_path, call
                                          r"runs on jax \(KERAS_BACKEND=jax\)"):
         run()
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_two_jax_processes_train_as_one_device(runs, tmp_path):
+    """Two hosts, as keras.distribution.initialize joins them (here two processes on
+    loopback with one CPU device each, exchanging through Gloo): the losses and weights of
+    one device, and only process 0 writes checkpoints."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "two-hosts"
+    spec = [{"name": "hosts", "out": str(out), "init": str(runs[4]), "strategy": "multiworker",
+             "settings": STEPS}]
+    (tmp_path / "runs.json").write_text(json.dumps(spec))
+    workers = []
+    for index in (0, 1):
+        env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3",
+                   KERAS_DISTRIBUTION_JOB_ADDRESSES=f"localhost:{port}",
+                   KERAS_DISTRIBUTION_NUM_PROCESSES="2", KERAS_DISTRIBUTION_PROCESS_ID=str(index))
+        env.pop("XLA_FLAGS", None)
+        workers.append(subprocess.Popen(
+            [sys.executable, WORKER, str(tmp_path / "runs.json"), str(tmp_path / f"{index}.json")],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    for worker in workers:
+        output, _ = worker.communicate(timeout=600)
+        assert worker.returncode == 0, output[-3000:]
+    one = runs[1]["plain"]
+    for index in (0, 1):
+        hosts = json.loads((tmp_path / f"{index}.json").read_text())["hosts"]
+        assert hosts["devices"] == 2
+        np.testing.assert_allclose(hosts["losses"], one["losses"], rtol=1e-5)
+    assert_close(weights(hosts), weights(one), atol=2e-6)
+    assert sorted(os.listdir(out / "checkpoints")) == ["ckpt-6.safetensors", "state.json"]
+    assert sorted(n for n in os.listdir(out) if n.endswith(".safetensors")) == \
+        ["final0.safetensors", "final1.safetensors"]

@@ -148,10 +148,13 @@ class JaxSteps:
         processes, each process's rows over its devices."""
         if self.distribution is None:
             return jax.tree_util.tree_map(jax.device_put, batch)
-        processes, index = jax.process_count(), jax.process_index()
+        # The processes whose devices the mesh spans (all of them, unless the strategy
+        # keeps to this host's devices), and this one's place among them.
+        processes = sorted({d.process_index for d in self.distribution.device_mesh.devices.flat})
+        index = processes.index(jax.process_index())
 
         def put(array):
-            rows = array.shape[0] // processes
+            rows = array.shape[0] // len(processes)
             layout = self.distribution.get_data_layout(array.shape).backend_layout
             return jax.make_array_from_process_local_data(
                 layout, array[index * rows:(index + 1) * rows], array.shape)

@@ -101,6 +101,9 @@ def _jax_strategy(name: str) -> JaxDataParallel:
                          f"keras.distribution.initialize; set {', '.join(missing)} "
                          "(TF_CONFIG is tf.distribute's)")
     if name in ("auto", "multiworker") and cluster:
+        # (Before JAX starts its backends.) CPU hosts exchange arrays through Gloo; GPUs
+        # and TPUs through their own collectives, which this setting does not touch.
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
         keras.distribution.initialize()
     if name == "tpu":
         try:
