@@ -211,7 +211,7 @@ def run_hf(spec, compiled):
     def wait(loss):
         if device == "cuda":
             torch.cuda.synchronize()
-        return float(loss)
+        return float(loss.detach())
 
     result = timed(spec, run_steps, wait)
     name = torch.cuda.get_device_name(0) if device == "cuda" else "cpu"

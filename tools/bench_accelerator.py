@@ -53,8 +53,8 @@ from tfbert.registry import architecture  # noqa: E402
 
 # name: (label, the modules it needs, Keras on JAX?). The last three are anchors.
 VARIANTS = {"tfbert-jax": ("tfbert (JAX)", ("jax", "keras"), True),
-            "keras-hub-jax": ("keras-hub BertMaskedLM train_step (JAX)", ("jax", "keras", "keras_hub"),
-                              True),
+            "keras-hub-jax": ("keras-hub BertMaskedLM train_step (JAX)",
+                              ("jax", "keras", "keras_hub"), True),
             "hf-eager": ("HF BertForPreTraining, torch eager", ("torch", "transformers"), False),
             "hf-compile": ("HF BertForPreTraining, torch.compile", ("torch", "transformers"),
                            False)}

@@ -363,7 +363,8 @@ def accelerator_section(data):
     labels = {"tfbert-jax": "tfbert (JAX)", "keras-hub-jax": "keras-hub (JAX)",
               "hf-eager": "HF torch eager", "hf-compile": "HF torch.compile"}
     peaks = sorted({r["peak_source"] for r in variants.values() if r["status"] == "ok"})
-    lines = [f"Device: **{', '.join(data['devices']) or 'none'}**"
+    devices = ", ".join(data["devices"]) or "none"
+    lines = [f"Device: **{devices}**"
              + ("" if data["same_device"] else " (**not the same for every variant**)")
              + f"; host CPU {host['model']}, {host['cores']} cores, flags "
              f"{', '.join(host['flags']) or 'none of avx/amx'}. Script command: "
@@ -373,7 +374,8 @@ def accelerator_section(data):
              f"{data['args']['batch']} × seq {data['args']['seq']}, MLM on "
              f"{data['args']['masked']} positions + NSP, {data['precision']}. FLOPs per "
              f"trained sequence: {flops['train'] / 1e9:.3f} G (3 × forward, the script's "
-             f"formula; 6·N·S + 12·L·H·S² would give {data['palm_gflop_per_sequence']:.3f} G). "
+             "formula; 6·N·S + 12·L·H·S² would give "
+             f"{data['palm_gflop_per_sequence']:.3f} G). "
              f"Peak: {'; '.join(peaks) or 'none measured'}.", "",
              f"Anchor: **{labels.get(anchor, 'none present')}**, the fastest of keras-hub / HF "
              "eager / HF compile in this run. Sequences per second; median and spread (max − "
