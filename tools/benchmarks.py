@@ -71,6 +71,14 @@ BENCHMARKS = {
     "predict-stream": Benchmark(
         "bench_predict_stream.py", "Streaming predict: peak memory on 10k vs 1M lines",
         ("--small", "10000", "--large", "1000000"), ("--small", "200", "--large", "2000")),
+    # On these CPU hosts the published run is the tiny smoke size; BERT-base at batch 256 is
+    # for a GPU (tools/accelerator_device.sh writes the same JSON there).
+    "accelerator": Benchmark(
+        "bench_accelerator.py", "Accelerator: BERT pre-training throughput and MFU, tfbert on "
+        "JAX vs keras-hub and Hugging Face", ("--config", "tiny", "--batch", "32", "--warmup",
+                                             "2", "--steps", "3", "--rounds", "3"),
+        ("--config", "tiny", "--vocab", "512", "--batch", "4", "--seq", "16", "--masked", "3",
+         "--warmup", "1", "--steps", "1", "--rounds", "1", "--variants", "tfbert-jax,hf-eager")),
 }
 
 
@@ -345,11 +353,52 @@ def predict_stream_section(data):
     return lines
 
 
+ACCELERATOR_TARGET = ("Issue 24's target for BERT-base, seq 128, batch 256 on one H200 or H100: "
+                      "≥ 5,500 seq/s, ≥ 1.4× the best anchor, ≥ 50 % MFU.")
+
+
+def accelerator_section(data):
+    variants, config, flops = data["variants"], data["config"], data["flops_per_sequence"]
+    anchor, host = data["anchor"], data["host"]["cpu"]
+    labels = {"tfbert-jax": "tfbert (JAX)", "keras-hub-jax": "keras-hub (JAX)",
+              "hf-eager": "HF torch eager", "hf-compile": "HF torch.compile"}
+    peaks = sorted({r["peak_source"] for r in variants.values() if r["status"] == "ok"})
+    devices = ", ".join(data["devices"]) or "none"
+    lines = [f"Device: **{devices}**"
+             + ("" if data["same_device"] else " (**not the same for every variant**)")
+             + f"; host CPU {host['model']}, {host['cores']} cores, flags "
+             f"{', '.join(host['flags']) or 'none of avx/amx'}. Script command: "
+             f"`{data['command']}`.", "",
+             f"Model: {config['num_layers']} layers, hidden {config['hidden_size']}, "
+             f"{config['num_heads']} heads, vocab {config['vocab_size']}; batch "
+             f"{data['args']['batch']} × seq {data['args']['seq']}, MLM on "
+             f"{data['args']['masked']} positions + NSP, {data['precision']}. FLOPs per "
+             f"trained sequence: {flops['train'] / 1e9:.3f} G (3 × forward, the script's "
+             "formula; 6·N·S + 12·L·H·S² would give "
+             f"{data['palm_gflop_per_sequence']:.3f} G). "
+             f"Peak: {'; '.join(peaks) or 'none measured'}.", "",
+             f"Anchor: **{labels.get(anchor, 'none present')}**, the fastest of keras-hub / HF "
+             "eager / HF compile in this run. Sequences per second; median and spread (max − "
+             f"min) of {data['args']['rounds']} rounds of {data['args']['steps']} steps after "
+             f"{data['args']['warmup']} warm-up steps (compilation).", "",
+             "| variant | seq/s (median) | spread | TFLOP/s | MFU | × anchor | warm-up s |",
+             "|---|---|---|---|---|---|---|"]
+    for name, row in variants.items():
+        if row["status"] != "ok":
+            lines.append(f"| {labels[name]} | {row['status']}: {row['reason']} | | | | | |")
+            continue
+        mfu = f"{100 * row['mfu']:.1f} %" if row["mfu"] is not None else "n/a"
+        ratio = f"{row['vs_anchor']:.2f}" if row["vs_anchor"] is not None else "n/a"
+        lines.append(f"| {labels[name]} | {row['seq_per_s']:.1f} | {row['spread']:.1f} | "
+                     f"{row['tflops']:.3f} | {mfu} | {ratio} | {row['warmup_s']:.0f} |")
+    return lines + ["", ACCELERATOR_TARGET]
+
+
 SECTIONS = {"training": training_section, "tokenizer": tokenizer_section,
             "encoder": encoder_section, "export": export_section,
             "pretrain-data": pretrain_data_section, "startup": startup_section,
             "beam-pretrain-data": beam_pretrain_data_section,
-            "predict-stream": predict_stream_section}
+            "predict-stream": predict_stream_section, "accelerator": accelerator_section}
 
 
 def machine_section(meta):

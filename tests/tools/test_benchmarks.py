@@ -81,9 +81,30 @@ STREAM = {"args": {"small": 10, "large": 100}, "cpu": {"model": "Test CPU", "fla
                     "lines_per_s": 5.0, "peak_rss_mb": 800.0},
                    {"input": "large", "lines": 100, "mb": 1.0, "seconds": 4.0,
                     "lines_per_s": 25.0, "peak_rss_mb": 820.0}]}
+def _accel(seq_per_s, vs_anchor, mfu, name="NVIDIA H200"):
+    return {"status": "ok", "rounds_seq_per_s": [seq_per_s - 10, seq_per_s, seq_per_s + 30],
+            "seq_per_s": seq_per_s, "spread": 40.0, "tflops": seq_per_s * 0.07,
+            "mfu": mfu, "vs_anchor": vs_anchor, "warmup_s": 42.0,
+            "device": {"platform": "gpu", "name": name, "count": 1},
+            "peak_source": "NVIDIA datasheet, dense bf16, matched 'H100|H200|GH200'"}
+
+
+ACCELERATOR = {  # bench_accelerator.py: 70 GFLOP per sequence, so 5000 seq/s = 350 TFLOP/s
+    "command": "tools/bench_accelerator.py --json x.json", "precision": "mixed bfloat16",
+    "args": {"config": "base", "vocab": 30522, "batch": 256, "seq": 128, "masked": 20,
+             "warmup": 3, "steps": 20, "rounds": 3, "variants": ["tfbert-jax"]},
+    "config": {"num_layers": 12, "hidden_size": 768, "num_heads": 12, "vocab_size": 30522},
+    "flops_per_sequence": {"forward": 23.3e9, "train": 69.9e9},
+    "palm_gflop_per_sequence": 86.374, "devices": ["NVIDIA H200"], "same_device": True,
+    "host": {"cpu": {"model": "Test CPU", "cores": 16, "flags": ["avx2"]}},
+    "anchor": "hf-compile", "ratio": 1.25,
+    "variants": {"tfbert-jax": _accel(5000.0, 1.25, 0.3534),
+                 "keras-hub-jax": _accel(3600.0, 0.9, 0.2544),
+                 "hf-eager": {"status": "failed", "reason": "exit 1: CUDA error"},
+                 "hf-compile": _accel(4000.0, 1.0, 0.2827)}}
 FIXTURES = {"training": TRAINING, "tokenizer": TOKENIZER, "encoder": ENCODER,
             "export": EXPORT, "pretrain-data": PRETRAIN, "startup": STARTUP,
-            "beam-pretrain-data": BEAM, "predict-stream": STREAM}
+            "beam-pretrain-data": BEAM, "predict-stream": STREAM, "accelerator": ACCELERATOR}
 
 
 def _run(quick=False):
@@ -114,7 +135,7 @@ def rendered(tmp_path):
 def test_header_and_machine(rendered):
     assert rendered.startswith("# Benchmarks\n")
     assert "    REGENERATE\n" in rendered
-    assert "total wall time 8.0 min (8 of 8 benchmarks" in rendered  # 8 x 60 s
+    assert "total wall time 9.0 min (9 of 9 benchmarks" in rendered  # 9 x 60 s
     assert "| CPU | Test CPU @ 2.50GHz |" in rendered
     assert "avx512f yes, avx512_bf16 **no**" in rendered
     assert "| load average (1 / 5 / 15 min), first start → last end | 0.50 / 0.60 / 0.70 → " \
@@ -165,13 +186,24 @@ def test_missing_json_says_how_to_produce_it(tmp_path):
     assert "| tfbert Trainer | 9.00 |" in text
     assert f"_Not measured: there is no `{tmp_path}/export.json`._" in text
     assert "Produce it with `RERUN --only export`" in text
-    assert "(1 of 8 benchmarks" in text
+    assert "(1 of 9 benchmarks" in text
 
 
 def test_beam_and_stream_sections(rendered):
     assert "| 20.0 | beam direct, 2 workers | 0.90 | 1.80 | 950 | 1000 |" in rendered
     assert "| 20.0 | single process | 0.50 | 1.00 | 900 | (in the driver) |" in rendered
     assert "| large | 100 | 1.0 | 4.0 | 25 | 820 | 1.025 |" in rendered
+
+
+def test_accelerator_table_mfu_and_ratio_to_the_anchor(rendered):
+    assert "Device: **NVIDIA H200**; host CPU Test CPU, 16 cores, flags avx2." in rendered
+    assert "Anchor: **HF torch.compile**" in rendered
+    assert "FLOPs per trained sequence: 69.900 G" in rendered
+    assert "6·N·S + 12·L·H·S² would give 86.374 G" in rendered
+    assert "| tfbert (JAX) | 5000.0 | 40.0 | 350.000 | 35.3 % | 1.25 | 42 |" in rendered
+    assert "| HF torch.compile | 4000.0 | 40.0 | 280.000 | 28.3 % | 1.00 | 42 |" in rendered
+    assert "| HF torch eager | failed: exit 1: CUDA error | | | | | |" in rendered
+    assert "≥ 5,500 seq/s, ≥ 1.4× the best anchor, ≥ 50 % MFU" in rendered
 
 
 def test_a_section_without_json_is_kept_from_the_previous_file_and_marked(tmp_path):
