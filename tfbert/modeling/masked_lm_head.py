@@ -50,10 +50,11 @@ class MaskedLMHead(keras.layers.Layer):
         positions = ops.cast(masked_positions, "int32")[:, :, None]
         x = ops.take_along_axis(sequence_output, positions, axis=1)
         x = self.layer_norm(self.transform(x))
-        # (batch, num_masked, vocab) in float32.
-        embeddings = ops.cast(self.token_embedding.embeddings, "float32")
-        logits = ops.matmul(ops.cast(x, "float32"), ops.transpose(embeddings))
-        return logits + self.output_bias
+        # (batch, num_masked, vocab): the product in the compute dtype (bfloat16 under a
+        # mixed policy, accumulated in float32 by the hardware), the logits in float32.
+        embeddings = ops.cast(self.token_embedding.embeddings, x.dtype)
+        logits = ops.matmul(x, ops.transpose(embeddings))
+        return ops.cast(logits, "float32") + self.output_bias
 
     def compute_output_shape(self, sequence_output_shape, masked_positions_shape):
         return tuple(masked_positions_shape) + (self.vocab_size,)

@@ -134,9 +134,12 @@ class JaxSteps:
         self._step = None
 
     def load(self):
-        # A copy: the step donates its input buffers, and the variables keep theirs.
-        self.state = jax.tree_util.tree_map(lambda a: a.copy(),
-                                            state_of(self.model, self.optimizer))
+        # A copy on the variable's own devices and sharding (committed there, so the step
+        # compiles once: an uncommitted first state would make the second step compile
+        # again): the step donates its input buffers, and the variables keep theirs.
+        self.state = jax.tree_util.tree_map(
+            lambda a: jax.device_put(a, a.sharding, may_alias=False),
+            state_of(self.model, self.optimizer))
 
     def sync(self):
         if self.state is not None:
