@@ -184,3 +184,22 @@ def test_two_jax_processes_train_as_one_device(runs, tmp_path):
     assert sorted(os.listdir(out / "checkpoints")) == ["ckpt-6.safetensors", "state.json"]
     assert sorted(n for n in os.listdir(out) if n.endswith(".safetensors")) == \
         ["final0.safetensors", "final1.safetensors"]
+
+
+def test_float16_is_refused_on_jax_before_anything_is_written(tmp_path):
+    # Dynamic loss scaling runs on TensorFlow only: one line, and --out stays empty.
+    script = ("import sys; from tfbert.cli.main import main; sys.argv = ['tfbert', 'finetune', "
+              "'--task', 'classify', '--train', sys.argv[1], '--preset', 'tiny', '--vocab', "
+              "sys.argv[2], '--out', sys.argv[3], '--precision', 'float16']; main()")
+    (tmp_path / "train.jsonl").write_text("".join(
+        json.dumps({"text": t, "label": l}) + "\n" for t, l in
+        [("good", "pos"), ("bad", "neg")] * 40))
+    (tmp_path / "vocab.txt").write_text("\n".join(
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad"]) + "\n")
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "train.jsonl"),
+                           str(tmp_path / "vocab.txt"), str(tmp_path / "out")],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "--precision float16 needs dynamic loss scaling" in done.stderr
+    assert not (tmp_path / "out").exists() or os.listdir(tmp_path / "out") == []

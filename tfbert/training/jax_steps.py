@@ -47,16 +47,19 @@ def unreached(model, loss, trainable, non_trainable, inputs, targets) -> set:
     return {i for i, v in enumerate(jaxpr.invars) if v not in needed}
 
 
+def refuse_loss_scaling(optimizer):
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        raise ValueError("--precision float16 needs dynamic loss scaling, which tfbert "
+                         "runs on the TensorFlow backend only; use --precision bfloat16 on "
+                         "JAX")
+
+
 def make_train_step(model, loss, optimizer, accumulation_steps=1, unused=frozenset()):
     """`step(state, inputs, targets) -> (loss, state)`, jit-compiled, the state
     `(trainable, non_trainable, optimizer_variables)` as lists of arrays (`state_of`), the
     batch `accumulation_steps` micro-batches of consecutive rows."""
     trainable_variables = model.trainable_variables
-    scaled = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
-    if scaled:
-        raise ValueError("--precision float16 needs dynamic loss scaling, which tfbert "
-                         "runs on the TensorFlow backend only; use --precision bfloat16 on "
-                         "JAX")
+    refuse_loss_scaling(optimizer)
 
     def gradients(trainable, non_trainable, inputs, targets, counts):
         def fn(trainable, non_trainable):
@@ -127,6 +130,7 @@ class JaxSteps:
     variables, `load` reads it from them)."""
 
     def __init__(self, model, loss, optimizer, accumulation_steps, distribution=None):
+        refuse_loss_scaling(optimizer)   # before the run writes anything
         self.model, self.loss, self.optimizer = model, loss, optimizer
         self.accumulation_steps = accumulation_steps
         self.distribution = distribution
