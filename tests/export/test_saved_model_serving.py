@@ -70,7 +70,9 @@ def test_export_record_names_xla_and_the_batching_file(exports):
 
 @pytest.mark.slow
 def test_every_version_carries_a_batching_policy_tf_serving_parses(exports):
-    for path in exports.values():
+    for xla, path in exports.items():
         parameters = batching.read_batching_parameters(
             os.path.join(path, batching.FILE_NAME))
-        assert parameters == batching.BatchingParameters(**batching.DEFAULT)
+        assert parameters == batching.BatchingParameters(**batching.default_parameters(xla))
+        # An XLA export bounds the shapes it compiles: batches padded to a few sizes.
+        assert parameters.allowed_batch_sizes == (batching.XLA_BATCH_SIZES if xla else ())

@@ -132,7 +132,7 @@ def _write_version(path, model, tokenizer, spec, checkpoint, serving_version, to
     text_ops = saved_model_ops.check_serving_ops(saved_model_ops.saved_model_ops(path),
                                                  serving_version)
     saved_model_warmup.write_warmup(path, warmup)
-    saved_model_batching.write_batching_parameters(path)
+    saved_model_batching.write_batching_parameters(path, xla)
     loaded = tf.saved_model.load(path)
     difference = _check_encode(loaded, model, tokenizer, spec)
     # Read back as TF Serving reads the file, and replayed as it will be at load.

@@ -29,6 +29,14 @@ FILE_NAME = "batching_params.pbtxt"
 # parallel on 2 cores would each get half as many).
 DEFAULT = {"max_batch_size": 32, "batch_timeout_micros": 2000, "num_batch_threads": 1,
            "max_enqueued_batches": 100, "pad_variable_length_inputs": True}
+# An XLA export compiles once per batch shape (seconds each): batches are padded up to
+# these sizes, so at most six shapes are ever compiled.
+XLA_BATCH_SIZES = (1, 2, 4, 8, 16, 32)
+
+
+def default_parameters(xla=False):
+    """What the export writes: `DEFAULT`, plus `allowed_batch_sizes` for an XLA export."""
+    return {**DEFAULT, **({"allowed_batch_sizes": XLA_BATCH_SIZES} if xla else {})}
 
 # (name, wrapper type or scalar type): TF Serving's BatchingParameters, field numbers as there.
 _FIELDS = (
@@ -157,9 +165,10 @@ def format_batching_parameters(values=None):
     return text_format.MessageToString(message)
 
 
-def write_batching_parameters(version_dir):
-    """Writes `DEFAULT` as `version_dir/batching_params.pbtxt`; returns its path."""
+def write_batching_parameters(version_dir, xla=False):
+    """Writes `default_parameters(xla)` as `version_dir/batching_params.pbtxt`; returns
+    its path."""
     path = os.path.join(version_dir, FILE_NAME)
     with open(path, "w", encoding="utf-8") as f:
-        f.write(format_batching_parameters())
+        f.write(format_batching_parameters(default_parameters(xla)))
     return path
