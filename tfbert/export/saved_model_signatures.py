@@ -139,9 +139,8 @@ class ServingModule(tf.Module):
                                               spec.max_length, spec.doc_stride,
                                               pad_to_max_length=self._pad_to_max_length)
             return self._classes(inputs, document, tf.shape(text)[0])
-        return self._classes(self.tokenizer.encode(
-            text, text_pair, max_length=spec.max_length,
-            pad_to_max_length=self._pad_to_max_length))
+        return self._classes(self.tokenizer.encode(text, text_pair, max_length=spec.max_length,
+                                                   pad_to_max_length=self._pad_to_max_length))
 
     def _classes(self, inputs, document=None, texts=None):
         logits = tf.cast(self._run(inputs)["logits"], tf.float32)
