@@ -267,7 +267,11 @@ def export_section(data):
                   f"inputs: accuracy {e['keras']['accuracy']:.2f} %, macro F1 "
                   f"{e['keras']['macro_f1']:.2f} %.", ""]
     else:
-        lines += ["No accuracy: the run had no `--eval-data`.", ""]
+        lines += ["No accuracy: the run had no `--eval-data`."
+                  + (" The model is the bare pre-trained MiniLM-L6 under an untrained head "
+                     "(`--model ''`): its probabilities are near uniform, so the top-1 "
+                     "agreement of the quantized variants says little; latency is what this "
+                     "run measures." if not data["args"].get("model") else ""), ""]
     head = (["variant", "MB", "size / fp32"]
             + [f"{n} thr ms (spread)" for n in threads] + [f"÷ ORT int8 @{n} thr" for n in threads]
             + [f"max abs diff p @{max(threads)} thr", "top-1 agree"]
