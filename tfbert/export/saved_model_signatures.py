@@ -20,8 +20,8 @@ encoder (`text`): the mean-pooled `embedding` (unit length when `task.json` says
 
 With `jit_compile=True` the Keras model's call is one XLA-compiled function inside every
 signature (TF Serving runs it only with `--xla_cpu_compilation_enabled`; without the flag
-the first request fails): the encoder's ~500 small ops become a few fused kernels, which
-is what lets a second intra-op thread pay off on a small CPU (BENCHMARKS.md). XLA compiles
+the first request fails): the encoder's hundreds of small ops become a few fused
+kernels, so intra-op threads split and join far fewer times a call. XLA compiles
 once per input shape, so classify, pair and encoder requests are then padded to
 `max_length` (one shape per batch size) instead of to their longest text.
 """
