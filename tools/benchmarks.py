@@ -57,7 +57,8 @@ BENCHMARKS = {
                           "--warmup", "1"), ("--models", "minilm", "--warmup", "1", "--steps", "1",
                               "--repeats", "1", "--batch", "4", "--seq", "32", "--no-bf16")),
     "export": Benchmark("bench_export.py", "Export formats: latency, size and accuracy",
-                        ("--rounds", "5"), ("--rounds", "1", "--batch", "4", "--batch-calls", "1", "--calls", "3", "--warmup", "1", "--threads", "1",
+                        ("--rounds", "5"), ("--rounds", "1", "--batch", "4", "--batch-calls", "1",
+                                             "--calls", "3", "--warmup", "1", "--threads", "1",
                              "--calibration", "32", "--check", "2", "--eval-limit", "16")),
     "pretrain-data": Benchmark("bench_pretrain_data.py", "Pre-training data: throughput and "
                                "peak memory", ("--small-mb", "20", "--large-mb", "100"),
