@@ -59,7 +59,8 @@ BENCHMARKS = {
     "export": Benchmark("bench_export.py", "Export formats: latency, size and accuracy",
                         ("--rounds", "5"), ("--rounds", "1", "--batch", "4", "--batch-calls", "1",
                                              "--calls", "3", "--warmup", "1", "--threads", "1",
-                                             "--calibration", "32", "--check", "2", "--eval-limit", "16")),
+                                             "--calibration", "32", "--check", "2",
+                                             "--eval-limit", "16")),
     "pretrain-data": Benchmark("bench_pretrain_data.py", "Pre-training data: throughput and "
                                "peak memory", ("--small-mb", "20", "--large-mb", "100"),
                                ("--small-mb", "0.5", "--large-mb", "2")),
