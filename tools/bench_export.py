@@ -1,15 +1,23 @@
 """Export benchmark: one classifier in every deployment format, timed in the same run.
 
-Batch 1, sequence 128, 1 and 2 threads: TF SavedModel fp32; TFLite (LiteRT) fp32, fp16,
+Batch 1, sequence 128, 1 and 2 threads: the TF SavedModel as `tfbert export` writes it, run
+as TF Serving runs it (its graph in a TF1 `Session`, intra-op = threads, inter-op = 1, fed
+and fetched by name; see tools/bench_export_serving.py): the `encode` signature (ids in),
+the same export's `serving_default` with the raw text (in-graph tokenizer), the `--xla`
+export, and the `encode` signature through Python's TF2 call; TFLite (LiteRT) fp32, fp16,
 dynamic int8 and full int8 (calibrated on BBC training texts); ONNX Runtime fp32 and
 dynamic int8 (MatMul + Gather, per channel), the anchor. All get the same input, a BBC
 test text cut to 128 pieces. A round times every variant in turn (`--warmup` calls, then
 the median of `--calls`); rounds are interleaved so that drift on a shared host hits all
 alike. Per variant: median and spread (max - min) of the round medians, file size and its
 ratio to the same format's fp32, time over ONNX Runtime int8, and the largest |probability
-- Keras| on the timing input plus `--check` test texts. TF fixes its thread pools when its
-runtime starts, so the SavedModel runs in a spawned worker per thread count (intra-op =
-threads, inter-op = 1), timed inside it. With `--eval-data` (labelled JSONL, labels as in
+- Keras| on the timing input plus `--check` test texts. Then throughput at `--batch` (32)
+texts per call for the SavedModels and ONNX Runtime fp32 (TFLite's model takes one text:
+`--batch` calls). TF fixes its thread pools when its runtime starts, so each SavedModel
+runner is a spawned worker, timed inside it. `--batching-parameters FILE` (TF Serving's
+BatchingParameters text proto, as `tfbert export` writes it in each version) replays
+TF Serving's request batching against the session runners at the most threads, beside the
+same load unbatched. With `--eval-data` (labelled JSONL, labels as in
 the model's task.json) every variant also classifies that split, batch 1 at the most
 threads, cut to the same 128 pieces, and its accuracy and macro F1 are reported beside the
 Keras model's. Needs the `bench` (onnx, onnxruntime, tf2onnx) and `data` extras.
@@ -25,6 +33,7 @@ import json
 import multiprocessing
 import os
 import statistics
+import sys
 import tempfile
 import time
 
@@ -33,58 +42,59 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tools import bench_export_serving as serving  # noqa: E402 - run as a script too
+from tools.bench_export_serving import block  # noqa: E402
+
 DEFAULT_MODEL = "runs/demo-en/model"  # what `tfbert demo --english` fine-tunes
 ANCHOR = "onnxruntime int8"
 FP32 = {"tf": "tf savedmodel fp32", "tflite": "tflite fp32", "onnxruntime": "onnxruntime fp32"}
-
-
-def block(fn, warmup, calls):
-    """Milliseconds of `calls` calls of `fn`, after `warmup` untimed ones."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return times
-
-
-def tf_worker(conn, path, threads):
-    """Answers `(sample, warmup, calls)` with times, `(sample,)` with probabilities."""
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    serve = tf.saved_model.load(path).signatures["serving_default"]
-    while (request := conn.recv()) is not None:
-        ids, mask, segment_ids = (tf.constant(a) for a in request[0])
-
-        def fn():
-            return serve(ids=ids, mask=mask, segment_ids=segment_ids)["probability"].numpy()
-        conn.send(block(fn, *request[1:]) if len(request) > 1 else fn())
+# SavedModel rows: (export, signature, runtime); export "xla" is `tfbert export --xla`.
+SAVED_MODELS = {
+    "tf savedmodel fp32": ("plain", "encode", "session"),
+    "tf savedmodel fp32 raw text": ("plain", "serving_default", "session"),
+    "tf savedmodel fp32 xla": ("xla", "encode", "session"),
+    "tf savedmodel fp32 tf2 call": ("plain", "encode", "tf2"),
+}
+BATCHED = ("tf savedmodel fp32", "tf savedmodel fp32 xla", "onnxruntime fp32", "tflite fp32")
+BATCHING = ("tf savedmodel fp32", "tf savedmodel fp32 xla")  # --batching-parameters
 
 
 class Runner:
-    """One variant at one thread count: in this process, or (TF) in a worker."""
+    """One variant at one thread count: in this process, or (SavedModel) in a worker."""
 
-    def __init__(self, predict=None, saved_model=None, threads=None):
-        self.predict_fn, self.conn = predict, None
+    def __init__(self, predict=None, saved_model=None, threads=None, batch_predict=None,
+                 texts=None):
+        self.predict_fn, self.batch_fn, self.conn = predict, batch_predict, None
+        # A raw-text runner is sent each sample's text (`texts`: ids bytes -> text).
+        self.texts = texts
         if saved_model:
             context = multiprocessing.get_context("spawn")
             self.conn, child = context.Pipe()
-            context.Process(target=tf_worker, args=(child, saved_model, threads),
+            context.Process(target=serving.worker, args=(child, *saved_model[:2], threads,
+                                                         *saved_model[2:]),
                             daemon=True).start()
 
-    def ask(self, *request):
-        self.conn.send(request)
+    def ask(self, kind, x, *request):
+        self.conn.send((kind, self.texts[x[0].tobytes()] if self.texts else x, *request))
         return self.conn.recv()
 
     def predict(self, x):
-        return self.ask(x) if self.conn else self.predict_fn(x)
+        return self.ask("predict", x) if self.conn else self.predict_fn(x)
 
-    def time(self, x, warmup, calls):
+    def batching(self, x, parameters, clients, requests):
+        return self.ask("batching", x, parameters, clients, requests)
+
+    def time(self, x, warmup, calls, batch=1):
         if self.conn:
-            return self.ask(x, warmup, calls)
-        return block(lambda: self.predict_fn(x), warmup, calls)
+            return self.ask("time", x, warmup, calls, batch)
+        if batch == 1:
+            return block(lambda: self.predict_fn(x), warmup, calls)
+        if self.batch_fn:
+            xs = [np.repeat(a, batch, 0) for a in x]
+            return block(lambda: self.batch_fn(xs), warmup, calls)
+        # One text per call (TFLite's [1, 128] input): `batch` calls.
+        return block(lambda: [self.predict_fn(x) for _ in range(batch)], warmup, calls)
 
 
 def load_classifier(model_dir, labels):
@@ -108,11 +118,13 @@ def load_classifier(model_dir, labels):
     return BertClassifier(encoder, len(labels)), tokenizer, spec, checkpoint.source
 
 
-def save_tf(module, path):
-    """The SavedModel of `module.serve`'s graph (ids, mask, segment_ids [1, 128] ->
-    probability): the same graph as the TFLite variants."""
-    serve = module.function()
-    tf.saved_model.save(module, path, signatures=serve.get_concrete_function())
+def save_tf(model, tokenizer, spec, path, xla=False):
+    """The SavedModel `tfbert export` writes for `model` (its `ServingModule`: `encode`
+    and raw-text `serving_default`), XLA-compiled when `xla` (`tfbert export --xla`)."""
+    from tfbert.export.saved_model_signatures import ServingModule
+
+    module = ServingModule(model, tokenizer, spec, jit_compile=xla)
+    tf.saved_model.save(module, path, signatures=module.signatures())
 
 
 def save_onnx(model, path, int8_path):
@@ -153,7 +165,7 @@ def ort_predict(path, threads):
                                           "segment_ids": x[2]})[0]
         exp = np.exp(logits - logits.max(-1, keepdims=True))
         return exp / exp.sum(-1, keepdims=True)
-    return predict
+    return predict  # takes any batch: the ONNX model's inputs are [None, None]
 
 
 def read_evaluation(path, model_dir, limit=None):
@@ -194,10 +206,20 @@ def build(args, out, evaluation=None):
     samples = tflite_convert.sample_inputs(module, [{"text": t} for t, _ in
                                             splits["test"][:args.check + 1]])
     calibration = [{"text": t} for t, _ in splits["train"][:args.calibration]]
-    files = {FP32["tf"]: os.path.join(out, "savedmodel")}
-    save_tf(module, files[FP32["tf"]])
-    runners = {(FP32["tf"], n): Runner(saved_model=files[FP32["tf"]], threads=n)
-               for n in args.threads}
+    # The raw-text row gets each sample's own text: its in-graph tokenizer cuts it to the
+    # same 128 pieces.
+    texts = {x[0].tobytes(): t for x, (t, _) in zip(samples, splits["test"])}
+    exports = {kind: os.path.join(out, f"savedmodel_{kind}") for kind in ("plain", "xla")}
+    for kind, path in exports.items():
+        print(f"exporting savedmodel {kind} ...", flush=True)
+        save_tf(model, tokenizer, spec, path, xla=kind == "xla")
+    files, runners = {}, {}
+    for name, (kind, signature, runtime) in SAVED_MODELS.items():
+        files[name] = exports[kind]
+        text = signature == "serving_default"
+        for n in args.threads:
+            runners[name, n] = Runner(saved_model=(exports[kind], signature, runtime, text),
+                                      threads=n, texts=texts if text else None)
     for q in ("none", "fp16", "dynamic", "int8"):
         name = f"tflite {'fp32' if q == 'none' else q}"
         print(f"converting {name} ...", flush=True)
@@ -217,7 +239,8 @@ def build(args, out, evaluation=None):
     save_onnx(model, files["onnxruntime fp32"], files[ANCHOR])
     for name in ("onnxruntime fp32", ANCHOR):
         for n in args.threads:
-            runners[name, n] = Runner(ort_predict(files[name], n))
+            predict = ort_predict(files[name], n)
+            runners[name, n] = Runner(predict, batch_predict=predict)
 
     def keras_predict(x):
         return (tf.sigmoid if spec.multi_label else tf.nn.softmax)(model(
@@ -258,10 +281,33 @@ def measure(args, out, evaluation=None):
         for key, runner in runners.items():
             rounds[key].append(statistics.median(runner.time(samples[0], args.warmup,
                                                              args.calls)))
+    batched = {key: [] for key in runners if key[0] in BATCHED and args.batch > 1}
+    if batched:
+        print(f"timing batch {args.batch}: {len(batched)} runners x {args.rounds} rounds ...",
+              flush=True)
+    for _ in range(args.rounds if batched else 0):
+        for key in batched:
+            batched[key].append(statistics.median(runners[key].time(
+                samples[0], 1, args.batch_calls, args.batch)))
+    top = max(args.threads)
+    if args.batching_parameters:
+        parameters = args.batching_parameters
+        for name in BATCHING:
+            print(f"replaying TF Serving batching on {name} ({args.batching_requests} "
+                  f"requests, {args.batching_clients} clients) ...", flush=True)
+            results[name]["batching"] = runners[name, top].batching(
+                samples[0], parameters, args.batching_clients, args.batching_requests)
+        info["batching_parameters"] = {"file": args.batching_parameters_file,
+                                       **dataclasses.asdict(parameters),
+                                       "clients": args.batching_clients,
+                                       "requests": args.batching_requests,
+                                       "threads": top}
     if evaluation:
         print(f"scoring {len(files)} variants on {len(evaluation['inputs'])} texts ...",
               flush=True)
         for name in files:
+            if runners[name, max(args.threads)].texts:
+                continue  # raw text in: the evaluation inputs are ids
             results[name].update(scores(runners[name, max(args.threads)].predict,
                                         evaluation["inputs"], evaluation["truth"],
                                         evaluation["labels"]))
@@ -274,6 +320,13 @@ def measure(args, out, evaluation=None):
             median_ms=round(median, 2), spread_ms=round(max(medians) - min(medians), 2),
             round_medians_ms=[round(m, 2) for m in medians],
             vs_anchor=round(median / statistics.median(rounds[ANCHOR, n]), 3))
+    for (name, n), medians in batched.items():
+        median = statistics.median(medians)
+        results[name][f"threads_{n}"][f"batch_{args.batch}"] = {
+            "median_ms": round(median, 2), "spread_ms": round(max(medians) - min(medians), 2),
+            "texts_per_s": round(args.batch * 1e3 / median, 1),
+            "vs_onnxruntime_fp32": round(median / statistics.median(
+                batched["onnxruntime fp32", n]), 3)}
     for name, row in results.items():
         row["size_vs_fp32"] = round(row["bytes"] / results[FP32[name.split()[0]]]["bytes"], 4)
     return results, info
@@ -296,8 +349,40 @@ def main():
                         "variant's accuracy on it")
     parser.add_argument("--eval-limit", type=int,
                         help="score only N of its examples, evenly spaced")
+    parser.add_argument("--batch", type=int, default=32,
+                        help="texts per call of the throughput rows (1: none)")
+    parser.add_argument("--batch-calls", type=int, default=5,
+                        help="timed calls per round at --batch")
+    parser.add_argument("--batching-parameters", dest="batching_parameters_file",
+                        help="TF Serving BatchingParameters text proto (as `tfbert export` "
+                             "writes in each version, batching_params.pbtxt): replay its "
+                             "batching against the SavedModel")
+    parser.add_argument("--batching-clients", type=int,
+                        help="concurrent one-text clients (default: max_batch_size)")
+    parser.add_argument("--batching-requests", type=int, default=256,
+                        help="requests replayed with and without batching")
     args = parser.parse_args()
-    args.threads = [int(t) for t in args.threads.split(",")]
+    try:
+        args.threads = [int(t) for t in args.threads.split(",")]
+    except ValueError:
+        raise SystemExit(f"--threads: expected comma-separated integers such as 1,2. "
+                         f"Received: {args.threads!r}") from None
+    for flag in ("rounds", "calls", "batch", "batch_calls", "batching_requests"):
+        if getattr(args, flag) < 1:
+            raise SystemExit(f"--{flag.replace('_', '-')} must be at least 1. "
+                             f"Received: {getattr(args, flag)}")
+    args.batching_parameters = None
+    if args.batching_parameters_file:
+        from tfbert.export.saved_model_batching import read_batching_parameters
+
+        try:
+            args.batching_parameters = read_batching_parameters(args.batching_parameters_file)
+        except ValueError as err:
+            raise SystemExit(f"--batching-parameters: {err}") from None
+        args.batching_clients = args.batching_clients or args.batching_parameters.max_batch_size
+    if args.batching_clients is not None and args.batching_clients < 1:
+        raise SystemExit(f"--batching-clients must be at least 1. "
+                         f"Received: {args.batching_clients}")
     if args.model and not os.path.isdir(args.model):
         raise SystemExit(f"{args.model}: no such model directory; fine-tune bbc-news first "
                          "(README, Training) or pass --model ''")
@@ -341,13 +426,30 @@ def main():
               f"model's own length: {e['model_max_length']}); Keras: accuracy "
               f"{e['keras']['accuracy']:.1f} %, macro F1 {e['keras']['macro_f1']:.1f} %")
     dynamic = results["tflite dynamic"][f"threads_{top}"]["vs_anchor"]
+    for n in args.threads:
+        if f"batch_{args.batch}" in results[FP32["tf"]][f"threads_{n}"]:
+            print(f"batch {args.batch}, {n} thr, texts/s: " + ", ".join(
+                f"{name} {row[f'threads_{n}'][f'batch_{args.batch}']['texts_per_s']:.1f}"
+                for name, row in results.items()
+                if f"batch_{args.batch}" in row[f"threads_{n}"]))
+    for name, row in results.items():
+        for mode, b in row.get("batching", {}).items():
+            print(f"{name} {mode} @{top} thr: {b['requests_per_s']:.1f} req/s, p50 "
+                  f"{b['latency_p50_ms']:.0f} ms, p99 {b['latency_p99_ms']:.0f} ms, mean batch "
+                  f"{b['mean_batch']:.1f}, refused {b['refused']}")
+    for n in args.threads:
+        ratio = (results[FP32["tf"]][f"threads_{n}"]["median_ms"]
+                 / results[FP32["onnxruntime"]][f"threads_{n}"]["median_ms"])
+        print(f"target: tf savedmodel fp32 (session) / onnxruntime fp32 @{n} thr = "
+              f"{ratio:.2f} (<= 1: {'met' if ratio <= 1 else 'NOT met'})")
     print(f"\ntargets: tflite dynamic / ORT int8 @{top} thr = {dynamic:.2f} (<= 1: "
           f"{'met' if dynamic <= 1 else 'NOT met'}); size / fp32: dynamic "
           f"{results['tflite dynamic']['size_vs_fp32']:.3f}, int8 "
           f"{results['tflite int8']['size_vs_fp32']:.3f} (<= 0.26)")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"info": info, "args": vars(args), "wall_s": round(wall, 1),
+            json.dump({"info": info, "args": {k: v for k, v in vars(args).items()
+                                              if k != "batching_parameters"}, "wall_s": round(wall, 1),
                        "load_avg": load, "tensorflow": tf.__version__, "results": results},
                       f, indent=1)
 

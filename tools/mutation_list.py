@@ -310,4 +310,14 @@ MUTATIONS = [
              (f"{STREAM_TESTS}test_a_damaged_shard_or_missing_manifest_stops_before_the_first_"
               "step",),
              "a truncated shard is found in the middle of training, not before it"),
+    # --- serving on CPU (issue 24) -----------------------------------------------------------
+    Mutation("xla-export-not-compiled", "tfbert/export/saved_model_signatures.py",
+             "ServingModule._run", "return self._compiled(inputs)",
+             "return self.model(inputs, training=False)",
+             ("tests/export/test_saved_model_serving.py::test_session_path_matches_keras",),
+             "tfbert export --xla writes no XLA-compiled function"),
+    Mutation("batching-sizes-unchecked", "tfbert/export/saved_model_batching.py",
+             "parse_batching_parameters", "if sizes and (list(sizes)", "if False and (list(sizes)",
+             ("tests/export/test_saved_model_batching.py::test_bad_files_are_one_line_errors",),
+             "allowed_batch_sizes that TF Serving refuses pass the parser"),
 ]

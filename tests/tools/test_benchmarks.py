@@ -254,3 +254,38 @@ def test_unknown_benchmark_is_rejected(capsys):
     with pytest.raises(SystemExit):
         benchmarks.main(["--only", "training,nope", "--render-only"])
     assert "unknown benchmark 'nope'" in capsys.readouterr().err
+
+
+def test_export_throughput_batching_and_savedmodel_target():
+    """bench_export.py's batch-32 rows, its TF Serving batching replay and the SavedModel's
+    ratio to ONNX Runtime fp32, from the JSON keys it writes."""
+    def timing(ms, batch_ms=None):
+        row = {"median_ms": ms, "spread_ms": 1.0, "vs_anchor": 1.0, "max_abs_diff": 1e-7,
+               "top1_agree": 1.0}
+        if batch_ms:
+            row["batch_32"] = {"median_ms": batch_ms, "spread_ms": 2.0,
+                               "texts_per_s": round(32e3 / batch_ms, 1),
+                               "vs_onnxruntime_fp32": round(batch_ms / 1000.0, 3)}
+        return row
+
+    def variant(ms, batch_ms=None, **extra):
+        return {"mb": 90.0, "size_vs_fp32": 1.0, "threads_1": timing(ms, batch_ms), **extra}
+
+    served = {"requests_per_s": 30.0, "latency_p50_ms": 500.0, "latency_p99_ms": 900.0,
+              "mean_batch": 12.5, "refused": 0}
+    data = {"info": {"source": "/x/minilm", "check_texts": 9, "batching_parameters": {
+                "file": "/x/batching_params.pbtxt", "max_batch_size": 32,
+                "batch_timeout_micros": 2000, "num_batch_threads": 1,
+                "max_enqueued_batches": 100, "allowed_batch_sizes": [], "clients": 32,
+                "requests": 256, "threads": 1}},
+            "args": {"model": "", "threads": [1], "rounds": 3, "calls": 30, "batch": 32,
+                     "batch_calls": 5},
+            "results": {"tf savedmodel fp32": variant(30.0, 800.0, batching={
+                            "batched": served, "unbatched": {**served, "mean_batch": 1.0}}),
+                        "onnxruntime fp32": variant(40.0, 1000.0),
+                        "onnxruntime int8": variant(20.0)}}
+    text = "\n".join(benchmarks.export_section(data))
+    assert "tf savedmodel fp32 0.75 @1 thr" in text             # 30 / 40
+    assert "| tf savedmodel fp32 | 40.0 | 800 (2) | 0.80 |" in text
+    assert "| tf savedmodel fp32 | batched | 30.0 | 500 | 900 | 12.5 | 0 |" in text
+    assert "allowed_batch_sizes any" in text and "untrained head" in text

@@ -28,6 +28,9 @@ from tfbert.task.decoding import DEFAULT_N_BEST, DEFAULT_TOP_K
 @click.option("--n-best", type=click.IntRange(min=1), default=DEFAULT_N_BEST, show_default=True,
               help="qa models: answers listed per question (the nbest_* outputs), fixed in "
                    "the exported graph.")
+@click.option("--xla", is_flag=True,
+              help="saved_model: XLA-compile the model's call (faster on CPUs; TF Serving "
+                   "then needs --xla_cpu_compilation_enabled, docs/serving.md).")
 @click.option("--out", type=click.Path(dir_okay=False), help="tflite: the .tflite file.")
 @click.option("--quantize", type=click.Choice(("none", "fp16", "dynamic", "int8")),
               default="none", show_default=True)
@@ -47,7 +50,7 @@ from tfbert.task.decoding import DEFAULT_N_BEST, DEFAULT_TOP_K
               help="Pair models: the second text's column in --eval-data.")
 @click.option("--label-column", default="label", show_default=True)
 @click.pass_context
-def command(ctx, model, fmt, name, base, serving_version, top_k, warmup_data, n_best, out,
+def command(ctx, model, fmt, name, base, serving_version, top_k, warmup_data, n_best, xla, out,
             quantize, tokenizer, calibration_data, calibration_size, eval_data, text_column,
             pair_column, label_column):
     """Export MODEL for TF Serving or LiteRT / MediaPipe.
@@ -56,7 +59,7 @@ def command(ctx, model, fmt, name, base, serving_version, top_k, warmup_data, n_
     # An option of the other format is an error, not silently ignored.
     other = {"saved_model": ("out", "quantize", "tokenizer", "calibration_data",
                              "calibration_size", "eval_data"),
-             "tflite": ("name", "base", "serving_version", "top_k", "warmup_data")}[fmt]
+             "tflite": ("name", "base", "serving_version", "top_k", "warmup_data", "xla")}[fmt]
     given = [p for p in other if ctx.get_parameter_source(p).name == "COMMANDLINE"]
     if given:
         option = "--" + given[0].replace("_", "-")
@@ -70,7 +73,8 @@ def command(ctx, model, fmt, name, base, serving_version, top_k, warmup_data, n_
         if not name:
             raise click.BadParameter("--format saved_model needs --name")
         path = export_saved_model(model, name, base, serving_version or DEFAULT_SERVING_VERSION,
-                                  top_k=top_k, warmup_data=warmup_data, n_best=n_best)
+                                  top_k=top_k, warmup_data=warmup_data, n_best=n_best,
+                                  xla=xla)
         click.echo(path)
         return
     if not out:

@@ -2,7 +2,9 @@
 
 Writes `BASE/NAME/<next integer>/` (`saved_model.pb`, `variables/`, `assets/` with
 `vocab.txt` and `labels.txt`, `assets.extra/tfbert_export.json` and TF Serving's warm-up
-requests `assets.extra/tf_serving_warmup_requests`). The version is built in a
+requests `assets.extra/tf_serving_warmup_requests`, and `batching_params.pbtxt`, the
+batching policy TF Serving reads with `--enable_batching
+--enable_per_model_batching_parameters`). The version is built in a
 hidden directory beside it and renamed into place only once it is complete and checked, so
 a server polling `BASE/NAME` never sees half a version, and earlier versions are never
 touched.
@@ -21,7 +23,7 @@ import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the tf-text ops the graph uses)
 
 from tfbert.atomic import remove_abandoned, writer_tag
-from tfbert.export import saved_model_ops, saved_model_warmup
+from tfbert.export import saved_model_batching, saved_model_ops, saved_model_warmup
 from tfbert.export.saved_model_signatures import ENCODER_INPUTS, ServingModule
 from tfbert.task.decoding import DEFAULT_N_BEST, DEFAULT_TOP_K
 
@@ -65,10 +67,13 @@ def _writable_base(base):
 
 def export_saved_model(model_dir, name, base="savedmodels",
                        serving_version=DEFAULT_SERVING_VERSION,
-                       top_k=DEFAULT_TOP_K, warmup_data=None, n_best=DEFAULT_N_BEST) -> str:
+                       top_k=DEFAULT_TOP_K, warmup_data=None, n_best=DEFAULT_N_BEST,
+                       xla=False) -> str:
     """Exports `model_dir` as the next version of `BASE/NAME`; returns the version's path.
     `top_k`: fill-mask candidates per `[MASK]`; `n_best`: a qa model's answers listed per
-    question (`nbest_*` outputs), both fixed in the graph.
+    question (`nbest_*` outputs), both fixed in the graph. `xla`: the model's call is
+    XLA-compiled (TF Serving needs `--xla_cpu_compilation_enabled`; see
+    `saved_model_signatures`).
 
     `warmup_data`: a file of requests for TF Serving to replay at load (`.jsonl`/`.csv`/
     `.tsv` with the `serving_default` input columns, or `.txt` with one text per line);
@@ -103,19 +108,20 @@ def export_saved_model(model_dir, name, base="savedmodels",
     os.chmod(staging, 0o777 & ~umask)
     try:
         _write_version(staging, model, tokenizer, spec, checkpoint, serving_version, top_k,
-                       warmup, n_best)
+                       warmup, n_best, xla)
         return _publish(staging, model_base)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
 def _write_version(path, model, tokenizer, spec, checkpoint, serving_version, top_k,
-                   warmup, n_best):
+                   warmup, n_best, xla=False):
     files = tempfile.mkdtemp(prefix="tfbert-assets-")  # copied into the SavedModel
     try:
         vocab_file = os.path.join(files, "vocab.txt")
         shutil.copyfile(checkpoint.vocab_file, vocab_file)
-        module = ServingModule(model, tokenizer, spec, top_k=top_k, n_best=n_best)
+        module = ServingModule(model, tokenizer, spec, top_k=top_k, n_best=n_best,
+                               jit_compile=xla)
         module.vocab_asset = tf.saved_model.Asset(vocab_file)
         if spec.labels:
             labels_file = os.path.join(files, "labels.txt")
@@ -129,6 +135,7 @@ def _write_version(path, model, tokenizer, spec, checkpoint, serving_version, to
     text_ops = saved_model_ops.check_serving_ops(saved_model_ops.saved_model_ops(path),
                                                  serving_version)
     saved_model_warmup.write_warmup(path, warmup)
+    saved_model_batching.write_batching_parameters(path, xla)
     loaded = tf.saved_model.load(path)
     difference = _check_encode(loaded, model, tokenizer, spec)
     # Read back as TF Serving reads the file, and replayed as it will be at load.
@@ -140,6 +147,7 @@ def _write_version(path, model, tokenizer, spec, checkpoint, serving_version, to
                          for k, f in signatures.items()},
               "tf_serving_min": serving_version, "tf_text_ops": text_ops,
               "max_abs_difference_vs_keras": difference, "warmup_requests": len(warmup),
+              "xla": bool(xla), "batching_parameters": saved_model_batching.FILE_NAME,
               **({"n_best": n_best} if spec.task == "qa" else {})}
     with open(os.path.join(path, "assets.extra", "tfbert_export.json"), "w",
               encoding="utf-8") as f:

@@ -17,6 +17,13 @@ qa (`question`, `context`): `answer`, `start`, `end` (characters), `score`, `has
   `nbest_probabilities` (padding "", -1, 0);
 pretrain (`text` with `[MASK]`): `tokens` and `scores` `(batch, masks, top_k)`;
 encoder (`text`): the mean-pooled `embedding` (unit length when `task.json` says `normalize`).
+
+With `jit_compile=True` the Keras model's call is one XLA-compiled function inside every
+signature (TF Serving runs it only with `--xla_cpu_compilation_enabled`; without the flag
+the first request fails): the encoder's hundreds of small ops become a few fused
+kernels, so intra-op threads split and join far fewer times a call. XLA compiles
+once per input shape, so classify, pair and encoder requests are then padded to
+`max_length` (one shape per batch size) instead of to their longest text.
 """
 
 from __future__ import annotations
@@ -54,9 +61,10 @@ class ServingModule(tf.Module):
     """
 
     def __init__(self, model, tokenizer, spec, top_k=DEFAULT_TOP_K, n_best=DEFAULT_N_BEST,
-                 name=None):
+                 jit_compile=False, name=None):
         super().__init__(name=name)
         hold_model(self, model)
+        self.jit_compile = jit_compile
         self.tokenizer = tokenizer
         self.spec = spec
         self.top_k = top_k
@@ -94,7 +102,22 @@ class ServingModule(tf.Module):
     # --- signatures --------------------------------------------------------------------
 
     def _run(self, inputs):
+        if self.jit_compile:
+            return self._compiled(inputs)
         return self.model(inputs, training=False)
+
+    @property
+    def _compiled(self):
+        # Built on first use, inside the signature being traced, and kept off the module's
+        # tracked attributes: the saved graph holds it as a function the signatures call.
+        if "_xla_call" not in self.__dict__:
+            self.__dict__["_xla_call"] = tf.function(
+                lambda inputs: self.model(inputs, training=False), jit_compile=True)
+        return self.__dict__["_xla_call"]
+
+    @property
+    def _pad_to_max_length(self):
+        return self.jit_compile  # one compiled shape per batch size (module docstring)
 
     def _encode(self, token_ids, segment_ids, padding_mask, masked_positions=None):
         inputs = {"token_ids": token_ids, "segment_ids": segment_ids,
@@ -114,10 +137,10 @@ class ServingModule(tf.Module):
         if spec.window_pooling:
             inputs, document = encode_windows(self.tokenizer, text, text_pair,
                                               spec.max_length, spec.doc_stride,
-                                              pad_to_max_length=False)
+                                              pad_to_max_length=self._pad_to_max_length)
             return self._classes(inputs, document, tf.shape(text)[0])
         return self._classes(self.tokenizer.encode(text, text_pair, max_length=spec.max_length,
-                                                   pad_to_max_length=False))
+                                                   pad_to_max_length=self._pad_to_max_length))
 
     def _classes(self, inputs, document=None, texts=None):
         logits = tf.cast(self._run(inputs)["logits"], tf.float32)
@@ -233,7 +256,7 @@ class ServingModule(tf.Module):
 
     def _embed(self, text):
         inputs = self.tokenizer.encode(text, max_length=self.spec.max_length,
-                                       pad_to_max_length=False)
+                                       pad_to_max_length=self._pad_to_max_length)
         hidden = tf.cast(self._run(inputs)["sequence_output"], tf.float32)
         mask = tf.cast(inputs["padding_mask"], tf.float32)[..., None]
         embedding = tf.reduce_sum(hidden * mask, 1) / tf.maximum(tf.reduce_sum(mask, 1), 1.0)
