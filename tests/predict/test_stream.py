@@ -265,9 +265,18 @@ def test_the_command_streams_resumes_and_says_so(model, predictor, tmp_path, mon
     source.write_text("good film\n\nbad plot\nnot good\n")
     result = run("--chunk-size", "2")
     assert result.exit_code == 0, result.output
-    assert [json.loads(line) for line in result.stdout.splitlines()] == [
-        predictor("good film"), {"text": "", "error": "empty text: nothing to predict"},
-        predictor("bad plot"), predictor("not good")]
+    # Chunks of 2 are batches of 2: float32 kernels for another batch shape (AVX-512 ones,
+    # here) may round the last bit otherwise than one text alone.
+    expected = [predictor("good film"), {"text": "", "error": "empty text: nothing to predict"},
+                predictor("bad plot"), predictor("not good")]
+    got = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(got) == len(expected)
+    for answer, reference in zip(got, expected):
+        assert {k: v for k, v in answer.items() if k not in ("score", "probabilities")} == \
+            {k: v for k, v in reference.items() if k not in ("score", "probabilities")}
+        assert answer.get("score", 0.0) == pytest.approx(reference.get("score", 0.0), rel=1e-6)
+        assert answer.get("probabilities", {}) == pytest.approx(
+            reference.get("probabilities", {}), rel=1e-6)
     assert run("--output", str(tmp_path / "reference.jsonl"), "--chunk-size", "1").exit_code == 0
     # Interrupted while its third chunk is made durable (one fsync per chunk), run again.
     real, calls = resume.os.fsync, []

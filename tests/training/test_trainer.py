@@ -128,6 +128,19 @@ def test_global_batch_must_divide_over_replicas(tmp_path):
         train(tmp_path / "x", strategy="mirrored", batch_size=7, max_steps=1)
 
 
+def test_a_damaged_newest_checkpoint_resumes_from_the_one_before(tmp_path):
+    settings = dict(epochs=1, checkpoint_every=2, dropout=0.1)  # 6 steps
+    uninterrupted, _ = train(tmp_path / "full", **settings)
+    train(tmp_path / "killed", interrupt_after=5, **settings)   # checkpoints 2 and 4
+    newest = tmp_path / "killed/checkpoints/ckpt-4.safetensors"
+    newest.write_bytes(newest.read_bytes()[:1000])              # a disk that filled up
+    with pytest.warns(UserWarning, match=r"ckpt-4.safetensors: unreadable .*trying the "
+                                         r"checkpoint before it"):
+        resumed, result = train(tmp_path / "killed", **settings)
+    assert result.step == 6
+    assert_same_weights(resumed, uninterrupted, atol=1e-6)
+
+
 def test_killed_run_resumes_to_the_same_weights(tmp_path):
     settings = dict(epochs=2, checkpoint_every=2, dropout=0.1)  # 6 steps per epoch
     uninterrupted, _ = train(tmp_path / "full", **settings)
