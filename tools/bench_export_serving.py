@@ -149,13 +149,7 @@ def batched(run, x, text, parameters, clients, requests):
                for _ in range(parameters.num_batch_threads)]
     for w in workers:
         w.start()
-    started = time.perf_counter()
-    users = [threading.Thread(target=client) for _ in range(clients)]
-    for u in users:
-        u.start()
-    for u in users:
-        u.join()
-    wall = time.perf_counter() - started
+    wall = run_clients(client, clients)
     with cond:
         stop = True
         cond.notify_all()
@@ -180,13 +174,19 @@ def unbatched(run, x, text, clients, requests):
             with lock:
                 latencies.append((time.perf_counter() - start) * 1e3)
 
+    wall = run_clients(client, clients)
+    return summary(latencies, wall, 0, [1] * len(latencies))
+
+
+def run_clients(client, clients) -> float:
+    """Seconds for `clients` threads running `client` until each returns."""
     started = time.perf_counter()
     users = [threading.Thread(target=client) for _ in range(clients)]
     for u in users:
         u.start()
     for u in users:
         u.join()
-    return summary(latencies, time.perf_counter() - started, 0, [1] * len(latencies))
+    return time.perf_counter() - started
 
 
 def summary(latencies, wall, refused, sizes):
