@@ -9,6 +9,7 @@ writes them.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -95,6 +96,21 @@ def _tensors(prefix, variables) -> dict:
     # (np.ascontiguousarray would make a scalar, the step count, one-dimensional.)
     return {f"{prefix}/{i:05d}/{v.path}": np.require(np.asarray(v.numpy()), requirements="C")
             for i, v in enumerate(variables)}
+
+
+def _save_tensors(tensors, path, metadata=None):
+    """A safetensors file that appears only complete; a failed write (a full disk, a file
+    size limit) is an `OSError` naming the file, as Python's own writes are."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import save_file
+
+    with atomic_file(path) as staging:
+        try:
+            save_file(tensors, staging, metadata=metadata)
+        except SafetensorError as err:
+            code = re.search(r"os error (\d+)", str(err))
+            number = int(code.group(1)) if code else errno.EIO
+            raise OSError(number, os.strerror(number), path) from None
 
 
 def _stable(prefix, path):
@@ -192,15 +208,12 @@ class CheckpointStore:
     def save(self, step: int, state: dict) -> None:
         if not self.chief:
             return
-        from safetensors.numpy import save_file
-
         tensors = {}
         for prefix, variables in self._groups():
             tensors.update(_tensors(prefix, variables))
         path = os.path.join(self.directory, f"{CHECKPOINT_PREFIX}{step}{CHECKPOINT_SUFFIX}")
         os.makedirs(self.directory, exist_ok=True)
-        with atomic_file(path) as staging:
-            save_file(tensors, staging, metadata={"step": str(step)})
+        _save_tensors(tensors, path, metadata={"step": str(step)})
         files = checkpoint_files(self.directory)
         kept = sorted(files)[-self.keep:]
         states = {k: v for k, v in self._states().items() if k.isdigit() and int(k) in kept}
@@ -212,12 +225,9 @@ class CheckpointStore:
     def save_best(self, model) -> None:
         if not self.chief:
             return
-        from safetensors.numpy import save_file
-
         from tfbert.model_dir import model_weights
 
-        with atomic_file(self.best_path) as staging:
-            save_file(model_weights(model), staging)
+        _save_tensors(model_weights(model), self.best_path)
 
 
 def fingerprint(path) -> dict:
