@@ -92,25 +92,17 @@ def run(spec):
     trainer = Trainer(strategy, model, loss, settings, spec["out"], EXAMPLES, verbose=False)
     interrupt = spec.get("interrupt_after")
     if interrupt is not None:   # a run killed after `interrupt` steps
-        calls = []
-        if trainer._jax is not None:
-            step = trainer._jax.step
+        # The step function of either backend, wrapped to die after `interrupt` steps.
+        owner, name = (trainer._jax, "step") if trainer._jax is not None else \
+            (trainer, "_train_step")
+        step, calls = getattr(owner, name), []
 
-            def killed(*args):
-                if len(calls) == interrupt:
-                    raise KeyboardInterrupt("killed")
-                calls.append(1)
-                return step(*args)
-            trainer._jax.step = killed
-        else:
-            step = trainer._train_step
-
-            def killed(*args):
-                if len(calls) == interrupt:
-                    raise KeyboardInterrupt("killed")
-                calls.append(1)
-                return step(*args)
-            trainer._train_step = killed
+        def killed(*args):
+            if len(calls) == interrupt:
+                raise KeyboardInterrupt("killed")
+            calls.append(1)
+            return step(*args)
+        setattr(owner, name, killed)
         try:
             trainer.fit(dataset_for(spec.get("head", "classify")))
         except KeyboardInterrupt:

@@ -136,6 +136,9 @@ class JaxSteps:
         self.distribution = distribution
         self.state = None
         self._step = None
+        # Where the optimizer's step count sits in its variables (for `learning_rate`).
+        self._iterations = next(i for i, v in enumerate(optimizer.variables)
+                                if v is optimizer.iterations)
 
     def load(self):
         # A copy on the variable's own devices and sharding (committed there, so the step
@@ -183,7 +186,6 @@ class JaxSteps:
 
     def learning_rate(self) -> float:
         """The rate the optimizer applies next, at its step count in the state."""
-        iterations = self.optimizer.iterations
-        index = next(i for i, v in enumerate(self.optimizer.variables) if v is iterations)
-        with keras.StatelessScope(state_mapping=[(iterations, self.state[2][index])]):
+        value = self.state[2][self._iterations]
+        with keras.StatelessScope(state_mapping=[(self.optimizer.iterations, value)]):
             return float(self.optimizer.learning_rate)
