@@ -1,14 +1,17 @@
-"""Ready-made Keras models that take raw strings (`TextClassifier`).
+"""Ready-made models that take raw strings: `TextClassifier` (a Keras model),
+`SentenceScorer` (masked-LM scoring).
 
-Imported on first use (TensorFlow): `tfbert.TextClassifier` is the same class.
+Imported on first use (TensorFlow): `tfbert.TextClassifier` is the same class, and so on.
 """
 
-__all__ = ["TextClassifier"]
+__all__ = ["SentenceScorer", "TextClassifier"]
+
+_MODULES = {"SentenceScorer": "sentence_scorer", "TextClassifier": "text_classifier"}
 
 
 def __getattr__(name):
-    if name == "TextClassifier":
-        from tfbert.applications.text_classifier import TextClassifier
+    if name in _MODULES:
+        import importlib
 
-        return TextClassifier
+        return getattr(importlib.import_module(f"tfbert.applications.{_MODULES[name]}"), name)
     raise AttributeError(f"module 'tfbert.applications' has no attribute {name!r}")
