@@ -15,7 +15,12 @@ qa (`question`, `context`): `answer`, `start`, `end` (characters), `score`, `has
   best span's is over `task.json`'s `null_threshold`), and the `n_best` best spans
   `(batch, n_best)`: `nbest_answers`, `nbest_starts`, `nbest_ends`, `nbest_scores`,
   `nbest_probabilities` (padding "", -1, 0);
-pretrain (`text` with `[MASK]`): `tokens` and `scores` `(batch, masks, top_k)`;
+pretrain (`text` with `[MASK]`): `tokens` and `scores` `(batch, masks, top_k)`; and a
+  second signature, `score` (`text`): each text's masked-LM pseudo-log-likelihood `pll`,
+  `num_pieces` and `pseudo_perplexity` (0 for a text with no pieces), and per piece
+  `pieces`, `piece_scores`, `piece_starts`, `piece_ends` (characters) `(batch,
+  max_pieces)` (padding "", 0, -1), the same windows and numbers as
+  `tfbert.SentenceScorer`;
 encoder (`text`): the mean-pooled `embedding` (unit length when `task.json` says `normalize`).
 
 With `jit_compile=True` the Keras model's call is one XLA-compiled function inside every
@@ -33,9 +38,13 @@ import tensorflow as tf
 from tfbert.export import saved_model_tasks
 from tfbert.export.saved_model_nbest import qa_nbest_spans
 from tfbert.task.decoding import DEFAULT_N_BEST, DEFAULT_TOP_K, MAX_ANSWER_PIECES
+from tfbert.tokenization.masked_copies import masked_copies, target_log_probs
 from tfbert.tokenization.windows import encode_windows
 
 ENCODER_INPUTS = ("token_ids", "segment_ids", "padding_mask")
+# Masked copies run through the model at a time by the `score` signature: a request of many
+# long texts needs memory for this many copies, not for all of them.
+SCORE_CHUNK = 256
 
 
 def _strings(name):
@@ -96,8 +105,12 @@ class ServingModule(tf.Module):
         encode = tf.function(self._encode, input_signature=ids)
         # Keep the traced functions on the module so that they are saved with it.
         self.serve, self.encode = serve, encode
-        return {"serving_default": serve.get_concrete_function(),
-                "encode": encode.get_concrete_function()}
+        signatures = {"serving_default": serve.get_concrete_function(),
+                      "encode": encode.get_concrete_function()}
+        if task == "pretrain":
+            self.score = tf.function(self._score, input_signature=[_strings("text")])
+            signatures["score"] = self.score.get_concrete_function()
+        return signatures
 
     # --- signatures --------------------------------------------------------------------
 
@@ -253,6 +266,35 @@ class ServingModule(tf.Module):
         real = tf.sequence_mask(positions.row_lengths(), tf.shape(scores)[1])[:, :, None]
         return {"tokens": tf.where(real, tf.gather(self.vocab, token), ""),
                 "scores": tf.where(real, scores, 0.0)}
+
+    def _score(self, text):
+        tok = self.tokenizer
+        ids, starts, ends = tok.tokenize_with_offsets(text)
+        copies = masked_copies(ids, self.spec.max_length, tok.cls_id, tok.sep_id,
+                               tok.mask_id, tok.pad_id)
+        count = tf.shape(copies["targets"])[0]
+
+        def step(first, log_probs):
+            part = {k: copies[k][first:first + SCORE_CHUNK] for k in
+                    (*ENCODER_INPUTS, "masked_positions")}
+            found = target_log_probs(self._run(part)["mlm_logits"],
+                                     copies["targets"][first:first + SCORE_CHUNK])
+            return first + SCORE_CHUNK, tf.concat([log_probs, found], 0)
+
+        # (copies,): each piece's log-probability, SCORE_CHUNK copies at a time.
+        _, log_probs = tf.while_loop(
+            lambda first, _: first < count, step, [tf.constant(0), tf.zeros([0])],
+            shape_invariants=[tf.TensorShape([]), tf.TensorShape([None])])
+        per_piece = ids.with_flat_values(log_probs)            # (batch, (pieces))
+        num_pieces = tf.cast(ids.row_lengths(), tf.int32)
+        pll = tf.reduce_sum(per_piece, axis=1)
+        pseudo_perplexity = tf.where(
+            num_pieces > 0, tf.exp(-pll / tf.cast(tf.maximum(num_pieces, 1), tf.float32)), 0.0)
+        return {"pll": pll, "num_pieces": num_pieces, "pseudo_perplexity": pseudo_perplexity,
+                "pieces": tf.gather(self.vocab, ids).to_tensor(default_value=""),
+                "piece_scores": per_piece.to_tensor(default_value=0.0),
+                "piece_starts": tf.cast(starts, tf.int32).to_tensor(default_value=-1),
+                "piece_ends": tf.cast(ends, tf.int32).to_tensor(default_value=-1)}
 
     def _embed(self, text):
         inputs = self.tokenizer.encode(text, max_length=self.spec.max_length,
