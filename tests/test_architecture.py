@@ -105,7 +105,9 @@ ALLOWED = {
     "tfbert.modeling": ("tfbert.modeling",),
     "tfbert.applications": ("tfbert.applications", "tfbert.convert", "tfbert.modeling",
                             "tfbert.model_dir", "tfbert.tokenization", "tfbert.task",
-                            "tfbert.registry", "tfbert.progress", "tfbert.config"),
+                            "tfbert.registry", "tfbert.progress", "tfbert.config",
+                            # readers of the files an application takes, and its metrics
+                            "tfbert.data.readers", "tfbert.evaluation"),
     "tfbert.registry": (),
 }
 
