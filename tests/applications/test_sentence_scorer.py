@@ -10,31 +10,15 @@ from tfbert.config import BertConfig
 from tfbert.model_dir import build_model, save_model_dir
 from tfbert.task import TaskSpec
 
-CHARS = "我爱北京天安门你好很的是了不在人有这中大来上国和地到们"
-WORDS = ["the", "cat", "sat", "on", "mat", "a", "dog", "##s", "run", "##ning", "."]
+from tests.applications.conftest import CHARS
+
 TEXTS = ["我爱北京天安门", "the cat sat on the mat.", "你好", "dogs running on a mat",
          "这是中国的人民大地上来了们和"]
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("scorer")
-    vocab = root / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *CHARS, *WORDS])
-                     + "\n", encoding="utf-8")
-    config = BertConfig(vocab_size=5 + len(CHARS) + len(WORDS), hidden_size=32, num_layers=2,
-                        num_heads=2, intermediate_size=64, max_position_embeddings=64,
-                        initializer_range=0.5)
-    keras.utils.set_random_seed(0)
-    spec = TaskSpec(task="pretrain", max_length=32)
-    path = str(root / "model")
-    save_model_dir(build_model(config, spec), config, spec, path, str(vocab))
-    return path
-
-
-@pytest.fixture(scope="module")
-def scorer(model_dir):
-    return tfbert.SentenceScorer.from_pretrained(model_dir)
+def scorer(lm_dir):
+    return tfbert.SentenceScorer.from_pretrained(lm_dir)
 
 
 def reference(scorer, text, window=None):
@@ -81,8 +65,8 @@ def test_the_per_token_spans_point_at_the_pieces(scorer):
                                                                     (8, 12)]
 
 
-def test_long_sentences_are_read_in_windows_centred_on_each_piece(model_dir):
-    scorer = tfbert.SentenceScorer.from_pretrained(model_dir, max_length=8)  # 6 pieces
+def test_long_sentences_are_read_in_windows_centred_on_each_piece(lm_dir):
+    scorer = tfbert.SentenceScorer.from_pretrained(lm_dir, max_length=8)  # 6 pieces
     text = CHARS  # 30 pieces: every window position, both ends included
     answer = scorer(text, per_token=True)
     ids, expected = reference(scorer, text, window=6)
@@ -114,8 +98,8 @@ def test_the_masked_copies_hide_the_piece_they_score():
     assert copies["padding_mask"][7].tolist() == [1, 1, 1, 1, 0, 0]
 
 
-def test_batches_change_nothing_and_keep_the_input_order(model_dir, scorer):
-    small = tfbert.SentenceScorer.from_pretrained(model_dir, batch_size=3)
+def test_batches_change_nothing_and_keep_the_input_order(lm_dir, scorer):
+    small = tfbert.SentenceScorer.from_pretrained(lm_dir, batch_size=3)
     wide = scorer(TEXTS)
     narrow = small(TEXTS)
     assert [a["text"] for a in narrow] == TEXTS

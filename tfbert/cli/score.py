@@ -41,16 +41,16 @@ def command(model, texts, input_path, output, per_token, nbest, weight, tune_on,
     its masked-LM head."""
     from tfbert.applications.sentence_scorer import SentenceScorer
 
-    if texts and input_path:
-        raise click.BadParameter("give --text or --input, not both")
-    if not texts and not input_path:
-        raise click.BadParameter("give --text or --input")
     if not nbest and (weight is not None or tune_on):
         raise click.BadParameter("--weight and --tune-on apply to --nbest lists")
     if nbest and (texts or per_token):
         raise click.BadParameter("--nbest reads lists from --input (no --text, no --per-token)")
     if weight is not None and tune_on:
         raise click.BadParameter("give --weight or --tune-on, not both")
+    if texts and input_path:
+        raise click.BadParameter("give --text or --input, not both")
+    if not texts and not input_path:
+        raise click.BadParameter("give --text or --input")
     note = _note
     if nbest:
         from tfbert.applications.rescoring import read_nbest, rescore
