@@ -322,4 +322,21 @@ MUTATIONS = [
              "parse_batching_parameters", "if sizes and (list(sizes)", "if False and (list(sizes)",
              ("tests/export/test_saved_model_batching.py::test_bad_files_are_one_line_errors",),
              "allowed_batch_sizes that TF Serving refuses pass the parser"),
+    # --- sentence scoring (issue 25) ---------------------------------------------------------
+    Mutation("scored-piece-left-visible", "tfbert/tokenization/masked_copies.py",
+             "masked_copies",
+             "token_ids = tf.where(positions == masked_at[:, None], mask_id, token_ids)", "pass",
+             ("tests/applications/test_sentence_scorer.py::"
+              "test_each_piece_is_scored_with_itself_masked",),
+             "each piece is predicted with itself in the input: every PLL near 0"),
+    Mutation("window-drops-a-piece", "tfbert/tokenization/masked_copies.py", "masked_copies",
+             "seen = tf.minimum(length, window)", "seen = tf.minimum(length, window - 1)",
+             ("tests/applications/test_sentence_scorer.py::"
+              "test_long_sentences_are_read_in_windows_centred_on_each_piece",),
+             "a long sentence's windows lose their last piece of context"),
+    Mutation("weight-search-at-crossings", "tfbert/applications/rescoring.py", "tune_weight",
+             "(crossings[:-1] + crossings[1:]) / 2", "crossings[:-1]",
+             ("tests/applications/test_rescoring.py::"
+              "test_the_tuned_weight_lies_where_every_list_is_right",),
+             "weights tried where two totals tie, not between the ties"),
 ]

@@ -90,7 +90,8 @@ def command(model, texts, input_path, output, per_token, nbest, weight, tune_on,
                  f"pseudo-perplexity {math.exp(-total / pieces):.2f}")
     _write(rows, output)
     if output:
-        note(f"{len(rows)} {'lists' if nbest else 'sentences'}: {output}")
+        what = "list" if nbest else "sentence"
+        note(f"{len(rows)} {what}{'s' if len(rows) != 1 else ''}: {output}")
 
 
 def _note(line):
