@@ -1,9 +1,9 @@
-"""Ready-made Keras models that take raw strings (`TextClassifier`).
+"""Ready-made models that take raw strings (`TextClassifier`, `Summarizer`).
 
 Imported on first use (TensorFlow): `tfbert.TextClassifier` is the same class.
 """
 
-__all__ = ["TextClassifier"]
+__all__ = ["Summarizer", "TextClassifier"]
 
 
 def __getattr__(name):
@@ -11,4 +11,8 @@ def __getattr__(name):
         from tfbert.applications.text_classifier import TextClassifier
 
         return TextClassifier
+    if name == "Summarizer":
+        from tfbert.applications.summarizer import Summarizer
+
+        return Summarizer
     raise AttributeError(f"module 'tfbert.applications' has no attribute {name!r}")
