@@ -13,6 +13,7 @@ from tfbert.model_dir import build_model, save_model_dir
 from tfbert.predict import load_predictor
 from tfbert.task import TaskSpec
 from tfbert.tokenization.bert_tokenizer import SPECIAL_TOKENS
+from tfbert.tokenization.sentences import split_sentences
 
 MINILM = "all-MiniLM-L6-v2"
 NEWS = ("The central bank raised interest rates by half a point on Tuesday. "
@@ -41,6 +42,8 @@ def test_mmr_never_picks_a_duplicate_when_diversity_is_positive():
     assert mmr_select(embeddings, 3, 0.5)[0] == [0, 2, 3]
     # diversity 1: after the most central one, only novelty counts.
     assert mmr_select(embeddings, 2, 1.0)[0] == [0, 2]
+    # The most central sentence is the last: picked first, listed last.
+    assert mmr_select(_unit([[0.8, 0.6, 0], [0.8, 0, 0.6], [1, 0, 0]]), 2, 0.3)[0] == [0, 2]
     picked, relevance = mmr_select(embeddings, 9, 0.3)
     assert picked == [0, 1, 2, 3] and relevance.argmax() == 0
 
@@ -53,6 +56,9 @@ def test_summary_of_real_news_skips_the_repeated_sentence(summarizer):
     assert picked == sorted(picked) and len(picked) == 3       # document order
     assert len({s["text"] for s in answer["sentences"]}) == 3 and 2 not in picked
     assert answer["summary"] == " ".join(s["text"] for s in answer["sentences"])
+    backwards = " ".join(s.text for s in reversed(split_sentences(NEWS)))
+    picked = [s["index"] for s in summarizer(backwards, sentences=3)["sentences"]]
+    assert picked == sorted(picked), picked
     for s in answer["sentences"]:
         assert NEWS[s["start"]:s["end"]] == s["text"] and -1 <= s["score"] <= 1
 
