@@ -76,6 +76,10 @@ SUBSTITUTIONS = [
     ("results", r"for d in 1\.0 0\.9 0\.8; do for seed in 1 2; do",
      "for d in 0.8; do for seed in 1; do",
      "the layer-decay table's six runs are one command with other values: one of them runs"),
+    ("applications", r"python tools/eval_summarization.py",
+     "python tools/eval_summarization.py --limit 3",
+     "the table's run summarises 222 articles six times (minutes); 3 articles check that "
+     "the command runs and writes its JSON"),
     (None, r"python tools/(?!bench_students)", "python {repo}/tools/",
      "the blocks run in a temporary directory; a reader runs tools/ from the repository "
      "root"),
