@@ -15,7 +15,8 @@ from tfbert.config import BertConfig
 from tfbert.registry import checkpoint_path, presets
 
 __version__ = "0.1.0"
-__all__ = ["BertConfig", "FinetuneResult", "Predictor", "SentenceScorer", "TextClassifier", "__version__",
+__all__ = ["BertConfig", "FinetuneResult", "Predictor", "SentenceScorer", "Summarizer",
+           "TextClassifier", "__version__",
            "checkpoint_path", "distill", "evaluate", "export_saved_model", "export_tflite",
            "finetune", "load", "load_tokenizer", "predictor", "presets", "pretrain",
            "trim_vocab"]
@@ -25,6 +26,7 @@ _LAZY = {
     "FinetuneResult": "tfbert.jobs",
     "Predictor": "tfbert.predict.base",
     "SentenceScorer": "tfbert.applications.sentence_scorer",
+    "Summarizer": "tfbert.applications.summarizer",
     "TextClassifier": "tfbert.applications.text_classifier",
     "distill": "tfbert.jobs",
     "evaluate": "tfbert.jobs",

@@ -80,6 +80,10 @@ SUBSTITUTIONS = [
      r"python {repo}/tools/eval_rescoring.py\1 --model zh-lm --limit 6 --tune-limit 4",
      "the figures need the demo's pre-trained model and score 2,000 lists (minutes); the "
      "page's own 2-step model scores 6 test and 4 dev lists through the same code"),
+    ("applications", r"python tools/eval_summarization.py",
+     "python tools/eval_summarization.py --limit 3",
+     "the table's run summarises 222 articles six times (minutes); 3 articles check that "
+     "the command runs and writes its JSON"),
     (None, r"python tools/(?!bench_students)", "python {repo}/tools/",
      "the blocks run in a temporary directory; a reader runs tools/ from the repository "
      "root"),

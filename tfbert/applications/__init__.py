@@ -1,12 +1,13 @@
 """Ready-made models that take raw strings: `TextClassifier` (a Keras model),
-`SentenceScorer` (masked-LM scoring).
+`SentenceScorer` (masked-LM scoring) and `Summarizer` (extractive summaries).
 
 Imported on first use (TensorFlow): `tfbert.TextClassifier` is the same class, and so on.
 """
 
-__all__ = ["SentenceScorer", "TextClassifier"]
+__all__ = ["SentenceScorer", "Summarizer", "TextClassifier"]
 
-_MODULES = {"SentenceScorer": "sentence_scorer", "TextClassifier": "text_classifier"}
+_MODULES = {"SentenceScorer": "sentence_scorer", "Summarizer": "summarizer",
+            "TextClassifier": "text_classifier"}
 
 
 def __getattr__(name):

@@ -21,8 +21,8 @@ from tfbert.textfile import first_line
 # Command name -> the module whose `command` it is.
 COMMANDS = {name: "tfbert.cli." + name.replace("-", "_") for name in (
     "calibrate", "convert", "datasets", "demo", "distill", "evaluate", "export", "features",
-    "finetune", "info", "predict", "presets", "pretrain", "pretrain-data", "score", "trim-vocab",
-    "vocab")}
+    "finetune", "info", "predict", "presets", "pretrain", "pretrain-data", "score",
+    "summarize", "trim-vocab", "vocab")}
 # Commands that never load TensorFlow; every other one imports it before it runs.
 WITHOUT_TENSORFLOW = ("datasets", "presets")
 
