@@ -20,7 +20,7 @@ from tfbert.export.saved_model_warmup import (MAX_RECORDS, batches, builtin_rows
                                               read_warmup, read_warmup_data, signature_inputs)
 from tfbert.tokenization import BertTokenizer
 from tfbert.tokenization.bert_tokenizer import SPECIAL_TOKENS, read_vocab
-from tfbert.tokenization.normalize import is_cjk
+from tfbert.tokenization.cjk import is_cjk
 
 TASKS = ("classify", "pair", "ner", "qa", "pretrain", "encoder")
 # A character-level Chinese vocabulary: every common ideograph, Chinese punctuation and

@@ -4,7 +4,7 @@ from click.testing import CliRunner
 from tfbert.cli.main import cli
 from tfbert.tokenization import BertTokenizer
 from tfbert.tokenization.bert_tokenizer import SPECIAL_TOKENS
-from tfbert.tokenization.normalize import is_cjk as _is_cjk
+from tfbert.tokenization.cjk import is_cjk as _is_cjk
 from tfbert.tokenization.vocab import learn_vocab
 
 pytest.importorskip("snownlp", reason="needs the 'data' extra")

@@ -26,7 +26,7 @@ import tensorflow as tf
 from tfbert import textfile
 from tfbert.atomic import atomic_file, sha256_file, write_json
 from tfbert.task import MAX_LENGTH, MIN_LENGTH, check_max_length
-from tfbert.tokenization.normalize import is_cjk
+from tfbert.tokenization.cjk import is_cjk
 
 MANIFEST = "manifest.json"
 DONE_FILE = "shards.json"

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import re
 
-# A CJK character (ideographs, kana, hangul, CJK punctuation) is a unit of its own; other
-# text splits at white space.
-_CJK = ("\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-        "\uff00-\uffef")
-_UNITS = re.compile(f"[{_CJK}]|[^\\s{_CJK}]+")
+from tfbert.tokenization.cjk import CJK_CLASS
+
+# A CJK ideograph is a unit of its own; other text splits at white space and ideographs.
+_UNITS = re.compile(f"[{CJK_CLASS}]|[^\\s{CJK_CLASS}]+")
 
 
 def units(text: str) -> list[str]:

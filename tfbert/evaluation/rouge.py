@@ -18,9 +18,10 @@ from __future__ import annotations
 import collections
 import re
 
+from tfbert.tokenization.cjk import CJK_CLASS
+
 # Lower-cased Latin/digit runs, or one CJK ideograph (BERT's CJK ranges).
-_TOKEN = re.compile("[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-                    "\U00020000-\U0002a6df\U0002a700-\U0002ceaf\U0002f800-\U0002fa1f]")
+_TOKEN = re.compile(f"[a-z0-9]+|[{CJK_CLASS}]")
 
 
 def rouge_tokens(text: str) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tfbert.tokenization.normalize import CJK_RANGES
+from tfbert.tokenization.cjk import CJK_RANGES
 
 _CJK_CLASS = "[" + "".join(f"\\x{{{lo:X}}}-\\x{{{hi:X}}}" for lo, hi in CJK_RANGES) + "]"
 # Python's str.split()/`\s` whitespace, which `split_words` uses to find words.

@@ -16,7 +16,8 @@ import tensorflow as tf
 
 from tfbert.data.readers import records, table_format
 from tfbert.textfile import lines
-from tfbert.tokenization.normalize import is_cjk, split_words
+from tfbert.tokenization.cjk import is_cjk
+from tfbert.tokenization.normalize import split_words
 
 WARMUP_FILE = "tf_serving_warmup_requests"
 # TF Serving refuses a warm-up file of more records than this.

@@ -14,15 +14,10 @@ import re
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-# Hugging Face's _is_chinese_char ranges: CJK ideographs only (not kana or hangul).
-CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
-              (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+from tfbert.tokenization.cjk import CJK_RANGES, is_cjk
+
+# The ideographs as an RE2 character class (TensorFlow's regex ops).
 _CJK = "".join(f"\\x{{{lo:X}}}-\\x{{{hi:X}}}" for lo, hi in CJK_RANGES)
-
-
-def is_cjk(token: str) -> bool:
-    """Whether `token` is a single CJK ideograph (a word of its own for BERT)."""
-    return len(token) == 1 and any(lo <= ord(token) <= hi for lo, hi in CJK_RANGES)
 
 
 # Hugging Face's punctuation: Unicode P* plus every ASCII symbol.

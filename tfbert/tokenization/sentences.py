@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from tfbert.tokenization.cjk import CJK_CLASS
+
 LANGUAGES = ("zh", "en")
 
 
@@ -32,9 +34,7 @@ class Sentence(NamedTuple):
     end: int
 
 
-# CJK ideographs (the ranges BERT's tokenizer treats as words of their own).
-_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-                  "\U00020000-\U0002a6df\U0002a700-\U0002ceaf\U0002f800-\U0002fa1f]")
+_CJK = re.compile(f"[{CJK_CLASS}]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 
 _ZH_END = re.compile(r"[。！？!?；…]+[”’」』）)】》]*")

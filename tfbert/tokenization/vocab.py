@@ -10,7 +10,8 @@ from tfbert import textfile
 from tfbert.atomic import atomic_file
 from tfbert.progress import progress_bar
 from tfbert.tokenization.bert_tokenizer import SPECIAL_TOKENS
-from tfbert.tokenization.normalize import is_cjk, normalize
+from tfbert.tokenization.cjk import is_cjk
+from tfbert.tokenization.normalize import normalize
 
 def count_words(files, lowercase=True, batch_size=1024, progress=False):
     """Word counts over `files`, read line by line (memory grows with the number of

@@ -143,7 +143,7 @@ def read_unlabeled(task, path, columns: Columns):
     from tfbert import textfile
 
     if task == "ner":
-        from tfbert.tokenization.normalize import is_cjk
+        from tfbert.tokenization.cjk import is_cjk
 
         sentences = []
         for line in textfile.lines(path):
