@@ -202,6 +202,7 @@ def main(argv=None):
         print(f"| {name} | {row['original_first']:.1%} | {row['beats_replaced']:.1%} | "
               f"{row['beats_swapped']:.1%} |")
     if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(result, f, indent=2, ensure_ascii=False)
     return result

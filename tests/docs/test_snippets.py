@@ -114,7 +114,7 @@ SKIPS = [
 # measured): run first, longest first, so that two test workers finish together; in the
 # slow tier.
 SLOW = {"results": 840, "training": 210, "README": 200, "python-api": 190, "on-device": 125,
-        "distillation": 175, "serving": 60}
+        "distillation": 175, "applications": 110, "serving": 60}
 
 
 @dataclasses.dataclass
