@@ -76,10 +76,14 @@ SUBSTITUTIONS = [
     ("results", r"for d in 1\.0 0\.9 0\.8; do for seed in 1 2; do",
      "for d in 0.8; do for seed in 1; do",
      "the layer-decay table's six runs are one command with other values: one of them runs"),
-    ("applications", r"python tools/eval_rescoring.py(.*)",
-     r"python {repo}/tools/eval_rescoring.py\1 --model zh-lm --limit 6 --tune-limit 4",
-     "the figures need the demo's pre-trained model and score 2,000 lists (minutes); the "
-     "page's own 2-step model scores 6 test and 4 dev lists through the same code"),
+    ("applications", r"runs/demo/pretrain-data --vocab runs/demo/vocab.txt",
+     "data/zh-128 --vocab data/vocab.txt",
+     "the longer pre-training starts from the demo's data; the page's own data stands in"),
+    ("applications", r"python tools/eval_rescoring.py --limit",
+     "python tools/eval_rescoring.py --model zh-lm --limit",
+     "the figures' first run scores the demo's pre-trained model; the page's own stands in"),
+    ("applications", r"--limit 300 --tune-limit 100", "--limit 6 --tune-limit 4",
+     "the figures score 2,000 lists (minutes); 6 test and 4 dev lists run the same code"),
     ("applications", r"python tools/eval_summarization.py",
      "python tools/eval_summarization.py --limit 3",
      "the table's run summarises 222 articles six times (minutes); 3 articles check that "
