@@ -107,7 +107,7 @@ ALLOWED = {
                             "tfbert.model_dir", "tfbert.tokenization", "tfbert.task",
                             "tfbert.registry", "tfbert.progress", "tfbert.config",
                             # readers of the files an application takes, and its metrics
-                            "tfbert.data.readers", "tfbert.evaluation"),
+                            "tfbert.data.readers", "tfbert.textfile", "tfbert.evaluation"),
     "tfbert.registry": (),
 }
 

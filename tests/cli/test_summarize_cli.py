@@ -50,8 +50,9 @@ def test_jsonl_keeps_other_keys_and_text_option(tmp_path):
 @pytest.mark.parametrize("args, content, message", [
     (["--sentences", "0"], None, "Invalid value for '--sentences': 0 is not in the range x>=1"),
     (["--diversity", "2"], None, "Invalid value for '--diversity': 2.0 is not in the range"),
-    ([], '{"text": "ok."}\n[1]\n', "docs.jsonl: line 2: expected a JSON object with a "
-                                    "string 'text' field (--text-column)"),
+    ([], '{"text": "ok."}\n[1]\n', "docs.jsonl: line 2: expected a JSON object per line"),
+    ([], '{"text": "ok."}\n{"id": 1}\n', "docs.jsonl: line 2: expected a JSON object with "
+                                         "a string 'text' field (--text-column)"),
     ([], '{"text": "  "}\n', "docs.jsonl: line 1: the 'text' field is empty"),
     (["--text", "x"], '{"text": "ok."}\n', "give --text or --input (one of them)"),
 ])

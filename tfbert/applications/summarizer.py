@@ -8,6 +8,7 @@ from tfbert.task import check_max_length
 from tfbert.tokenization.sentences import detect_language, split_sentences
 
 BUCKET = 16  # batch widths are multiples of this (few shapes, few retraces)
+CHUNK = 64   # documents summarised (their sentences embedded) together by summarize_records
 
 
 def mmr_select(embeddings: np.ndarray, k: int, diversity: float) -> tuple:
@@ -152,3 +153,43 @@ class Summarizer:
             answers.append({"summary": joiner.join(c["text"] for c in chosen),
                             "sentences": chosen})
         return answers[0] if single else answers
+
+
+def read_documents(path, text_column: str = "text") -> list:
+    """The documents of a file as records: a `.txt` file is one document (`[{text_column:
+    content}]`), a `.jsonl` file one JSON object per line with a non-empty `text_column`
+    string. Anything else is a one-line `ValueError` naming the file (and line)."""
+    from tfbert import textfile
+    from tfbert.data.readers import records
+
+    lower = str(path).lower()
+    if lower.endswith(".txt"):
+        text = textfile.read_text(path)
+        if not text.strip():
+            raise ValueError(f"{path}: holds no text; expected a document")
+        return [{text_column: text}]
+    if not lower.endswith(".jsonl"):
+        raise ValueError(f"--input {path}: expected a .txt file (one document) or .jsonl (one "
+                         "document per line)")
+    documents = []
+    for number, record in records(path, "jsonl"):
+        if not isinstance(record.get(text_column), str):
+            raise ValueError(f"{path}: line {number}: expected a JSON object with a string "
+                             f"{text_column!r} field (--text-column)")
+        if not record[text_column].strip():
+            raise ValueError(f"{path}: line {number}: the {text_column!r} field is empty")
+        documents.append(record)
+    if not documents:
+        raise ValueError(f"{path}: holds no document")
+    return documents
+
+
+def summarize_records(summarizer, records, text_column, sentences, diversity):
+    """Yields one answer per record, `CHUNK` documents at a time: the record's other keys,
+    then `summary` and `sentences`."""
+    for start in range(0, len(records), CHUNK):
+        chunk = records[start:start + CHUNK]
+        answers = summarizer([r[text_column] for r in chunk], sentences=sentences,
+                             diversity=diversity)
+        for record, answer in zip(chunk, answers):
+            yield {**{k: v for k, v in record.items() if k != text_column}, **answer}

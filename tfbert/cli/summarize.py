@@ -4,53 +4,6 @@ import json
 
 import click
 
-CHUNK = 64  # documents summarised (their sentences embedded) together
-
-
-def read_documents(path, text_column: str = "text") -> list:
-    """The records of `path`: a `.txt` file is one document (`[{"text": content}]`), a
-    `.jsonl` file one JSON object per line with a `text_column` string. A one-line
-    `ValueError` names the file and line of anything else."""
-    from tfbert import textfile
-
-    lower = str(path).lower()
-    if lower.endswith(".txt"):
-        text = textfile.read_text(path)
-        if not text.strip():
-            raise ValueError(f"{path}: holds no text; expected a document")
-        return [{text_column: text}]
-    if not lower.endswith(".jsonl"):
-        raise click.BadParameter(f"expected a .txt file (one document) or .jsonl (one "
-                                 f"document per line). Received: {path}",
-                                 param_hint="--input")
-    records = []
-    for number, line in enumerate(textfile.lines(path), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: line {number}: not JSON ({err.msg})") from None
-        if not isinstance(record, dict) or not isinstance(record.get(text_column), str):
-            raise ValueError(f"{path}: line {number}: expected a JSON object with a string "
-                             f"{text_column!r} field (--text-column)")
-        if not record[text_column].strip():
-            raise ValueError(f"{path}: line {number}: the {text_column!r} field is empty")
-        records.append(record)
-    if not records:
-        raise ValueError(f"{path}: holds no document")
-    return records
-
-
-def summarize_records(summarizer, records, text_column, sentences, diversity):
-    """Yields one answer per record: its other keys, then `summary` and `sentences`."""
-    for start in range(0, len(records), CHUNK):
-        chunk = records[start:start + CHUNK]
-        answers = summarizer([r[text_column] for r in chunk], sentences=sentences,
-                             diversity=diversity)
-        for record, answer in zip(chunk, answers):
-            yield {**{k: v for k, v in record.items() if k != text_column}, **answer}
-
 
 @click.command("summarize")
 @click.argument("model")
@@ -76,7 +29,7 @@ def command(model, text, input_path, output, sentences, diversity, text_column, 
 
     MODEL: a model directory of any task (its encoder is used), a checkpoint directory or
     a checkpoint name such as all-MiniLM-L6-v2 (see `tfbert presets`)."""
-    from tfbert.applications.summarizer import Summarizer
+    from tfbert.applications.summarizer import Summarizer, read_documents, summarize_records
     from tfbert.atomic import atomic_file
 
     if (text is None) == (input_path is None):
