@@ -188,6 +188,25 @@ def prepared(block):
     return code, None
 
 
+_ZYGOTE = []
+
+
+def warm_tfbert(env):
+    """The directory of the warm `tfbert` (`zygote.py`), started once per test process;
+    None with TFBERT_DOCS_ZYGOTE=0 (every command then starts a fresh interpreter)."""
+    if os.environ.get("TFBERT_DOCS_ZYGOTE") == "0":
+        return None
+    if not _ZYGOTE:
+        import atexit
+
+        from tests.docs.zygote import Zygote
+
+        _ZYGOTE.append(Zygote(os.path.join(VENV_BIN, "python"),
+                              os.path.join(VENV_BIN, "tfbert"), env))
+        atexit.register(_ZYGOTE[0].close)
+    return _ZYGOTE[0].bin
+
+
 def environment():
     env = dict(os.environ)
     env["PATH"] = VENV_BIN + os.pathsep + env.get("PATH", "")
@@ -247,6 +266,9 @@ class PythonSession:
 def run_page(path, workdir, timeout=900):
     """Runs the page's blocks in `workdir`; returns (ran, skipped) lists of blocks."""
     env = environment()
+    warm = warm_tfbert(env)
+    if warm:
+        env["PATH"] = warm + os.pathsep + env["PATH"]
     log = os.path.join(str(workdir), ".snippet-output.log")
     session, ran, skipped = None, [], []
     try:
