@@ -11,7 +11,9 @@ How a page runs (one test per page, its id the page's name:
 - The blocks of one page run in order in one fresh temporary directory, with the
   repository's `.venv/bin` first on PATH, so a later block uses the files an earlier one
   wrote, as a reader following the page would.
-- Shell blocks run each in `bash -e -o pipefail`. Python blocks run in one Python process
+- Shell blocks run each in `bash -e -o pipefail`. Their `tfbert` is the warm one of
+  `zygote.py` (TensorFlow imported once per test process, a forked child per command);
+  `TFBERT_DOCS_ZYGOTE=0` runs the real console script instead. Python blocks run in one Python process
   per page, all in one namespace (a block may use names an earlier block of the page
   defined, as in a notebook), started at the page's first Python block.
 - Before a block runs, SUBSTITUTIONS rewrite commands that take too long for a test into
