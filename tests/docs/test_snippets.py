@@ -116,11 +116,11 @@ SKIPS = [
     ("scale", "--runner spark", "needs a Spark cluster (and Beam's Java job server)"),
 ]
 
-# Pages whose blocks take more than about a minute (seconds on 2 cores with `-n 2`,
-# measured): run first, longest first, so that two test workers finish together; in the
-# slow tier.
-SLOW = {"results": 840, "training": 210, "README": 200, "python-api": 190, "on-device": 125,
-        "distillation": 175, "applications": 110, "serving": 60}
+# Pages whose blocks took more than about a minute before the warm tfbert (seconds on 2
+# cores with `-n 2`, measured with it, 2026-12-07): run first, longest first, so that two
+# test workers finish together; in the slow tier.
+SLOW = {"results": 635, "training": 215, "distillation": 140, "applications": 135,
+        "python-api": 115, "README": 80, "on-device": 40, "serving": 25}
 
 
 @dataclasses.dataclass
