@@ -44,6 +44,11 @@ def cpu() -> dict:
             "flags": sorted(f for f in flags.split() if f.startswith(CPU_FLAG_PREFIXES))}
 
 
+def cpu_line(found) -> str:
+    """`cpu()` as one line: model, cores, flags."""
+    return f"{found['model']}, {found['cores']} cores, {' '.join(found['flags'])}"
+
+
 def sentences(max_chars) -> list:
     """The en-corpus's sentences, each cut to `max_chars` (at a space where there is one)."""
     from tfbert.data import builtin

@@ -30,13 +30,13 @@ import hashlib
 import json
 import math
 import os
-import platform
 import sys
 import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tools.bench_predict_stream import cpu, cpu_line  # noqa: E402 - run as a script too
 
 CJK = lambda c: "\u4e00" <= c <= "\u9fff"  # noqa: E731
 KINDS = ("original", "replace", "replace", "swap", "swap")
@@ -192,10 +192,10 @@ def main(argv=None):
               "corpus_sentences": len(corpus), "weight": weight, "tuned_on_dev": tuned,
               "rows": rows, "pll_seconds": round(scoring, 1),
               "pll_sentences_per_second": round(len(texts) / scoring, 2),
-              "seconds": round(time.time() - started, 1), "cpu": _cpu(),
+              "seconds": round(time.time() - started, 1), "cpu": cpu(),
               "command": "tools/eval_rescoring.py " + " ".join(argv or sys.argv[1:])}
     print(f"{len(test)} pd98-ner test lists (original + 2 replaced + 2 swapped), "
-          f"model {args.model}, {_cpu()}")
+          f"model {args.model}, {cpu_line(cpu())}")
     print("| ranker | original first | beats a replaced copy | beats a swapped copy |")
     print("|---|---|---|---|")
     for name, row in rows.items():
@@ -206,19 +206,6 @@ def main(argv=None):
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(result, f, indent=2, ensure_ascii=False)
     return result
-
-
-def _cpu():
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = f.read()
-        name = next(line.split(":", 1)[1].strip() for line in info.splitlines()
-                    if line.startswith("model name"))
-        flags = next(line for line in info.splitlines() if line.startswith("flags")).split()
-        bf16 = " avx512_bf16" if "avx512_bf16" in flags else ""
-        return f"{name}, {os.cpu_count()} cores{bf16}"
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -19,22 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
+import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tools.bench_predict_stream import cpu, cpu_line  # noqa: E402 - run as a script too
 
 METRICS = (("rouge1", "f1"), ("rouge1", "recall"), ("rouge2", "f1"), ("rouge2", "recall"),
            ("rougeL", "f1"))
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def articles(limit=None) -> list:
@@ -73,7 +65,7 @@ def evaluate(model, sentences, diversities, limit=None, batch_size=32) -> dict:
             answers = summarizer(documents, sentences=k, diversity=diversity)
             rows.append({"method": f"MMR diversity {diversity}", "sentences": k,
                          **average([a["summary"] for a in answers], headlines)})
-    return {"model": model, "articles": len(pairs), "cpu": cpu_model(),
+    return {"model": model, "articles": len(pairs), "cpu": cpu(),
             "seconds": round(time.perf_counter() - started, 1), "rows": rows}
 
 
@@ -98,7 +90,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     result = evaluate(args.model, args.sentences, args.diversity, args.limit, args.batch_size)
     print(f"{result['articles']} bbc-news test articles, {result['model']}, "
-          f"CPU: {result['cpu']}, {result['seconds']} s")
+          f"CPU: {cpu_line(result['cpu'])}, {result['seconds']} s")
     print(markdown(result))
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
