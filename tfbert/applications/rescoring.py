@@ -102,22 +102,25 @@ class _Table:
         errors = self.errors[rows, chosen].sum(-1) / max(self.length.sum(), 1)
         return errors, self.exact[rows, chosen].mean(-1)
 
+    def evaluate(self, weight) -> dict:
+        errors, first = self.metrics(self.choices([weight]))
+        return {"weight": weight, "lists": len(self.length), "error_rate": float(errors[0]),
+                "first": float(first[0])}
+
 
 def evaluate(lists, pll: dict, weight: float) -> dict:
     """On lists with references: the `error_rate` (edit distance of each list's top
     hypothesis to its reference over the references' length, in words; characters for
     Chinese) and `first` (how often the reference ranks first) under `weight`."""
-    table = _Table(lists, pll)
-    errors, first = table.metrics(table.choices([weight]))
-    return {"weight": weight, "lists": len(lists), "error_rate": float(errors[0]),
-            "first": float(first[0])}
+    return _Table(lists, pll).evaluate(weight)
 
 
 def tune_weight(lists, pll: dict) -> dict:
     """The weight >= 0 with the lowest error rate on `lists` (references needed); on equal
     error rates, the one ranking the reference first most often, then the smallest.
     Exact: the top hypothesis changes only where two totals cross, so one weight between
-    each pair of neighbouring crossings is tried (at most `MAX_CANDIDATES`, spread)."""
+    each pair of neighbouring crossings is tried (at most `MAX_CANDIDATES`, spread).
+    `before`: the same figures at weight 0 (the hypotheses' scores alone)."""
     table = _Table(lists, pll)
     # Where hypotheses j and k of a list swap places: score_j + w pll_j = score_k + w pll_k.
     ds = table.score[:, :, None] - table.score[:, None, :]
@@ -136,7 +139,8 @@ def tune_weight(lists, pll: dict) -> dict:
     first = np.concatenate([f for _, f in found])
     best = int(np.lexsort((candidates, -first, errors))[0])
     return {"weight": float(candidates[best]), "lists": len(lists),
-            "error_rate": float(errors[best]), "first": float(first[best])}
+            "error_rate": float(errors[best]), "first": float(first[best]),
+            "before": table.evaluate(0.0)}
 
 
 def rescore(scorer, lists, weight: float | None = None, tune_on=None, progress=False):
@@ -147,23 +151,18 @@ def rescore(scorer, lists, weight: float | None = None, tune_on=None, progress=F
     (the recognizer's scores alone) and after."""
     if weight is not None and tune_on is not None:
         raise ValueError("give a weight or lists to tune it on, not both")
+    if weight is not None and (weight < 0 or not np.isfinite(weight)):
+        raise ValueError(f"--weight must be a finite number >= 0. Received: {weight}")
+    # Every distinct text of both sets, scored once.
+    texts = hypothesis_texts(lists + (tune_on or []))
+    pll = {a["text"]: a["pll"] for a in scorer.score(texts, progress=progress)}
     report = {}
     if tune_on is not None:
-        tune_pll = _pll(scorer, tune_on, progress)
-        report["tuned"] = tune_weight(tune_on, tune_pll)
-        report["tuned"]["before"] = evaluate(tune_on, tune_pll, 0.0)
+        report["tuned"] = tune_weight(tune_on, pll)
         weight = report["tuned"]["weight"]
     weight = 1.0 if weight is None else float(weight)
-    if weight < 0 or not np.isfinite(weight):
-        raise ValueError(f"--weight must be a finite number >= 0. Received: {weight}")
-    pll = _pll(scorer, lists, progress)
     report["weight"] = weight
     if all(isinstance(nbest.get("reference"), str) for nbest in lists):
-        report["before"] = evaluate(lists, pll, 0.0)
-        report["after"] = evaluate(lists, pll, weight)
+        table = _Table(lists, pll)
+        report["before"], report["after"] = table.evaluate(0.0), table.evaluate(weight)
     return rerank(lists, pll, weight), report
-
-
-def _pll(scorer, lists, progress) -> dict:
-    texts = hypothesis_texts(lists)
-    return {a["text"]: a["pll"] for a in scorer.score(texts, progress=progress)}
