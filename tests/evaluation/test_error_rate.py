@@ -22,3 +22,5 @@ def test_error_rate_is_summed_edits_over_summed_reference_length():
     assert error_rate(["the cat sat down", "天门安"],
                       ["the cat sat up", "天安门"]) == pytest.approx(3 / 7)
     assert error_rate([""], [""]) == 0.0
+    # Over the reference's length, not the hypothesis's: 2 deletions of 4 words.
+    assert error_rate(["a b"], ["a b c d"]) == pytest.approx(2 / 4)
