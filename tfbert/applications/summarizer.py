@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tfbert.task import check_max_length
+from tfbert.task.decoding import mean_embedding
 from tfbert.tokenization.sentences import detect_language, split_sentences
 
 BUCKET = 16  # batch widths are multiples of this (few shapes, few retraces)
@@ -91,25 +92,22 @@ class Summarizer:
 
         Texts are batched by length (each batch cut to its longest, rounded up to 16)."""
         texts = list(texts)
+        pooled = np.zeros((len(texts), self.encoder.output["sequence_output"].shape[-1]),
+                          "float32")
         if not texts:
-            return np.zeros((0, self.encoder.output["sequence_output"].shape[-1]), "float32")
+            return pooled
         inputs = {k: np.asarray(v, "int32") for k, v in
                   self.tokenizer(texts, max_length=self.max_length).items()}
         lengths = inputs["padding_mask"].sum(1)
         order = np.argsort(-lengths, kind="stable")
-        pooled = np.zeros((len(texts), 0), "float32")
         for start in range(0, len(texts), self.batch_size):
             rows = order[start:start + self.batch_size]
             width = min(-(-int(lengths[rows].max()) // BUCKET) * BUCKET,
                         inputs["token_ids"].shape[1])
             batch = {k: v[rows, :width] for k, v in inputs.items()}
             hidden = self.encoder.predict_on_batch(batch)["sequence_output"]  # (b, w, hidden)
-            mask = batch["padding_mask"][..., None].astype("float32")        # (b, w, 1)
-            means = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1)      # (b, hidden)
-            if not pooled.shape[1]:
-                pooled = np.zeros((len(texts), means.shape[1]), "float32")
-            pooled[rows] = means
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)
+            pooled[rows] = mean_embedding(hidden, batch["padding_mask"], normalize=True)
+        return pooled
 
     def __call__(self, documents, sentences: int = 3, diversity: float = 0.3):
         """The summary of one document (a dict) or of a list of documents (a list).

@@ -16,8 +16,8 @@ from tfbert.data.features import encode_ner, encode_qa
 from tfbert.data.readers import QAExample
 from tfbert.predict.base import Predictor, check_n_best
 from tfbert.task.decoding import (DEFAULT_TOP_K, best_of, class_probabilities,
-                                  entity_spans, label_result, nbest_list, ner_tags,
-                                  pool_windows, softmax, span_candidates)
+                                  entity_spans, label_result, mean_embedding, nbest_list,
+                                  ner_tags, pool_windows, softmax, span_candidates)
 from tfbert.tokenization.normalize import split_words
 from tfbert.training import scoring
 
@@ -66,11 +66,8 @@ class KerasPredictor(Predictor):
         if self.task == "pretrain":
             return self._fill_mask(records)
         inputs = self.tokenizer(texts, max_length=length)
-        hidden = self._outputs(inputs)["sequence_output"]
-        mask = inputs["padding_mask"][..., None]
-        pooled = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1)
-        if self.spec.normalize:
-            pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)
+        pooled = mean_embedding(self._outputs(inputs)["sequence_output"],
+                                inputs["padding_mask"], self.spec.normalize)
         return [{**r, "embedding": [round(float(x), 6) for x in e]}
                 for r, e in zip(records, pooled)]
 

@@ -28,6 +28,17 @@ def log_softmax(logits, axis=-1):
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
+def mean_embedding(hidden, padding_mask, normalize=False):
+    """`(batch, hidden)`: the mean of `hidden` `(batch, seq, hidden)` over the positions
+    `padding_mask` `(batch, seq)` marks real, scaled to unit length with `normalize` (the
+    sentence embedding of an encoder, as sentence-transformers pools it)."""
+    mask = np.asarray(padding_mask, np.float32)[..., None]
+    pooled = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1)
+    if normalize:
+        pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)
+    return pooled
+
+
 def _split_tag(tag):
     """("B"|"I"|"E"|"S"|"O", type) for one tag; anything without such a prefix is "O"."""
     if not isinstance(tag, str):
