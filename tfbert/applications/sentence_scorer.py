@@ -123,11 +123,10 @@ class SentenceScorer:
         groups.append(group)
         scores = [np.zeros(len(row), np.float32) for row in ids]
         bar = progress_bar(sum(len(row) for row in ids), progress, unit_name="piece")
-        done = 0
+        done, tok = 0, self.tokenizer
         for group in groups:
             if not sum(len(ids[i]) for i in group):
                 continue
-            tok = self.tokenizer
             copies = masked_copies(tf.ragged.constant([ids[i] for i in group], tf.int32,
                                                       ragged_rank=1),
                                    self.max_length, tok.cls_id, tok.sep_id, tok.mask_id,

@@ -34,9 +34,10 @@ def masked_copies(ids: tf.RaggedTensor, max_length: int, cls_id: int, sep_id: in
     window = max_length - 2
     ids = tf.cast(ids, tf.int32)
     flat = ids.flat_values                                     # (copies,)
+    count = tf.shape(flat)[0]
     sentence = tf.cast(ids.value_rowids(), tf.int32)           # (copies,)
     row_start = tf.cast(tf.gather(ids.row_splits, sentence), tf.int32)
-    piece = tf.range(tf.shape(flat)[0], dtype=tf.int32) - row_start
+    piece = tf.range(count, dtype=tf.int32) - row_start
     length = tf.cast(tf.gather(ids.row_lengths(), sentence), tf.int32)
     seen = tf.minimum(length, window)                          # pieces each copy sees
     start = tf.clip_by_value(piece - window // 2, 0, tf.maximum(length - window, 0))
@@ -45,10 +46,9 @@ def masked_copies(ids: tf.RaggedTensor, max_length: int, cls_id: int, sep_id: in
     offsets = tf.range(width - 2, dtype=tf.int32)[None, :]
     inside = offsets < seen[:, None]
     index = tf.clip_by_value(row_start[:, None] + start[:, None] + offsets, 0,
-                             tf.maximum(tf.shape(flat)[0] - 1, 0))
+                             tf.maximum(count - 1, 0))
     body = tf.where(inside, tf.gather(flat, index), pad_id)
     # (copies, width): [CLS] window [SEP] padding, the scored piece masked.
-    count = tf.shape(flat)[0]
     positions = tf.range(width, dtype=tf.int32)[None, :]
     token_ids = tf.concat([tf.fill([count, 1], cls_id), body, tf.fill([count, 1], pad_id)], 1)
     token_ids = tf.where(positions == seen[:, None] + 1, sep_id, token_ids)
