@@ -149,6 +149,16 @@ def atomic_file(path):
         raise
 
 
+def write_jsonl(path, rows) -> None:
+    """Writes `rows` (an iterable of JSON values) one per line as UTF-8, atomically."""
+    import json
+
+    with atomic_file(path) as staging:
+        with open(staging, "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
 def write_json(path, data) -> None:
     """Writes `data` as indented UTF-8 JSON, atomically."""
     import json

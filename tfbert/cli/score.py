@@ -1,5 +1,6 @@
 """`tfbert score MODEL (--text T... | --input FILE) [--per-token] [--nbest ...]`."""
 
+import functools
 import json
 
 import click
@@ -51,7 +52,7 @@ def command(model, texts, input_path, output, per_token, nbest, weight, tune_on,
         raise click.BadParameter("give --text or --input, not both")
     if not texts and not input_path:
         raise click.BadParameter("give --text or --input")
-    note = _note
+    note = functools.partial(click.echo, err=True)
     if nbest:
         from tfbert.applications.rescoring import read_nbest, rescore
 
@@ -94,17 +95,11 @@ def command(model, texts, input_path, output, per_token, nbest, weight, tune_on,
         note(f"{len(rows)} {what}{'s' if len(rows) != 1 else ''}: {output}")
 
 
-def _note(line):
-    click.echo(line, err=True)
-
-
 def _write(rows, output):
-    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     if output is None:
-        click.echo(lines, nl=False)
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
         return
-    from tfbert.atomic import atomic_file
+    from tfbert.atomic import write_jsonl
 
-    with atomic_file(output) as staging:
-        with open(staging, "w", encoding="utf-8") as f:
-            f.write(lines)
+    write_jsonl(output, rows)

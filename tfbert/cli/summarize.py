@@ -30,7 +30,7 @@ def command(model, text, input_path, output, sentences, diversity, text_column, 
     MODEL: a model directory of any task (its encoder is used), a checkpoint directory or
     a checkpoint name such as all-MiniLM-L6-v2 (see `tfbert presets`)."""
     from tfbert.applications.summarizer import Summarizer, read_documents, summarize_records
-    from tfbert.atomic import atomic_file
+    from tfbert.atomic import write_jsonl
 
     if (text is None) == (input_path is None):
         raise click.BadParameter("give --text or --input (one of them)")
@@ -45,8 +45,5 @@ def command(model, text, input_path, output, sentences, diversity, text_column, 
         for answer in answers:
             click.echo(json.dumps(answer, ensure_ascii=False))
         return
-    with atomic_file(output) as staging:
-        with open(staging, "w", encoding="utf-8") as f:
-            for answer in answers:
-                f.write(json.dumps(answer, ensure_ascii=False) + "\n")
+    write_jsonl(output, answers)
     click.echo(f"{len(records)} summaries: {output}", err=True)
