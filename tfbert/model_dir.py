@@ -35,11 +35,13 @@ def task_model(encoder, spec: TaskSpec):
         return encoder
     if spec.task == "pretrain":
         return modeling.BertPretrainer(encoder, next_sentence=spec.next_sentence)
+    # The head's dropout is the encoder's hidden dropout, as in google-research/bert and
+    # Hugging Face (0.1 in every released checkpoint).
     if spec.task in POOLED_TASKS:
         return modeling.BertClassifier(encoder, len(spec.labels), multi_label=spec.multi_label,
-                                       pooling=spec.pooling)
+                                       pooling=spec.pooling, dropout=encoder.dropout)
     if spec.task == "ner":
-        return modeling.BertTokenClassifier(encoder, len(spec.labels))
+        return modeling.BertTokenClassifier(encoder, len(spec.labels), dropout=encoder.dropout)
     return modeling.BertSpanQA(encoder)
 
 

@@ -18,6 +18,9 @@ from tfbert.training.choices import FINETUNE_DEFAULTS
               help="The model directory to write (re-run to resume).")
 @click.option("--init", help="Start from this: a model directory, checkpoint or checkpoint "
               "name (see `tfbert presets`); tfbert, Hugging Face, Google or keras-hub.")
+@click.option("--load-weights/--no-load-weights", default=True, show_default=True,
+              help="--no-load-weights: --init's architecture, vocabulary and casing with "
+                   "random weights (fine-tuning without pre-training, to compare).")
 @click.option("--preset", help="Or a fresh model of this size (needs --vocab).")
 @click.option("--vocab", type=click.Path(exists=True, dir_okay=False))
 @click.option("--cased", is_flag=True, help="With --preset: keep case and accents.")
@@ -64,7 +67,7 @@ from tfbert.training.choices import FINETUNE_DEFAULTS
                    "row with its text's label, and score a text by the mean or the max of "
                    "its windows' logits [default: mean when --doc-stride is given].")
 @training_options
-def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_column,
+def command(task, train, dev, out, init, load_weights, preset, vocab, cased, max_length, text_column,
             pair_column, label_column, multi_label, label_separator, calibrate, doc_stride,
             max_query_length, pooling, class_weights, focal_gamma, layer_decay, window_pooling,
             **kwargs):
@@ -73,7 +76,8 @@ def command(task, train, dev, out, init, preset, vocab, cased, max_length, text_
     from tfbert.training.tasks import Columns
 
     settings = settings_from(kwargs, **FINETUNE_DEFAULTS)
-    job = FinetuneJob(task=task, train=train, dev=dev, out=out, init=init, preset=preset,
+    job = FinetuneJob(task=task, train=train, dev=dev, out=out, init=init,
+                      load_weights=load_weights, preset=preset,
                       vocab=vocab, lowercase=not cased,
                       max_length=max_length,
                       columns=Columns(text_column, label_column, pair_column),

@@ -41,6 +41,9 @@ class FinetuneJob:
     out: str
     dev: str | None = None
     init: str | None = None          # a model directory or any supported checkpoint
+    # False: --init's architecture, vocabulary and casing with fresh random weights (what
+    # its pre-training bought, measured: the same fine-tuning from no pre-training).
+    load_weights: bool = True
     preset: str | None = None        # or a preset size with a vocabulary
     vocab: str | None = None
     lowercase: bool = True           # with --preset (a checkpoint declares its own)
@@ -94,6 +97,9 @@ class FinetuneJob:
         combination, and that the files given exist)."""
         if bool(self.init) == bool(self.preset):
             raise ValueError("give either --init MODEL or --preset NAME with --vocab VOCAB")
+        if not self.load_weights and not self.init:
+            raise ValueError("--no-load-weights goes with --init (whose architecture is "
+                             "kept); --preset already starts from random weights")
         if self.preset and not self.vocab:
             raise ValueError(f"--preset {self.preset} needs --vocab (a vocab.txt)")
         if self.init and (self.vocab or not self.lowercase):
@@ -169,6 +175,8 @@ class FinetuneJob:
                                      if is_features_dir(self.train) else self.train),
                 "dev": sha256_file(self.dev) if self.dev else None,
                 "init": checkpoints.fingerprint(self.init) if self.init else None,
+                # Runs from before --no-load-weights (no such key) loaded them.
+                **({"load_weights": False} if not self.load_weights else {}),
                 "preset": self.preset, "vocab": sha256_file(self.vocab) if self.vocab else None,
                 "lowercase": self.lowercase if self.preset else None,
                 "max_length": self.max_length, "columns": dataclasses.asdict(self.columns),
@@ -205,6 +213,9 @@ def _encoder_source(job: FinetuneJob):
             raise ValueError(f"--init {job.init}: has no vocab.txt; expected a model "
                              "directory or checkpoint with its vocabulary")
         lowercase = declared_lowercase(job.init) if os.path.isdir(job.init) else True
+        if not job.load_weights:   # the architecture only: built (seeded) in the scope
+            return (checkpoint.config, checkpoint.vocab_file, lowercase,
+                    lambda: BertEncoder.from_bert_config(checkpoint.config))
         return (checkpoint.config, checkpoint.vocab_file, lowercase,
                 lambda: model_from_checkpoint(checkpoint))
     config = BertConfig.from_name(job.preset, vocab_size=len(read_vocab(job.vocab)))
