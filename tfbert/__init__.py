@@ -15,7 +15,7 @@ from tfbert.config import BertConfig
 from tfbert.registry import checkpoint_path, presets
 
 __version__ = "0.1.0"
-__all__ = ["BertConfig", "FinetuneResult", "Predictor", "SentenceScorer", "Summarizer",
+__all__ = ["AttentionViewer", "BertConfig", "FinetuneResult", "Predictor", "SentenceScorer", "Summarizer",
            "TextClassifier", "__version__",
            "checkpoint_path", "distill", "evaluate", "export_saved_model", "export_tflite",
            "finetune", "load", "load_tokenizer", "predictor", "presets", "pretrain",
@@ -23,6 +23,7 @@ __all__ = ["BertConfig", "FinetuneResult", "Predictor", "SentenceScorer", "Summa
 
 # name -> module it lives in; imported (with TensorFlow, quietly) on first use.
 _LAZY = {
+    "AttentionViewer": "tfbert.applications.attention",
     "FinetuneResult": "tfbert.jobs",
     "Predictor": "tfbert.predict.base",
     "SentenceScorer": "tfbert.applications.sentence_scorer",

@@ -1,12 +1,13 @@
 """Ready-made models that take raw strings: `TextClassifier` (a Keras model),
-`SentenceScorer` (masked-LM scoring) and `Summarizer` (extractive summaries).
+`SentenceScorer` (masked-LM scoring), `Summarizer` (extractive summaries) and
+`AttentionViewer` (every layer's and head's attention, drawn).
 
 Imported on first use (TensorFlow): `tfbert.TextClassifier` is the same class, and so on.
 """
 
-__all__ = ["SentenceScorer", "Summarizer", "TextClassifier"]
+__all__ = ["AttentionViewer", "SentenceScorer", "Summarizer", "TextClassifier"]
 
-_MODULES = {"SentenceScorer": "sentence_scorer", "Summarizer": "summarizer",
+_MODULES = {"AttentionViewer": "attention", "SentenceScorer": "sentence_scorer", "Summarizer": "summarizer",
             "TextClassifier": "text_classifier"}
 
 

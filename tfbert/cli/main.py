@@ -20,7 +20,7 @@ from tfbert.textfile import first_line
 
 # Command name -> the module whose `command` it is.
 COMMANDS = {name: "tfbert.cli." + name.replace("-", "_") for name in (
-    "calibrate", "convert", "datasets", "demo", "distill", "evaluate", "export", "features",
+    "attention", "calibrate", "convert", "datasets", "demo", "distill", "evaluate", "export", "features",
     "finetune", "info", "predict", "presets", "pretrain", "pretrain-data", "score",
     "summarize", "trim-vocab", "vocab")}
 # Commands that never load TensorFlow; every other one imports it before it runs.

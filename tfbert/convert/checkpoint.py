@@ -46,7 +46,12 @@ class Checkpoint:
         return dataclasses.replace(
             self,
             # (pooling stays: the encoder was trained under that head)
-            spec=dataclasses.replace(self.spec, task="encoder", labels=(), normalize=False),
+            # What the encoder reads keeps (length, casing, windows); what the head decided
+            # (labels, calibration, thresholds) goes with the head.
+            spec=TaskSpec(task="encoder", max_length=self.spec.max_length,
+                          lowercase=self.spec.lowercase, doc_stride=self.spec.doc_stride,
+                          max_query_length=self.spec.max_query_length,
+                          pooling=self.spec.pooling),
             tensors={k: v for k, v in self.tensors.items() if k in keep},
             fresh=tuple(k for k in self.fresh if k in keep))
 
