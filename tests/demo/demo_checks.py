@@ -5,6 +5,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from tfbert.demo import run_demo
 
@@ -68,6 +69,22 @@ def check_results(results, out, name):
     assert all(row["artifact"] in table for row in results["artifacts"])
     for report in ("test_report.json", "test_report.md", "test_report_confusion.png"):
         assert os.path.isfile(os.path.join(out, "model", report))
+    # What pre-training bought: the model, the same encoder from random weights, the
+    # TF-IDF anchor, each scored on the same test split by its own stage.
+    rows = {row["kind"]: row for row in results["comparison"]}
+    assert list(rows) == ["pretrained", "random", "anchor"]
+    with open(os.path.join(out, "model-random", "test_report.json"), encoding="utf-8") as f:
+        assert rows["random"]["accuracy"] == pytest.approx(100 * json.load(f)["accuracy"])
+    assert rows["pretrained"]["accuracy"] == pytest.approx(
+        results["reported"]["keras_accuracy"])
+    with open(os.path.join(out, "anchor", "tfidf.json"), encoding="utf-8") as f:
+        anchor = json.load(f)
+    assert anchor["test_examples"] == results["test_examples"]
+    assert rows["anchor"]["accuracy"] == pytest.approx(100 * anchor["accuracy"])
+    assert rows["anchor"]["accuracy"] > 70       # TF-IDF learns these datasets in seconds
+    assert "Pre-training bought" in table and "TF-IDF anchor" in table
+    for ext in ("png", "html"):
+        assert os.path.getsize(os.path.join(out, "attention", f"attention.{ext}")) > 1000
     stem = os.path.join(out, "tflite", f"{name}-int8")
     assert os.path.isfile(stem + ".quantization.json")
     assert os.path.isfile(stem + ".quantization.md")

@@ -2,6 +2,7 @@
 every artifact is written, the three runtimes agree, and a re-run reuses what is finished.
 The English demo is in its own file, so that the two can run in parallel test workers."""
 
+import json
 import os
 
 import pytest
@@ -21,15 +22,25 @@ def test_chinese_demo_end_to_end_then_reuse_then_rerun_a_changed_stage(tmp_path)
     check_results(results, out, "chnsenti")
     assert results["sentences"][0]["text"] == "我爱北京天安门"
     for path in ("data/zh-corpus/corpus.txt", "data/chnsenti/test.jsonl", "vocab.txt",
-                 "pretrain-data/manifest.json", "pretrained/model.safetensors",
+                 "pretrain-data/manifest.json", "pretrain-dev/manifest.json",
+                 "pretrained/model.safetensors", "pretrained/pretraining_curve.png",
                  "model/model.safetensors", "demo.json"):
         assert os.path.isfile(os.path.join(out, path)), path
     assert "reusing" not in printed
+    # Pre-training was scored on documents it never saw, and the row says what it saw.
+    with open(os.path.join(out, "pretrain-corpus", "train.txt"), encoding="utf-8") as f:
+        train = set(f.read().split("\n\n"))
+    with open(os.path.join(out, "pretrain-corpus", "dev.txt"), encoding="utf-8") as f:
+        dev = [d for d in f.read().split("\n\n") if d.strip()]
+    assert dev and not train & set(dev)
+    with open(os.path.join(out, "pretrained", "history.json"), encoding="utf-8") as f:
+        assert any("dev_mlm_accuracy" in row for row in json.load(f))
+    assert "pre-trained here (3 steps, " in results["comparison"][0]["model"]
 
     weights = os.path.join(out, "model", "model.safetensors")
     stamp = os.stat(weights).st_mtime_ns
     again, printed = run(chosen, out)
-    assert printed.count("done before, reusing") == 8  # every stage but the comparison
+    assert printed.count("done before, reusing") == 11  # every stage but the comparison
     assert os.stat(weights).st_mtime_ns == stamp
     assert [r["accuracy"] for r in again["artifacts"]] == \
         [r["accuracy"] for r in results["artifacts"]]
@@ -40,7 +51,7 @@ def test_chinese_demo_end_to_end_then_reuse_then_rerun_a_changed_stage(tmp_path)
     lite_stamp = os.stat(lite).st_mtime_ns
     _, printed = run(recipe(**{**QUICK, "calibration_size": 33}), out)
     reused = [line.split("]")[0] for line in printed.splitlines() if "reusing" in line]
-    assert reused == ["[1/9", "[2/9", "[3/9", "[4/9", "[5/9", "[6/9", "[7/9"]
+    assert reused == [f"[{n}/12" for n in range(1, 11)]
     assert os.stat(weights).st_mtime_ns == stamp
     assert os.stat(lite).st_mtime_ns != lite_stamp
     assert os.listdir(os.path.join(out, "savedmodels", "chnsenti")) == ["1"]

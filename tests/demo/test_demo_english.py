@@ -17,7 +17,11 @@ def test_english_demo_fine_tunes_minilm_and_exports(tmp_path):
     results, printed = run(recipe(english=True, finetune_steps=3, batch_size=8,
                                   calibration_size=32, max_length=32, student_steps=3), out)
     check_results(results, out, "bbc")
-    assert "[1/9]" in printed and "real MiniLM-L6 checkpoint" in printed
+    assert "[1/12]" in printed and "real MiniLM-L6 checkpoint" in printed
+    assert results["comparison"][0]["model"].startswith("MiniLM-L6 (pre-trained by its")
+    # The random-initialisation row: MiniLM's architecture, not its weights.
+    with open(os.path.join(out, "model-random", "config.json"), encoding="utf-8") as f:
+        assert json.load(f)["hidden_size"] == 384
     # The student: distilled, trimmed, exported, and in the table beside the model.
     artifacts = {row["artifact"]: row for row in results["artifacts"]}
     student = artifacts["student TFLite int8"]

@@ -41,6 +41,21 @@ def test_a_changed_stage_runs_again_with_every_later_one(tmp_path):
     assert ran == ["second"]
 
 
+def test_a_stage_passed_through_keeps_the_keys_of_the_later_ones(tmp_path):
+    settings, ran = {"first": {"a": 1}, "second": {"b": 1}}, []
+    _pipeline(str(tmp_path), settings, ran)
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    log = StageLog(str(tmp_path))
+    log.pass_through("first", {"a": 1}, [first])     # finished with these settings
+    assert not log.begin("second", {"b": 1}, [second])
+    # Passed through with other settings (not finished with them): no chain to it, so the
+    # next stage runs again; the stage itself is left alone.
+    log = StageLog(str(tmp_path))
+    log.pass_through("first", {"a": 2}, [first])
+    assert log.begin("second", {"b": 1}, [second])
+    assert os.path.isfile(first) and StageLog(str(tmp_path)).facts("first")["finished"]
+
+
 def test_a_missing_output_runs_its_stage_and_the_later_ones(tmp_path):
     settings, ran = {"first": {}, "second": {}}, []
     _pipeline(str(tmp_path), settings, ran)

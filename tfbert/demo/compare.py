@@ -53,7 +53,8 @@ def _latency_ms(predictor, records) -> float:
 STUDENT_PREFIX = "student "
 
 
-def compare(recipe, paths, saved_model, echo=print, student_saved_model=None) -> dict:
+def compare(recipe, paths, saved_model, echo=print, student_saved_model=None,
+            comparison=None) -> dict:
     from tfbert.data.readers import read_records
     from tfbert.predict import load_predictor
 
@@ -105,13 +106,15 @@ def compare(recipe, paths, saved_model, echo=print, student_saved_model=None) ->
                                                     int8["latency_ms_2_threads"]],
                      "tflite_variants": {q: {"bytes": v["bytes"], "accuracy": v["accuracy"]}
                                          for q, v in variants.items()}}}
+    if comparison:
+        results["comparison"] = comparison
     if recipe.student:
         with open(paths.student_quantization_report, encoding="utf-8") as f:
             student = {v["quantize"]: v for v in json.load(f)["variants"]}["int8"]
         results["reported"]["student_tflite_int8_accuracy"] = student["accuracy"]
         results["reported"]["student_tflite_int8_interpreter_ms"] = [
             student["latency_ms_1_thread"], student["latency_ms_2_threads"]]
-    for line in table(results).splitlines():
+    for line in (table(results) + comparison_table(results)).splitlines():
         echo(line)
     return results
 
@@ -155,10 +158,40 @@ def table(results) -> str:
     return "\n".join(lines)
 
 
+def comparison_table(results) -> str:
+    """What pre-training bought: one row per model with test accuracy and macro-F1, then a
+    sentence drawn from these numbers."""
+    rows = results.get("comparison")
+    if not rows:
+        return ""
+    width = max(_columns(row["model"]) for row in rows) + 2
+    lines = ["", _pad(f"model ({results['dataset']} test, {results['test_examples']:,} texts)",
+                      width) + _pad("accuracy", 12) + "macro-F1"]
+    for row in rows:
+        lines.append(_pad(row["model"], width) + _pad(f"{row['accuracy']:.2f} %", 12)
+                     + f"{row['macro_f1']:.2f} %")
+    return "\n" + "\n".join(lines + ["", verdict(rows)])
+
+
+def verdict(rows) -> str:
+    """One sentence, from the rows' numbers, on what pre-training bought and what not."""
+    by_kind = {row["kind"]: row["accuracy"] for row in rows}
+    gain = by_kind["pretrained"] - by_kind["random"]
+    gap = by_kind["pretrained"] - by_kind["anchor"]
+    same = "the same encoder fine-tuned from random weights"
+    bought = (f"Pre-training bought {gain:+.2f} points of test accuracy over {same}"
+              if gain > 0 else f"Pre-training bought nothing here: {same} scores "
+              + (f"{-gain:.2f} points higher" if gain < 0 else "the same"))
+    anchor = (f"it beats the TF-IDF anchor by {gap:.2f} points." if gap > 0 else
+              f"it does not reach the TF-IDF anchor, {-gap:.2f} points behind." if gap < 0
+              else "it ties the TF-IDF anchor.")
+    return f"{bought}; {anchor}"
+
+
 def write_results(results, out_dir):
     """`results.json` and `results.md` (the printed table) in `out_dir`."""
     write_json(os.path.join(out_dir, "results.json"), results)
     with atomic_file(os.path.join(out_dir, "results.md")) as staging:
         with open(staging, "w", encoding="utf-8") as f:
             f.write(f"# tfbert demo: {results['recipe']} ({results['dataset']})\n\n```\n"
-                    f"{table(results).strip()}\n```\n")
+                    f"{(table(results) + comparison_table(results)).strip()}\n```\n")

@@ -44,7 +44,13 @@ class Paths:
         return os.path.join(self.data(self.recipe.corpus), "corpus.txt")
 
     vocab = property(lambda self: os.path.join(self.out, "vocab.txt"))
+    # The corpus's documents split into pre-training and held-out dev text, and their
+    # pre-training instances.
+    pretrain_corpus = property(lambda self: os.path.join(self.out, "pretrain-corpus"))
     pretrain_data = property(lambda self: os.path.join(self.out, "pretrain-data"))
+    pretrain_dev = property(lambda self: os.path.join(self.out, "pretrain-dev"))
+    pretrain_curve = property(lambda self: os.path.join(self.out, "pretrained",
+                                                        "pretraining_curve.png"))
     pretrained = property(lambda self: os.path.join(self.out, "pretrained"))
     model = property(lambda self: os.path.join(self.out, "model"))
     report = property(lambda self: os.path.join(self.out, "model", "test_report.json"))
@@ -55,6 +61,14 @@ class Paths:
     @property
     def quantization_report(self):
         return os.path.splitext(self.tflite)[0] + ".quantization.json"
+
+    # The comparison: the same encoder fine-tuned from random weights; the TF-IDF anchor;
+    # the fine-tuned model's attention for the recipe's first sentence.
+    model_random = property(lambda self: os.path.join(self.out, "model-random"))
+    report_random = property(lambda self: os.path.join(self.out, "model-random",
+                                                       "test_report.json"))
+    anchor = property(lambda self: os.path.join(self.out, "anchor", "tfidf.json"))
+    attention = property(lambda self: os.path.join(self.out, "attention"))
 
     # The distilled student: as trained, then with its vocabulary trimmed (what ships).
     student_full = property(lambda self: os.path.join(self.out, "student-full"))
@@ -87,12 +101,14 @@ class Demo:
             stages += [
                 ("vocab", f"learn a WordPiece vocabulary of ~{r.vocab_size:,} on {r.corpus}",
                  r.stage_settings("vocab_size"), [p.vocab], self._vocab),
-                ("pretrain-data", f"make pre-training data ({r.pretrain_seq_len} tokens)",
-                 r.stage_settings("pretrain_seq_len", "seed"), [p.pretrain_data],
-                 self._pretrain_data),
+                ("pretrain-data", f"make pre-training data ({r.pretrain_seq_len} tokens), "
+                 f"{r.pretrain_dev_share:.0%} of the documents held out as dev",
+                 r.stage_settings("pretrain_seq_len", "pretrain_dev_share", "seed"),
+                 [p.pretrain_corpus, p.pretrain_data, p.pretrain_dev], self._pretrain_data),
                 ("pretrain", f"pre-train a {r.preset} BERT for {r.pretrain_steps} steps",
                  r.stage_settings("preset", "pretrain_steps", "pretrain_batch",
-                                  "pretrain_learning_rate", "seed"), [p.pretrained],
+                                  "pretrain_learning_rate", "pretrain_evaluations",
+                                  "pretrain_dev_batches", "seed"), [p.pretrained],
                  self._pretrain)]
         start = "the pre-trained model" if r.corpus else "the real MiniLM-L6 checkpoint"
         stages += [
@@ -101,6 +117,16 @@ class Demo:
                               "learning_rate", "seed"), [p.model], self._finetune),
             ("evaluate", f"evaluate on the {r.dataset} test split", {}, [p.report],
              self._evaluate),
+            # What pre-training bought (the same encoder from random weights, the classical
+            # anchor), and what the model attends to.
+            ("random-init", "fine-tune the same encoder from random weights (no "
+                            "pre-training; same steps and settings), and evaluate it",
+             r.stage_settings("max_length", "epochs", "finetune_steps", "batch_size",
+                              "learning_rate", "seed"), [p.model_random], self._random_init),
+            ("anchor", f"fit the classical anchor, TF-IDF + a linear SVM, on {r.dataset}",
+             r.stage_settings("anchor_analyzer", "anchor_ngrams"), [p.anchor], self._anchor),
+            ("attention", f"draw the fine-tuned model's attention for {r.sentences[0]!r}",
+             {"text": r.sentences[0]}, [p.attention], self._attention),
             ("saved_model", "export a TF Serving SavedModel (raw text in)", {"name": r.name},
              [os.path.join(p.savedmodels, r.name)], self._saved_model),
             ("tflite", "export an int8 TFLite model with MediaPipe metadata",
@@ -132,20 +158,8 @@ class Demo:
         self._preflight()
         stages = self.stages()
         count = len(stages) + 1
-        for number, (name, title, settings, outputs, run) in enumerate(stages, 1):
-            begun = time.perf_counter()
-            if not self.log.begin(name, settings, outputs):
-                shown = self.log.facts(name).get("path", outputs[0])
-                self.echo(f"[{number}/{count}] {title}: done before, reusing "
-                          f"{self._shown(shown)}")
-                self.timings.append((name, None))
-                continue
-            self.echo(f"[{number}/{count}] {title}")
-            facts = run() or {}
-            seconds = round(time.perf_counter() - begun, 1)
-            self.log.finish(name, seconds=seconds, **facts)
-            self.timings.append((name, seconds))
-            self.echo(f"      {seconds:.0f} s; wrote {self._shown(facts.get('path', outputs[0]))}")
+        for number, stage in enumerate(stages, 1):
+            self._stage(number, count, stage)
         self.echo(f"[{count}/{count}] classify with the Keras model, the SavedModel and "
                   "the TFLite file" + (" (the model's and the student's)"
                                        if self.recipe.student else ""))
@@ -157,11 +171,44 @@ class Demo:
                                                self.paths.student_name)) \
             if self.recipe.student else None
         results = compare(self.recipe, self.paths, version, echo=self.echo,
-                          student_saved_model=student)
+                          student_saved_model=student, comparison=self._comparison())
         results["stages"] = {name: seconds for name, seconds in self.timings}
         results["seconds"] = round(time.perf_counter() - started, 1)
         write_results(results, self.paths.out)
         return results
+
+    def run_stages(self, names) -> dict:
+        """Runs (or reuses) only the stages `names`, in the demo's order (what
+        `tools/pretrain_steps.py` needs of it); returns `{name: facts}`. A stage not named
+        that is finished with its current key is passed through, so that the stages after
+        it keep their keys; one that is not is left alone."""
+        self._preflight()
+        stages = self.stages()
+        unknown = set(names) - {stage[0] for stage in stages}
+        if unknown:
+            raise ValueError(f"no demo stage {sorted(unknown)}; the stages are "
+                             f"{[stage[0] for stage in stages]}")
+        for number, stage in enumerate(stages, 1):
+            if stage[0] in names:
+                self._stage(number, len(stages) + 1, stage)
+            else:
+                self.log.pass_through(stage[0], stage[2], stage[3])
+        return {name: self.log.facts(name) for name in names}
+
+    def _stage(self, number, count, stage):
+        name, title, settings, outputs, run = stage
+        begun = time.perf_counter()
+        if not self.log.begin(name, settings, outputs):
+            shown = self.log.facts(name).get("path", outputs[0])
+            self.echo(f"[{number}/{count}] {title}: done before, reusing {self._shown(shown)}")
+            self.timings.append((name, None))
+            return
+        self.echo(f"[{number}/{count}] {title}")
+        facts = run() or {}
+        seconds = round(time.perf_counter() - begun, 1)
+        self.log.finish(name, seconds=seconds, **facts)
+        self.timings.append((name, seconds))
+        self.echo(f"      {seconds:.0f} s; wrote {self._shown(facts.get('path', outputs[0]))}")
 
     def _preflight(self):
         """What a late stage needs, checked before the first: MediaPipe's metadata schema
@@ -202,14 +249,19 @@ class Demo:
         from tfbert.data.pretraining import create_pretraining_data
         from tfbert.tokenization import BertTokenizer
 
+        train, dev = split_documents(self.paths.corpus, self.paths.pretrain_corpus,
+                                     self.recipe.pretrain_dev_share)
         tokenizer = BertTokenizer.from_file(self.paths.vocab)
-        manifest = create_pretraining_data(
-            [self.paths.corpus], self.paths.pretrain_data, tokenizer,
-            seq_len=self.recipe.pretrain_seq_len, seed=self.recipe.seed,
-            echo=lambda line: self.echo(f"      {line}"))
-        self.echo(f"      {manifest['instances']:,} instances from "
-                  f"{manifest['documents']:,} documents")
-        return {"instances": manifest["instances"]}
+        facts = {}
+        for name, corpus, out in (("train", train, self.paths.pretrain_data),
+                                  ("dev", dev, self.paths.pretrain_dev)):
+            manifest = create_pretraining_data(
+                [corpus], out, tokenizer, seq_len=self.recipe.pretrain_seq_len,
+                seed=self.recipe.seed, echo=lambda line: self.echo(f"      {line}"))
+            self.echo(f"      {name}: {manifest['instances']:,} instances from "
+                      f"{manifest['documents']:,} documents")
+            facts[f"{name}_instances"] = manifest["instances"]
+        return facts
 
     def _pretrain(self):
         from tfbert.training.pretrain import PretrainJob, pretrain
@@ -219,11 +271,24 @@ class Demo:
         settings = TrainSettings(batch_size=r.pretrain_batch, max_steps=r.pretrain_steps,
                                  learning_rate=r.pretrain_learning_rate, warmup_ratio=0.06,
                                  checkpoint_every=max(1, r.pretrain_steps // 5),
+                                 eval_every=max(1, r.pretrain_steps // r.pretrain_evaluations),
                                  keep_checkpoints=1, seed=r.seed, log_every=10)
-        pretrain(PretrainJob(data=self.paths.pretrain_data, out=self.paths.pretrained,
-                             vocab=self.paths.vocab, preset=r.preset, settings=settings))
+        result = pretrain(PretrainJob(
+            data=self.paths.pretrain_data, out=self.paths.pretrained, vocab=self.paths.vocab,
+            preset=r.preset, dev=self.paths.pretrain_dev, dev_batches=r.pretrain_dev_batches,
+            settings=settings))
+        from tfbert.evaluation.plots import plot_pretraining_curve
 
-    def _finetune(self):
+        plot_pretraining_curve(result.history, self.paths.pretrain_curve)
+        last = [row for row in result.history if "dev_mlm_accuracy" in row][-1]
+        tokens = tokens_seen(self.paths.pretrain_data, r.pretrain_steps * r.pretrain_batch)
+        self.echo(f"      {_count(tokens)} tokens seen; held-out masked-LM accuracy "
+                  f"{100 * last['dev_mlm_accuracy']:.1f} %, loss {last['dev_mlm_loss']:.2f}; "
+                  f"curve {self._shown(self.paths.pretrain_curve)}")
+        return {"tokens": tokens, "dev_mlm_accuracy": last["dev_mlm_accuracy"],
+                "dev_mlm_loss": last["dev_mlm_loss"]}
+
+    def _finetune(self, out=None, load_weights=True):
         from tfbert.training.finetune import FinetuneJob, finetune
         from tfbert.training.trainer import TrainSettings
 
@@ -235,18 +300,20 @@ class Demo:
         init = self.paths.pretrained if r.corpus else minilm_path()
         _, metrics = finetune(FinetuneJob(
             task="classify", train=self.paths.split("train"), dev=self.paths.split("dev"),
-            out=self.paths.model, init=init, max_length=r.max_length, settings=settings))
+            out=out or self.paths.model, init=init, load_weights=load_weights,
+            max_length=r.max_length, settings=settings))
         return {"dev_accuracy": metrics["accuracy"]}
 
-    def _evaluate(self):
+    def _evaluate(self, model=None, report=None):
         from tfbert.training.evaluate import evaluate_model
 
-        metrics = evaluate_model(self.paths.model, self.paths.split("test"), self.paths.report,
+        report = report or self.paths.report
+        metrics = evaluate_model(model or self.paths.model, self.paths.split("test"), report,
                                  progress=True)
         self.echo(f"      test accuracy {100 * metrics['accuracy']:.2f} %, macro-F1 "
-                  f"{100 * metrics['macro_f1']:.2f} %; report {self._shown(self.paths.report)} "
+                  f"{100 * metrics['macro_f1']:.2f} %; report {self._shown(report)} "
                   "(+ .md, confusion-matrix PNG)")
-        return {"accuracy": metrics["accuracy"]}
+        return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
 
     def _saved_model(self):
         from tfbert.export.saved_model import export_saved_model
@@ -302,6 +369,98 @@ class Demo:
 
         export_saved_model(self.paths.student, self.paths.student_name, self.paths.savedmodels)
         return self._tflite(self.paths.student, self.paths.student_tflite)
+
+
+    def _random_init(self):
+        self._finetune(self.paths.model_random, load_weights=False)
+        return self._evaluate(self.paths.model_random, self.paths.report_random)
+
+    def _anchor(self):
+        from tfbert.atomic import write_json
+        from tfbert.data.readers import read_records
+        from tfbert.evaluation.tfidf import tfidf_anchor
+
+        train, test = (read_records(self.paths.split(s), need_labels=True)
+                       for s in ("train", "test"))
+        result = tfidf_anchor(([x["text"] for x in train], [x["label"] for x in train]),
+                              ([x["text"] for x in test], [x["label"] for x in test]),
+                              self.recipe.anchor_analyzer, self.recipe.anchor_ngrams)
+        write_json(self.paths.anchor, result)
+        self.echo(f"      {result['model']}: test accuracy {100 * result['accuracy']:.2f} %, "
+                  f"macro-F1 {100 * result['macro_f1']:.2f} %")
+        return {"accuracy": result["accuracy"], "macro_f1": result["macro_f1"],
+                "model": result["model"]}
+
+    def _attention(self):
+        from tfbert.applications.attention import AttentionViewer
+
+        view = AttentionViewer.from_pretrained(self.paths.model)(self.recipe.sentences[0])
+        os.makedirs(self.paths.attention, exist_ok=True)
+        paths = [view.save(os.path.join(self.paths.attention, f"attention{ext}"))
+                 for ext in (".png", ".html")]
+        layers, heads = view.weights.shape[:2]
+        self.echo(f"      {layers} layers x {heads} heads over {len(view.tokens)} pieces: "
+                  + ", ".join(self._shown(p) for p in paths))
+        return {"png": paths[0], "html": paths[1]}
+
+    def _comparison(self) -> list:
+        """What pre-training bought: the fine-tuned model, the same encoder fine-tuned from
+        random weights, and the TF-IDF anchor, each with test accuracy and macro-F1."""
+        r, facts = self.recipe, self.log.facts
+        pretrained = (f"pre-trained here ({r.pretrain_steps:,} steps, "
+                      f"{_count(facts('pretrain').get('tokens', 0))} tokens) + fine-tuned"
+                      if r.corpus else "MiniLM-L6 (pre-trained by its authors) + fine-tuned")
+        return [{"model": pretrained, "kind": "pretrained", **_scores(facts("evaluate"))},
+                {"model": "same encoder, random weights + fine-tuned (same steps)",
+                 "kind": "random", **_scores(facts("random-init"))},
+                {"model": facts("anchor").get("model", "TF-IDF + linear SVM"),
+                 "kind": "anchor", **_scores(facts("anchor"))}]
+
+
+def _count(n) -> str:
+    """4.1M, 35.0k, 512."""
+    return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else str(n)
+
+
+def _scores(facts) -> dict:
+    return {"accuracy": 100 * facts["accuracy"], "macro_f1": 100 * facts["macro_f1"]}
+
+
+def split_documents(corpus, out_dir, dev_share: float) -> tuple[str, str]:
+    """Splits `corpus` (documents separated by blank lines) into `out_dir/train.txt` and
+    `out_dir/dev.txt`: a document goes to dev when the MD5 of its text falls in the first
+    `dev_share` of the hash range (the same split on every machine). Returns both paths."""
+    import hashlib
+
+    from tfbert.atomic import atomic_file
+
+    with open(corpus, encoding="utf-8") as f:
+        documents = [d.strip("\n") for d in f.read().split("\n\n") if d.strip()]
+    dev = [int.from_bytes(hashlib.md5(d.encode("utf-8")).digest()[:4], "big") / 2 ** 32
+           < dev_share for d in documents]
+    os.makedirs(out_dir, exist_ok=True)
+    paths = []
+    for name, wanted in (("train", False), ("dev", True)):
+        path = os.path.join(out_dir, f"{name}.txt")
+        with atomic_file(path) as staging:
+            with open(staging, "w", encoding="utf-8") as f:
+                f.write("\n\n".join(d for d, held in zip(documents, dev) if held == wanted)
+                        + "\n")
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def tokens_seen(data_dir, examples: int) -> int:
+    """The tokens (not padding) in `examples` pre-training instances of `data_dir`, at the
+    data's mean instance length."""
+    import tensorflow as tf
+
+    from tfbert.data.pretraining import load_pretraining_dataset
+
+    dataset, manifest = load_pretraining_dataset(data_dir)
+    total = dataset.map(lambda x: tf.size(x["token_ids"])).reduce(
+        tf.constant(0), lambda total, size: total + size)
+    return round(int(total) / manifest["instances"] * examples)
 
 
 def _count_text(split, value) -> str:

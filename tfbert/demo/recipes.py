@@ -20,6 +20,9 @@ class Recipe:
     pretrain_steps: int = 1000
     pretrain_batch: int = 32
     pretrain_learning_rate: float = 1e-3
+    pretrain_dev_share: float = 0.02     # corpus documents held out for the dev curve
+    pretrain_evaluations: int = 10       # dev scorings during pre-training
+    pretrain_dev_batches: int = 10       # of 32 instances, per scoring
     max_length: int = 128
     epochs: float = 2.0
     finetune_steps: int = 0         # > 0 overrides epochs (quick runs)
@@ -27,6 +30,9 @@ class Recipe:
     learning_rate: float = 5e-4
     calibration_size: int = 200     # int8 calibration texts from the training split
     seed: int = 1
+    # The classical anchor, TF-IDF + linear SVM: Chinese words are character n-grams.
+    anchor_analyzer: str = "char"
+    anchor_ngrams: tuple = (1, 3)
     # The phone-sized student the fine-tuned model is distilled into (an architecture), then
     # trimmed to the training texts' vocabulary and exported like the model; None: none.
     student: str | None = None
@@ -49,7 +55,7 @@ CHINESE = Recipe(
 
 ENGLISH = Recipe(
     name="bbc", dataset="bbc-news", corpus=None, batch_size=16, learning_rate=1e-4,
-    student="L4-H128",
+    student="L4-H128", anchor_analyzer="word", anchor_ngrams=(1, 2),
     sentences=("Shares in the carmaker rose 5% after it reported record profits.",
                "The striker scored twice as the home side won the cup final.",
                "The new phone has a faster chip, a brighter screen and a better camera.",

@@ -67,6 +67,14 @@ class StageLog:
         self._pending = (name, key)
         return True
 
+    def pass_through(self, name, settings, outputs) -> None:
+        """A stage not run now: when it is finished with its current key and outputs, the
+        stages after it chain to it as if it had been reused; otherwise nothing changes."""
+        record = self.records.get(name) or {}
+        if record.get("key") == self._key(name, settings) and record.get("finished") \
+                and all(os.path.exists(os.fspath(o)) for o in outputs):
+            self.previous = record["key"] + record["finished"]
+
     def finish(self, name, **facts):
         assert self._pending and self._pending[0] == name, (self._pending, name)
         key = self._pending[1]

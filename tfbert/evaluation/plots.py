@@ -1,4 +1,5 @@
-"""PNG plots of evaluation results: a confusion-matrix heat map and training curves.
+"""PNG plots of evaluation results: a confusion-matrix heat map, training curves and
+pre-training progress.
 
 Figures are drawn with `matplotlib.figure.Figure` on an Agg canvas, never through pyplot, so
 nothing here changes the backend or global figure state of the calling program. matplotlib is
@@ -104,6 +105,39 @@ def plot_training_curves(history, path):
         axes.set_title(key)
         axes.set_xlabel("step")
         axes.grid(alpha=0.3)
+    return _save_png(figure, path)
+
+
+def plot_pretraining_curve(history, path):
+    """Pre-training progress as a PNG at `path`: the training loss and the held-out
+    masked-LM loss against steps (left), the held-out masked-LM accuracy (right). `history`
+    is `pretrain`'s (rows with `loss`, rows with `dev_mlm_loss` and `dev_mlm_accuracy`).
+    Returns `path`."""
+    def points(key):
+        return sorted((row["step"], row[key]) for row in history if key in row)
+
+    dev = points("dev_mlm_accuracy")
+    if not dev:
+        raise ValueError("history has no dev_mlm_accuracy rows: pre-train with a dev set "
+                         "(--dev) to draw its curve")
+    figure = _figure(10.0, 3.6)
+    left, right = figure.subplots(1, 2)
+    for key, label in (("loss", "training loss (masked LM + next sentence)"),
+                       ("dev_mlm_loss", "held-out masked-LM loss")):
+        if points(key):
+            steps, values = zip(*points(key))
+            left.plot(steps, values, label=label, marker="o" if len(steps) <= 20 else None,
+                      markersize=3)
+    left.set_xlabel("step")
+    left.set_ylabel("loss")
+    left.legend(fontsize=8)
+    left.grid(alpha=0.3)
+    steps, values = zip(*dev)
+    right.plot(steps, [100 * v for v in values], marker="o", markersize=3, color="tab:green")
+    right.set_xlabel("step")
+    right.set_ylabel("held-out masked-LM accuracy (%)")
+    right.grid(alpha=0.3)
+    figure.suptitle("Pre-training")
     return _save_png(figure, path)
 
 
