@@ -15,7 +15,6 @@ test accuracy and macro-F1, and the seconds each pre-training took, with the CPU
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 

