@@ -186,9 +186,8 @@ class Demo:
 
     def _pretrain_data(self):
         from tfbert.data.pretraining import create_pretraining_data
-        from tfbert.tokenization import BertTokenizer
-
         from tfbert.demo.corpus import split_documents
+        from tfbert.tokenization import BertTokenizer
 
         train, dev = split_documents(self.paths.corpus, self.paths.pretrain_corpus,
                                      self.recipe.pretrain_dev_share)
@@ -348,15 +347,20 @@ class Demo:
     def _comparison(self) -> list:
         """What pre-training bought: the fine-tuned model, the same encoder fine-tuned from
         random weights, and the TF-IDF anchor, each with test accuracy and macro-F1."""
-        r, facts = self.recipe, self.log.facts
+        from tfbert import textfile
+
+        r, p = self.recipe, self.paths
+        # (the scores from the files the stages wrote, which a reused stage kept)
+        model, random, anchor = (textfile.read_json(path, "a demo stage's scores")
+                                 for path in (p.report, p.report_random, p.anchor))
         pretrained = (f"pre-trained here ({r.pretrain_steps:,} steps, "
-                      f"{_count(facts('pretrain').get('tokens', 0))} tokens) + fine-tuned"
-                      if r.corpus else "MiniLM-L6 (pre-trained by its authors) + fine-tuned")
-        return [{"model": pretrained, "kind": "pretrained", **_scores(facts("evaluate"))},
+                      f"{_count(self.log.facts('pretrain').get('tokens', 0))} tokens) "
+                      "+ fine-tuned" if r.corpus
+                      else "MiniLM-L6 (pre-trained by its authors) + fine-tuned")
+        return [{"model": pretrained, "kind": "pretrained", **_scores(model)},
                 {"model": "same encoder, random weights + fine-tuned (same steps)",
-                 "kind": "random", **_scores(facts("random-init"))},
-                {"model": facts("anchor").get("model", "TF-IDF + linear SVM"),
-                 "kind": "anchor", **_scores(facts("anchor"))}]
+                 "kind": "random", **_scores(random)},
+                {"model": anchor["model"], "kind": "anchor", **_scores(anchor)}]
 
 
 def _count(n) -> str:
@@ -364,8 +368,8 @@ def _count(n) -> str:
     return f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.1f}k" if n >= 1e3 else str(n)
 
 
-def _scores(facts) -> dict:
-    return {"accuracy": 100 * facts["accuracy"], "macro_f1": 100 * facts["macro_f1"]}
+def _scores(scores) -> dict:
+    return {"accuracy": 100 * scores["accuracy"], "macro_f1": 100 * scores["macro_f1"]}
 
 
 def _count_text(split, value) -> str:
