@@ -25,6 +25,8 @@ def test_python_errors_name_parameters_not_flags(tmp_path):
         "max_length must be an integer; init x: no such file"
     assert python_names("a--b and the well-known --doc-stride; pip install --no-deps x",
                         names) == "a--b and the well-known doc_stride; pip install --no-deps x"
+    assert python_names("--no-load-weights goes with --init", names | {"load_weights"}) == \
+        "load_weights=False goes with init"
     out = tmp_path / "unused"
     with pytest.raises(ValueError, match=r"^max_length must be an integer from 8 to 65536\. "
                                          r"Received: 4$"):

@@ -41,10 +41,13 @@ class FinetuneResult:
 
 def python_names(message: str, names) -> str:
     """A job's error message with the command-line flags of `names` (the Python function's
-    parameters) as those names (`--max-length` → `max_length`): the Python API and the CLI
+    parameters) as those names (`--max-length` → `max_length`, `--no-load-weights` →
+    `load_weights=False`): the Python API and the CLI
     share their checks. Other flags (`pip install --no-deps`) stay as they are."""
     def rename(match):
         name = match.group(1).replace("-", "_")
+        if name.startswith("no_") and name[3:] in names:   # --no-load-weights
+            return f"{name[3:]}=False"
         return name if name in names else match.group(0)
 
     return re.sub(r"(?<![\w-])--([a-z][a-z0-9-]*)", rename, message)
@@ -69,7 +72,8 @@ class _PythonErrors:
 
 
 
-def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cased=False,
+def finetune(task, train, out, dev=None, init=None, load_weights=True, preset=None,
+             vocab=None, cased=False,
              max_length=None, text_column="text", pair_column="pair", label_column=None,
              doc_stride=None, max_query_length=64, pooling=None, multi_label=False,
              label_separator="|", calibrate=True, class_weights=None, focal_gamma=0.0,
@@ -78,7 +82,9 @@ def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cas
     """Fine-tunes a `task` head ("classify", "pair", "ner", "qa") on `train` (a file or
     records, see the module docstring) from `init` (a checkpoint name such as
     `all-MiniLM-L6-v2`, or any checkpoint directory) or a fresh `preset` size with `vocab`,
-    and writes the model directory `out` (running again resumes).
+    and writes the model directory `out` (running again resumes). `load_weights=False`:
+    `init`'s architecture, vocabulary and casing with random weights (what its
+    pre-training bought, measured by the same fine-tuning without it).
 
     `settings` are the training options of `tfbert finetune` (`epochs`, `batch_size`,
     `learning_rate`, `max_steps`, `seed`, …; defaults as the command's). `pooling`
@@ -108,7 +114,7 @@ def finetune(task, train, out, dev=None, init=None, preset=None, vocab=None, cas
         dev = records_file(task, dev, out, "dev", written) if dev is not None else None
         try:
             job = FinetuneJob(task=task, train=train, dev=dev, out=os.fspath(out), init=init,
-                              preset=preset, vocab=vocab, lowercase=not cased,
+                              load_weights=load_weights, preset=preset, vocab=vocab, lowercase=not cased,
                               max_length=max_length,
                               columns=Columns(text_column, label_column, pair_column),
                               doc_stride=doc_stride, max_query_length=max_query_length,
