@@ -78,5 +78,7 @@ def test_demo_command_prints_where_everything_is_and_how_to_serve_it(tmp_path, m
     chosen, out_dir = calls[0]
     assert (chosen.name, chosen.finetune_steps, out_dir) == ("bbc", 7, out)
     assert f"results: {out}/results.md" in run.output
+    assert f"attention of {chosen.sentences[0]}: {out}/attention/attention.html" in run.output
+    assert "pre-training curve" not in run.output     # MiniLM-L6 was not pre-trained here
     assert f"-v {os.path.abspath(out)}/savedmodels/bbc:/models/bbc -e MODEL_NAME=bbc" \
         in run.output

@@ -32,9 +32,13 @@ def command(english, out_dir, pretrain_steps, epochs, finetune_steps):
     out_dir = out_dir or ("runs/demo-en" if english else "runs/demo")
     results = run_demo(chosen, out_dir, echo=click.echo)
     base = os.path.abspath(os.path.join(out_dir, "savedmodels", chosen.name))
-    click.echo(f"\ndone in {results['seconds']:.0f} s; results: {out_dir}/results.md\n"
-               f"serve it: docker run -p 8501:8501 -v {base}:/models/{chosen.name} "
-               f"-e MODEL_NAME={chosen.name} tensorflow/serving:2.20.0\n"
-               f"          curl -d '{{\"instances\": [{{\"text\": "
-               f"\"{chosen.sentences[-1]}\"}}]}}' "
-               f"localhost:8501/v1/models/{chosen.name}:predict")
+    lines = [f"\ndone in {results['seconds']:.0f} s; results: {out_dir}/results.md",
+             f"attention of {chosen.sentences[0]}: {out_dir}/attention/attention.html "
+             "(and .png)"]
+    if chosen.corpus:
+        lines.append(f"pre-training curve: {out_dir}/pretrained/pretraining_curve.png")
+    lines += [f"serve it: docker run -p 8501:8501 -v {base}:/models/{chosen.name} "
+              f"-e MODEL_NAME={chosen.name} tensorflow/serving:2.20.0",
+              f"          curl -d '{{\"instances\": [{{\"text\": "
+              f"\"{chosen.sentences[-1]}\"}}]}}' localhost:8501/v1/models/{chosen.name}:predict"]
+    click.echo("\n".join(lines))
