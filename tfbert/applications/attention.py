@@ -7,8 +7,6 @@ import os
 
 import numpy as np
 
-from tfbert.task import check_max_length
-
 FORMATS = (".png", ".html")
 
 
@@ -71,22 +69,9 @@ class AttentionViewer:
         """The encoder of `name_or_path`: a checkpoint name (`all-MiniLM-L6-v2`), a tfbert
         model directory of any task, or any checkpoint directory tfbert reads.
         `max_length` (pieces, special tokens included) defaults to the checkpoint's."""
-        from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
-        from tfbert.registry import checkpoint_path
-        from tfbert.tokenization import BertTokenizer
+        from tfbert.applications.encoder_source import load_encoder
 
-        path = checkpoint_path(name_or_path, "name_or_path")
-        checkpoint = read_checkpoint(path, "name_or_path")
-        if not checkpoint.vocab_file:
-            raise ValueError(f"name_or_path {path}: has no vocab.txt; expected a checkpoint "
-                             "with its vocabulary")
-        if max_length is not None:
-            check_max_length(max_length, "max_length",
-                             checkpoint.config.max_position_embeddings)
-        encoder = model_from_checkpoint(checkpoint.restricted_to("encoder"))
-        tokenizer = BertTokenizer.from_file(checkpoint.vocab_file,
-                                            lowercase=checkpoint.spec.lowercase)
-        return cls(encoder, tokenizer, max_length or checkpoint.spec.max_length)
+        return cls(*load_encoder(name_or_path, max_length))
 
     def __call__(self, text: str, pair: str | None = None) -> AttentionMap:
         """The `AttentionMap` of `text` (and `pair`), cut to `max_length` pieces."""

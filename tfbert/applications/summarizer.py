@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from tfbert.task import check_max_length
 from tfbert.task.decoding import mean_embedding
 from tfbert.tokenization.sentences import detect_language, split_sentences
 
@@ -67,25 +66,13 @@ class Summarizer:
         """The encoder of `name_or_path`: a checkpoint name (`all-MiniLM-L6-v2`), a tfbert
         model directory of any task, or any checkpoint directory tfbert reads.
         `max_length` (pieces per sentence) defaults to the checkpoint's."""
-        from tfbert.convert.loader import model_from_checkpoint, read_checkpoint
-        from tfbert.registry import checkpoint_path
-        from tfbert.tokenization import BertTokenizer
+        from tfbert.applications.encoder_source import load_encoder
 
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer. "
                              f"Received: batch_size={batch_size!r}")
-        path = checkpoint_path(name_or_path, "name_or_path")
-        checkpoint = read_checkpoint(path, "name_or_path")
-        if not checkpoint.vocab_file:
-            raise ValueError(f"name_or_path {path}: has no vocab.txt; expected a checkpoint "
-                             "with its vocabulary")
-        if max_length is not None:
-            check_max_length(max_length, "max_length",
-                             checkpoint.config.max_position_embeddings)
-        encoder = model_from_checkpoint(checkpoint.restricted_to("encoder"))
-        tokenizer = BertTokenizer.from_file(checkpoint.vocab_file,
-                                            lowercase=checkpoint.spec.lowercase)
-        return cls(encoder, tokenizer, max_length or checkpoint.spec.max_length, batch_size)
+        encoder, tokenizer, max_length = load_encoder(name_or_path, max_length)
+        return cls(encoder, tokenizer, max_length, batch_size)
 
     def embed(self, texts) -> np.ndarray:
         """Unit-length sentence embeddings `(len(texts), hidden)` float32, in input order.
