@@ -75,6 +75,14 @@ def check_results(results, out, name):
     assert list(rows) == ["pretrained", "random", "anchor"]
     with open(os.path.join(out, "model-random", "test_report.json"), encoding="utf-8") as f:
         assert rows["random"]["accuracy"] == pytest.approx(100 * json.load(f)["accuracy"])
+    # The random row's run: the model's init, its weights not loaded (that this starts where
+    # an untrained model starts: tests/training/test_random_init.py), settings the same.
+    runs = {}
+    for model in ("model", "model-random"):
+        with open(os.path.join(out, model, "checkpoints", "run.json"), encoding="utf-8") as f:
+            runs[model] = json.load(f)
+    assert runs["model-random"].pop("load_weights") is False
+    assert runs["model-random"] == runs["model"]
     assert rows["pretrained"]["accuracy"] == pytest.approx(
         results["reported"]["keras_accuracy"])
     with open(os.path.join(out, "anchor", "tfidf.json"), encoding="utf-8") as f:
