@@ -51,14 +51,11 @@ class StageLog:
     def begin(self, name, settings, outputs) -> bool:
         """True when the stage `name` must run (its outputs made ready for it); False when
         its finished outputs can be reused."""
+        if self._reuse(name, settings, outputs):
+            return False
         key = self._key(name, settings)
         record = self.records.get(name) or {}
         outputs = [os.fspath(o) for o in outputs]
-        reuse = (record.get("key") == key and record.get("finished")
-                 and all(os.path.exists(o) for o in outputs))
-        if reuse:
-            self.previous = key + record["finished"]
-            return False
         if record and record.get("key") != key:
             for output in outputs:
                 _remove(output)
@@ -70,10 +67,17 @@ class StageLog:
     def pass_through(self, name, settings, outputs) -> None:
         """A stage not run now: when it is finished with its current key and outputs, the
         stages after it chain to it as if it had been reused; otherwise nothing changes."""
+        self._reuse(name, settings, outputs)
+
+    def _reuse(self, name, settings, outputs) -> bool:
+        """Whether `name` is finished with its current key and all its outputs; if so, the
+        stages after it chain to it."""
         record = self.records.get(name) or {}
         if record.get("key") == self._key(name, settings) and record.get("finished") \
                 and all(os.path.exists(os.fspath(o)) for o in outputs):
             self.previous = record["key"] + record["finished"]
+            return True
+        return False
 
     def finish(self, name, **facts):
         assert self._pending and self._pending[0] == name, (self._pending, name)
